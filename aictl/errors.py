@@ -1,0 +1,84 @@
+"""One exception hierarchy and the exit codes it maps to.
+
+Library code raises these and never prints or exits; `aictl/cli/_handle.py` is the only
+place that turns them into a message on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (docs/cli.md)."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    SPEC = 3
+    TOPOLOGY = 4
+    RENDER = 5
+    PROVISION = 6
+    REMOTE = 7
+    ACCEPTANCE_FAILED = 8
+    ACCEPTANCE_ERROR = 9
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the input: where it is, what it is, and how to fix it."""
+
+    message: str
+    field: str = ""
+    file: str = ""
+    line: int | None = None
+    hint: str = ""
+
+    def location(self) -> str:
+        """`file:line` (or whichever parts are known)."""
+        if self.file and self.line is not None:
+            return f"{self.file}:{self.line}"
+        return self.file
+
+
+class AictlError(Exception):
+    """Base class: a user-facing failure with an exit code and optional hint."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    label: str = "ERROR"
+
+    def __init__(self, message: str, *, hint: str = "", problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.problems: list[Problem] = list(problems or [])
+
+
+class UsageError(AictlError):
+    """Bad command-line usage that click could not catch (conflicting options and so on)."""
+
+    exit_code = ExitCode.USAGE
+    label = "USAGE"
+
+
+class SpecError(AictlError):
+    """The cluster spec is malformed or inconsistent; `problems` lists every issue found."""
+
+    exit_code = ExitCode.SPEC
+    label = "SPEC"
+
+
+class TopologyError(AictlError):
+    """The spec is valid but no fabric can be built from it (ports do not fit, ...)."""
+
+    exit_code = ExitCode.TOPOLOGY
+    label = "TOPOLOGY"
+
+
+class ToolMissingError(AictlError):
+    """An external tool a command needs is not installed."""
+
+    exit_code = ExitCode.INTERNAL
+    label = "TOOL"
