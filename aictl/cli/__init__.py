@@ -1,0 +1,1 @@
+"""The command line: typer apps, one module per command group; the only layer that exits."""

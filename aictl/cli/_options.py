@@ -1,0 +1,41 @@
+"""Options shared by several commands, spelled the same everywhere."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from aictl.spec.loader import LoadedSpec
+
+
+class Output(str, Enum):
+    """Human table or machine JSON."""
+
+    table = "table"
+    json = "json"
+
+
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
+PresetOpt = Annotated[str | None, typer.Option("--preset", "-p", help="Use an embedded preset "
+                                                "(see `aictl spec presets`).")]
+SpecArg = Annotated[Path | None, typer.Argument(help="Cluster spec YAML file.", show_default=False)]
+OutDirOpt = Annotated[Path | None, typer.Option("--out", help="Build directory "
+                                                "(default: build/<cluster>).")]
+
+
+def load(spec: Path | None, preset: str | None) -> LoadedSpec:
+    """Load SPEC or --preset (exactly one)."""
+    from aictl.errors import UsageError  # noqa: PLC0415
+    from aictl.spec.loader import load_preset, load_spec  # noqa: PLC0415
+
+    if (spec is None) == (preset is None):
+        raise UsageError("give a spec file or --preset (one of them)",
+                         hint="e.g. aictl topo plan --preset a800-200")
+    if preset is not None:
+        return load_preset(preset)
+    assert spec is not None
+    return load_spec(spec)

@@ -1,0 +1,71 @@
+"""Stage 2 exports: every file `aictl topo plan` writes, and the one entry that writes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aictl.jsonio import sha256_bytes
+
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A file an export produced: path relative to the build dir, bytes, sha256."""
+
+    path: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return sha256_bytes(self.data)
+
+
+def render_exports(topo: Topology, *, picture: bool = True,
+                   picture_level: str | None = None) -> list[Artifact]:
+    """Every export of the plan, in memory (nothing is written here).
+
+    Args:
+        topo: the plan.
+        picture: include the SVG picture.
+        picture_level: su, rail or full; by default the most detailed level that stays readable.
+
+    Returns:
+        Artifacts with paths relative to `build/<cluster>/`.
+    """
+    from aictl.topology.exports import (  # noqa: PLC0415 - each export loads only when used
+        cabling,
+        graphml,
+        ibnet,
+        labels,
+        plan_json,
+        slurm,
+        svg,
+    )
+
+    out = [Artifact("topology.json", plan_json.render(topo).encode()),
+           Artifact("exports/cabling.csv", cabling.render_cabling(topo).encode()),
+           Artifact("exports/bom.csv", cabling.render_bom(topo).encode()),
+           Artifact("exports/topology.graphml", graphml.render(topo).encode()),
+           Artifact("exports/slurm-topology.conf", slurm.render(topo).encode()),
+           Artifact("exports/node-labels.yaml", labels.render(topo).encode())]
+    if topo.spec.compute_fabric.transport == "infiniband":
+        for name, text in ibnet.render_all(topo).items():
+            out.append(Artifact(f"exports/{name}", text.encode()))
+    if picture:
+        level = picture_level or svg.default_level(topo)
+        out.append(Artifact("exports/topology.svg", svg.render(topo, level=level).encode()))
+    return sorted(out, key=lambda a: a.path)
+
+
+def write_artifacts(root: Path, artifacts: list[Artifact]) -> None:
+    """Write artifacts under `root` atomically per file (temp file + rename)."""
+    for art in artifacts:
+        dest = root / art.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_bytes(art.data)
+        tmp.replace(dest)

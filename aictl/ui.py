@@ -1,0 +1,88 @@
+"""Terminal output: the one non-CLI module that imports rich.
+
+Colour follows rich's rules: none when stdout is not a terminal or NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from aictl.errors import AictlError, Problem
+
+_out: Console | None = None
+_err: Console | None = None
+
+
+def out() -> Console:
+    """Console on stdout."""
+    global _out
+    if _out is None:
+        _out = Console(highlight=False, soft_wrap=False)
+    return _out
+
+
+def err() -> Console:
+    """Console on stderr."""
+    global _err
+    if _err is None:
+        _err = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _err
+
+
+def print_json(data: Any) -> None:
+    """Machine output: sorted, indented JSON on stdout (no colour, no wrapping)."""
+    sys.stdout.write(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+
+
+def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+          *, right: Sequence[str] = ()) -> None:
+    """Print a table; columns named in `right` are right-aligned (numbers)."""
+    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for c in columns:
+        t.add_column(c, justify="right" if c in right else "left")
+    for row in rows:
+        t.add_row(*[str(v) for v in row])
+    out().print(t)
+
+
+def say(text: str) -> None:
+    """A line of human output."""
+    out().print(text)
+
+
+def _problem_line(label: str, p: Problem) -> str:
+    where = p.location()
+    parts = [f"error[{label}]"]
+    if where:
+        parts.append(where)
+    head = " ".join(parts)
+    body = f"{p.field}: {p.message}" if p.field else p.message
+    return f"{head} {body}"
+
+
+def print_error(exc: AictlError) -> None:
+    """One line per problem (file:line field: message), each followed by its hint."""
+    console = err()
+    if exc.problems:
+        for p in exc.problems:
+            console.print(_problem_line(exc.label, p), markup=False)
+            if p.hint:
+                console.print(f"  hint: {p.hint}", markup=False)
+        if len(exc.problems) > 1:
+            console.print(f"{len(exc.problems)} problems; nothing was written", markup=False)
+    else:
+        console.print(f"error[{exc.label}] {exc.message}", markup=False)
+    if exc.hint:
+        console.print(f"  hint: {exc.hint}", markup=False)
+
+
+def print_internal(exc: BaseException) -> None:
+    """An unexpected failure: one line, and how to see more."""
+    err().print(f"error[INTERNAL] {type(exc).__name__}: {exc}", markup=False)
+    err().print("  hint: re-run with --debug for the traceback, and report it", markup=False)
