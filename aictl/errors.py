@@ -49,11 +49,14 @@ class AictlError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
     label: str = "ERROR"
 
-    def __init__(self, message: str, *, hint: str = "", problems: list[Problem] | None = None):
+    def __init__(self, message: str, *, hint: str = "", problems: list[Problem] | None = None,
+                 field: str = ""):
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.problems: list[Problem] = list(problems or [])
+        # the spec field the error is about, so the CLI can point at its file and line
+        self.field = field
 
 
 class UsageError(AictlError):

@@ -10,6 +10,7 @@ import typer
 
 if TYPE_CHECKING:
     from aictl.spec.loader import LoadedSpec
+    from aictl.topology.model import Topology
 
 
 class Output(str, Enum):
@@ -39,3 +40,20 @@ def load(spec: Path | None, preset: str | None) -> LoadedSpec:
         return load_preset(preset)
     assert spec is not None
     return load_spec(spec)
+
+
+def plan(loaded: LoadedSpec) -> Topology:
+    """Build the topology; a TopologyError gets the spec's file:line for its field."""
+    from aictl.errors import Problem, TopologyError  # noqa: PLC0415
+    from aictl.spec.loader import line_of  # noqa: PLC0415
+    from aictl.topology import build_topology  # noqa: PLC0415
+
+    try:
+        return build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    except TopologyError as exc:
+        if exc.field and not exc.problems:
+            path = tuple(exc.field.split("."))
+            exc.problems = [Problem(exc.message, field=exc.field, file=loaded.source,
+                                    line=line_of(loaded.lines, path), hint=exc.hint)]
+            exc.hint = ""
+        raise

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from aictl.cli._handle import run
-from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg, load
+from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg, load, plan
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -110,7 +110,7 @@ def _default_out(name: str) -> Path:
 
 
 @app.command("plan")
-def plan(
+def plan_cmd(
     spec: SpecArg = None,
     preset: PresetOpt = None,
     out: OutDirOpt = None,
@@ -129,10 +129,9 @@ def plan(
     """
 
     def body() -> None:
-        from aictl.topology import build_topology, write_plan  # noqa: PLC0415
+        from aictl.topology import write_plan  # noqa: PLC0415
 
-        loaded = load(spec, preset)
-        topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+        topo = plan(load(spec, preset))
         out_dir = out or _default_out(topo.name)
         arts = write_plan(topo, out_dir, picture=not no_picture,
                           picture_level=level.value if level else None)
@@ -205,11 +204,9 @@ def draw(
     def body() -> None:
         from aictl import ui  # noqa: PLC0415
         from aictl.errors import ToolMissingError  # noqa: PLC0415
-        from aictl.topology import build_topology  # noqa: PLC0415
         from aictl.topology.exports import svg  # noqa: PLC0415
 
-        loaded = load(spec, preset)
-        topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+        topo = plan(load(spec, preset))
         lvl = level.value if level else svg.default_level(topo)
         text = svg.render(topo, level=lvl)
         dest = out or _default_out(topo.name) / "exports" / f"topology-{lvl}.{fmt.value}"

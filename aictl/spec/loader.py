@@ -85,22 +85,36 @@ def line_of(lines: dict[PathKey, int], path: PathKey) -> int | None:
     return None
 
 
-def _fields_of(model: type[BaseModel], path: PathKey) -> list[str]:
-    """Known keys at `path` (for 'did you mean' hints on unknown keys)."""
+def _walk(model: type[BaseModel], path: PathKey) -> tuple[Any, Any]:
+    """(model at `path`, FieldInfo of the last key) following the spec's model tree."""
     current: Any = model
+    info: Any = None
     for part in path:
         if isinstance(part, int) or current is None:
             continue
         fields = getattr(current, "model_fields", None)
         if not fields:
-            return []
+            # a dict of models (node_profiles): the key is data, not a field
+            continue
         info = fields.get(part) or next(
             (f for f in fields.values() if f.alias == part), None)
         if info is None:
-            return []
+            return None, None
         current = _model_in(info.annotation)
+    return current, info
+
+
+def _fields_of(model: type[BaseModel], path: PathKey) -> list[str]:
+    """Known keys at `path` (for 'did you mean' hints on unknown keys)."""
+    current, _ = _walk(model, path)
     fields = getattr(current, "model_fields", None) or {}
     return [f.alias or k for k, f in fields.items()]
+
+
+def describe(path: PathKey) -> str:
+    """The description of the spec field at `path` ('' when unknown)."""
+    _, info = _walk(ClusterSpec, path)
+    return str(getattr(info, "description", "") or "")
 
 
 def _model_in(annotation: Any) -> Any:
@@ -136,6 +150,8 @@ def _problems_from(exc: ValidationError, source: str, lines: dict[PathKey, int])
             msg = err["msg"].removeprefix("Value error, ")
             if "input" in err and not isinstance(err["input"], dict | list):
                 msg += f" (got {err['input']!r})"
+            about = describe(loc)
+            hint = about
         problems.append(Problem(msg, field=_dotted(loc), file=source,
                                 line=line_of(lines, loc), hint=hint))
     return problems

@@ -99,9 +99,11 @@ class _Rules:
                      f"netdev {sorted(clash)[0]!r} is both a rail and a bond member",
                      "the bond uses the Ethernet NICs, the rails the compute NICs")
         if len(set(members)) != len(members):
-            self.add((*base, "storage_nics", "netdevs"), "a bond member is listed twice")
+            self.add((*base, "storage_nics", "netdevs"), "a bond member is listed twice",
+                     "list each member once")
         if prof.storage_nics.bond.name in members:
-            self.add((*base, "storage_nics", "bond", "name"), "the bond has a member's name")
+            self.add((*base, "storage_nics", "bond", "name"), "the bond has a member's name",
+                     "name the bond bond0 (or anything that is not a member)")
         cf = self.spec.compute_fabric
         if prof.compute_nics.speed_gbps != cf.link_gbps * cf.planes:
             self.add((*base, "compute_nics", "speed_gbps"),
@@ -131,21 +133,24 @@ class _Rules:
             for field in ("mgmt_ip", "bmc_ip"):
                 ip = getattr(n, field)
                 if ip is not None and ips[str(ip)] > 1:
-                    self.add(("nodes", "list", i, field), f"address {ip} is used twice")
+                    self.add(("nodes", "list", i, field), f"address {ip} is used twice",
+                             "every node needs its own address")
             if n.mgmt_ip is not None and n.mgmt_ip not in s.addressing.management.subnet:
                 self.add(("nodes", "list", i, "mgmt_ip"),
                          f"{n.mgmt_ip} is outside the management subnet "
-                         f"{s.addressing.management.subnet}")
+                         f"{s.addressing.management.subnet}", "pick an address in the subnet")
             if n.bmc_ip is not None and s.addressing.bmc and n.bmc_ip not in s.addressing.bmc:
                 self.add(("nodes", "list", i, "bmc_ip"),
-                         f"{n.bmc_ip} is outside the BMC subnet {s.addressing.bmc}")
+                         f"{n.bmc_ip} is outside the BMC subnet {s.addressing.bmc}",
+                         "pick an address in the subnet")
 
     def fabric(self) -> None:
         cf = self.spec.compute_fabric
         r = cf.reserved
         if r.slots >= cf.nodes_per_su:
             self.add(("compute_fabric", "reserved", "slots"),
-                     f"{r.slots} reserved slots leave no node slot in an SU of {cf.nodes_per_su}")
+                     f"{r.slots} reserved slots leave no node slot in an SU of {cf.nodes_per_su}",
+                     "reserve fewer slots")
         rails = len(next(iter(self.spec.node_profiles.values())).compute_nics.rails)
         if r.ports > r.slots * rails:
             self.add(("compute_fabric", "reserved", "ports"),
@@ -207,7 +212,8 @@ class _Rules:
         gw = a.management.gateway
         if gw is not None and gw not in a.management.subnet:
             self.add(("addressing", "management", "gateway"),
-                     f"gateway {gw} is outside {a.management.subnet}")
+                     f"gateway {gw} is outside {a.management.subnet}",
+                     "leave it out to use the first host")
         if a.bmc is not None and a.bmc.num_addresses - 2 < n_nodes + 1:
             self.add(("addressing", "bmc"), f"{a.bmc} is too small for {n_nodes} BMCs + gateway",
                      f"use a /{_prefix_for(n_nodes + 1)} or larger")
@@ -232,19 +238,22 @@ class _Rules:
                          "0x7fff is the default partition", "pick another PKey for a tenant")
             elif pkeys[part.pkey] > 1:
                 self.add(("subnet_manager", "partitions", i, "pkey"),
-                         f"PKey {part.pkey:#06x} is used by more than one partition")
+                         f"PKey {part.pkey:#06x} is used by more than one partition",
+                         "a PKey names one partition; give each its own")
             if isinstance(part.members, list):
                 for j, m in enumerate(part.members):
                     if m not in names:
                         self.add(("subnet_manager", "partitions", i, "members", j),
-                                 f"unknown host {m!r}")
+                                 f"unknown host {m!r}", "list hostnames of this spec's nodes")
         for key in ("hosts",):
             for j, h in enumerate(getattr(s.subnet_manager, key)):
                 if h not in names:
-                    self.add(("subnet_manager", key, j), f"unknown host {h!r}")
+                    self.add(("subnet_manager", key, j), f"unknown host {h!r}",
+                             "list hostnames of this spec's nodes")
         for j, h in enumerate(s.kubernetes.control_plane):
             if h not in names:
-                self.add(("kubernetes", "control_plane", j), f"unknown host {h!r}")
+                self.add(("kubernetes", "control_plane", j), f"unknown host {h!r}",
+                         "list hostnames of this spec's nodes")
 
 
 def _prefix_for(hosts: int) -> int:

@@ -212,7 +212,7 @@ def _pool(spec: ClusterSpec, field: str, net: IPv4Network | None,
             nxt += 1
         if nxt > last:
             raise TopologyError(f"{net} has no free address left for every node ({field})",
-                                hint="use a larger subnet")
+                                hint="use a larger subnet", field=f"addressing.{field}")
         out.append(_ip(nxt))
         used.add(nxt)
     return out
@@ -354,18 +354,22 @@ def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> 
     fabric = [s for s in switches if s.role in ("leaf", "spine", "core")]
     if len(fabric) > lo.num_addresses - 2:
         raise TopologyError(f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the fabric "
-                            f"has {len(fabric)} switches", hint="use a larger loopbacks prefix")
+                            f"has {len(fabric)} switches", hint="use a larger loopbacks prefix",
+                            field="addressing.loopbacks")
     leaves = sum(1 for s in fabric if s.role == "leaf")
     leaf_range = range(asn.leaf_start, asn.leaf_start + leaves)
     spine_asns = {asn.spine + s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3
                   else asn.spine for s in fabric if s.role == "spine"}
     if leaf_range.stop - 1 > 4294967295:
-        raise TopologyError(f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits")
+        raise TopologyError(f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits",
+                            hint="lower addressing.asn.leaf_start",
+                            field="addressing.asn.leaf_start")
     clash = sorted(a for a in ({asn.core} | spine_asns) if a in leaf_range)
     if clash:
         raise TopologyError(f"leaf ASNs {asn.leaf_start}..{leaf_range.stop - 1} include the "
                             f"spine/core ASN {clash[0]}",
-                            hint="move addressing.asn.leaf_start above the spine and core ASNs")
+                            hint="move addressing.asn.leaf_start above the spine and core ASNs",
+                            field="addressing.asn.leaf_start")
     base = int(lo.network_address) + 1
     out: list[Switch] = []
     li = 0

@@ -152,20 +152,26 @@ def size_fabric(inp: SizingInput) -> FabricShape:
     k = inp.switch_ports
     if inp.reserved_slots >= inp.nodes_per_su:
         raise TopologyError(f"{inp.reserved_slots} reserved slots fill an SU of "
-                            f"{inp.nodes_per_su}", hint="reserve fewer slots")
+                            f"{inp.nodes_per_su}", hint="reserve fewer slots",
+                            field="compute_fabric.reserved.slots")
     if inp.reserved_ports > inp.reserved_slots * inp.rails:
         raise TopologyError(f"{inp.reserved_ports} reserved ports do not fit in "
-                            f"{inp.reserved_slots} slot(s) of {inp.rails} rails")
+                            f"{inp.reserved_slots} slot(s) of {inp.rails} rails",
+                            hint="a reserved slot has one leaf port per rail",
+                            field="compute_fabric.reserved.ports")
     leaf_down_max = down_ports(k, inp.leaf_oversubscription)
     if leaf_down_max < 1:
         raise TopologyError(f"a {k}-port leaf has no downlink port at "
-                            f"{inp.leaf_oversubscription:g}:1", hint="use a larger switch")
+                            f"{inp.leaf_oversubscription:g}:1", hint="use a larger switch",
+                            field="compute_fabric.oversubscription.leaf")
     sus = ceil((inp.nodes + inp.reserved_slots) / inp.nodes_per_su)
     lpr = ceil(inp.nodes_per_su / leaf_down_max)
     slots_per_leaf = ceil(inp.nodes_per_su / lpr)
     up = ceil(slots_per_leaf / inp.leaf_oversubscription)
     if slots_per_leaf + up > k:
-        raise TopologyError(f"{slots_per_leaf} node ports + {up} uplinks exceed a {k}-port leaf")
+        raise TopologyError(f"{slots_per_leaf} node ports + {up} uplinks exceed a {k}-port leaf",
+                            hint="lower nodes_per_su or the oversubscription",
+                            field="compute_fabric.switch_ports")
     leaves = sus * inp.rails * lpr
     want = inp.tiers
     s2 = _smallest_divisor(up, k, leaves)
@@ -177,7 +183,8 @@ def size_fabric(inp: SizingInput) -> FabricShape:
                 f"two tiers of {k}-port switches mesh at most {k} leaves per plane "
                 f"({max_sus} SUs, {max_nodes} nodes with {inp.rails} rails); this needs "
                 f"{leaves} leaves for {inp.nodes} nodes",
-                hint="set compute_fabric.tiers to 3 (or auto), or use larger switches")
+                hint="set compute_fabric.tiers to 3 (or auto), or use larger switches",
+                field="compute_fabric.tiers")
         return FabricShape(inp, 2, sus, lpr, slots_per_leaf, up, s2, up // s2, 0, 0, 0, 0, 0)
     return _three_tiers(inp, sus, lpr, slots_per_leaf, up)
 
@@ -189,7 +196,8 @@ def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
     sus_per_pod_max = spine_down // lpr
     if sus_per_pod_max < 1:
         raise TopologyError(f"a rail's leaves of one SU ({lpr}) exceed a spine's {spine_down} "
-                            "downlinks", hint="use larger switches or smaller SUs")
+                            "downlinks", hint="use larger switches or smaller SUs",
+                            field="compute_fabric.nodes_per_su")
     pods = ceil(sus / sus_per_pod_max)
     sus_per_pod = ceil(sus / pods)
     leaves_per_pod = sus_per_pod * lpr
@@ -198,7 +206,9 @@ def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
     m = up // s
     spine_up = ceil(leaves_per_pod * m / inp.spine_oversubscription)
     if leaves_per_pod * m + spine_up > k:
-        raise TopologyError(f"spines need {leaves_per_pod * m} + {spine_up} ports, have {k}")
+        raise TopologyError(f"spines need {leaves_per_pod * m} + {spine_up} ports, have {k}",
+                            hint="raise the spine oversubscription or use larger switches",
+                            field="compute_fabric.oversubscription.spine")
     total_pods = inp.rails * pods
     c = _smallest_divisor(spine_up, k, total_pods)
     if c is None:
@@ -209,6 +219,7 @@ def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
             f"{inp.rails} rails x {pods} pods = {total_pods}",
             hint=f"at most {max_pods_per_rail} pods of {per_pod} nodes per rail "
                  f"({max_pods_per_rail * per_pod - inp.reserved_slots} nodes) fit; use larger "
-                 "switches, more planes or a higher spine oversubscription")
+                 "switches, more planes or a higher spine oversubscription",
+            field="compute_fabric.switch_ports")
     return FabricShape(inp, 3, sus, lpr, slots_per_leaf, up, s, m, pods, sus_per_pod,
                        spine_up, c, spine_up // c)

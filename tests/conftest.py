@@ -1,0 +1,51 @@
+"""Shared fixtures: golden files (`pytest --update-golden`), presets, and tool requirements."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite expected files from what the code produces now")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def check_golden(path: Path, actual: str, update: bool) -> None:
+    """Compare `actual` with the golden file at `path` (or rewrite it with --update-golden)."""
+    if update or not path.exists():
+        if not update:
+            pytest.fail(f"golden file {path} is missing; run pytest --update-golden")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual)
+        return
+    expected = path.read_text()
+    if expected != actual:
+        diff = "".join(difflib.unified_diff(
+            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
+            fromfile=str(path), tofile="actual", n=2))
+        pytest.fail(f"{path.name} differs from golden (pytest --update-golden to accept):\n"
+                    + diff[:6000])
+
+
+def require_tools(*tools: str) -> None:
+    """Skip when a tool is missing, unless AICTL_REQUIRE_TOOLS=1 (CI), where it fails."""
+    missing = [t for t in tools if shutil.which(t) is None]
+    if not missing:
+        return
+    msg = f"missing tools: {', '.join(missing)} (scripts/setup.sh installs them)"
+    if os.environ.get("AICTL_REQUIRE_TOOLS") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
