@@ -49,8 +49,14 @@ class AictlError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
     label: str = "ERROR"
 
-    def __init__(self, message: str, *, hint: str = "", problems: list[Problem] | None = None,
-                 field: str = ""):
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str = "",
+        problems: list[Problem] | None = None,
+        field: str = "",
+    ):
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from aictl.errors import AictlError, Problem
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from aictl.errors import AictlError, Problem
 
 _out: Console | None = None
 _err: Console | None = None
@@ -40,8 +42,9 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
 
 
-def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-          *, right: Sequence[str] = ()) -> None:
+def table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()
+) -> None:
     """Print a table; columns named in `right` are right-aligned (numbers)."""
     t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for c in columns:

@@ -14,8 +14,11 @@ TESTS = ROOT / "tests"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true",
-                     help="rewrite expected files from what the code produces now")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite expected files from what the code produces now",
+    )
 
 
 @pytest.fixture
@@ -33,11 +36,18 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
         return
     expected = path.read_text()
     if expected != actual:
-        diff = "".join(difflib.unified_diff(
-            expected.splitlines(keepends=True), actual.splitlines(keepends=True),
-            fromfile=str(path), tofile="actual", n=2))
-        pytest.fail(f"{path.name} differs from golden (pytest --update-golden to accept):\n"
-                    + diff[:6000])
+        diff = "".join(
+            difflib.unified_diff(
+                expected.splitlines(keepends=True),
+                actual.splitlines(keepends=True),
+                fromfile=str(path),
+                tofile="actual",
+                n=2,
+            )
+        )
+        pytest.fail(
+            f"{path.name} differs from golden (pytest --update-golden to accept):\n" + diff[:6000]
+        )
 
 
 def require_tools(*tools: str) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from aictl.errors import AictlError, ExitCode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 T = TypeVar("T")
 
@@ -16,7 +18,7 @@ DEBUG = {"on": False}
 
 def run(fn: Callable[[], T]) -> T:
     """Run a command body; map AictlError to its exit code, anything else to INTERNAL."""
-    from aictl import ui  # noqa: PLC0415 - rich loads only when something is printed
+    from aictl import ui
 
     try:
         return fn()

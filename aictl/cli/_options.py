@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     """Human table or machine JSON."""
 
     table = "table"
@@ -21,21 +21,26 @@ class Output(str, Enum):
 
 
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="table or json.")]
-PresetOpt = Annotated[str | None, typer.Option("--preset", "-p", help="Use an embedded preset "
-                                                "(see `aictl spec presets`).")]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", "-p", help="Use an embedded preset (see `aictl spec presets`)."),
+]
 SpecArg = Annotated[Path | None, typer.Argument(help="Cluster spec YAML file.", show_default=False)]
-OutDirOpt = Annotated[Path | None, typer.Option("--out", help="Build directory "
-                                                "(default: build/<cluster>).")]
+OutDirOpt = Annotated[
+    Path | None, typer.Option("--out", help="Build directory (default: build/<cluster>).")
+]
 
 
 def load(spec: Path | None, preset: str | None) -> LoadedSpec:
     """Load SPEC or --preset (exactly one)."""
-    from aictl.errors import UsageError  # noqa: PLC0415
-    from aictl.spec.loader import load_preset, load_spec  # noqa: PLC0415
+    from aictl.errors import UsageError
+    from aictl.spec.loader import load_preset, load_spec
 
     if (spec is None) == (preset is None):
-        raise UsageError("give a spec file or --preset (one of them)",
-                         hint="e.g. aictl topo plan --preset a800-200")
+        raise UsageError(
+            "give a spec file or --preset (one of them)",
+            hint="e.g. aictl topo plan --preset a800-200",
+        )
     if preset is not None:
         return load_preset(preset)
     assert spec is not None
@@ -44,16 +49,23 @@ def load(spec: Path | None, preset: str | None) -> LoadedSpec:
 
 def plan(loaded: LoadedSpec) -> Topology:
     """Build the topology; a TopologyError gets the spec's file:line for its field."""
-    from aictl.errors import Problem, TopologyError  # noqa: PLC0415
-    from aictl.spec.loader import line_of  # noqa: PLC0415
-    from aictl.topology import build_topology  # noqa: PLC0415
+    from aictl.errors import Problem, TopologyError
+    from aictl.spec.loader import line_of
+    from aictl.topology import build_topology
 
     try:
         return build_topology(loaded.spec, spec_sha256=loaded.sha256)
     except TopologyError as exc:
         if exc.field and not exc.problems:
             path = tuple(exc.field.split("."))
-            exc.problems = [Problem(exc.message, field=exc.field, file=loaded.source,
-                                    line=line_of(loaded.lines, path), hint=exc.hint)]
+            exc.problems = [
+                Problem(
+                    exc.message,
+                    field=exc.field,
+                    file=loaded.source,
+                    line=line_of(loaded.lines, path),
+                    hint=exc.hint,
+                )
+            ]
             exc.hint = ""
         raise

@@ -12,9 +12,12 @@ from aictl.cli import topo as topo_cmd
 from aictl.cli._handle import DEBUG
 
 app = typer.Typer(
-    name="aictl", no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    name="aictl",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
     help="Plan, render, provision, verify and accept rail-optimized GPU clusters.\n\n"
-         "Example: aictl topo plan --preset a800-200",
+    "Example: aictl topo plan --preset a800-200",
 )
 app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(topo_cmd.app, name="topo")
@@ -29,7 +32,11 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     DEBUG["on"] = debug

@@ -14,8 +14,8 @@ from aictl.errors import AictlError, ExitCode
 
 def validate_line(file: Path) -> str:
     """Validate `file` and return the one-line success message (raises SpecError)."""
-    from aictl.spec.loader import load_spec  # noqa: PLC0415
-    from aictl.spec.rules import hostnames, rail_count  # noqa: PLC0415
+    from aictl.spec.loader import load_spec
+    from aictl.spec.rules import hostnames, rail_count
 
     s = load_spec(file).spec
     return f"ok: {file}: cluster {s.name}, {len(hostnames(s))} nodes, {rail_count(s)} rails"
@@ -28,7 +28,7 @@ def try_fast(argv: list[str]) -> int | None:
     try:
         sys.stdout.write(validate_line(Path(argv[2])) + "\n")
     except AictlError as exc:
-        from aictl import ui  # noqa: PLC0415
+        from aictl import ui
 
         ui.print_error(exc)
         return int(exc.exit_code)

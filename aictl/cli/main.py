@@ -7,11 +7,11 @@ import sys
 
 def main() -> None:
     """Run aictl with sys.argv."""
-    from aictl.cli.fast import try_fast  # noqa: PLC0415
+    from aictl.cli.fast import try_fast
 
     code = try_fast(sys.argv[1:])
     if code is not None:
         sys.exit(code)
-    from aictl.cli.app import app  # noqa: PLC0415
+    from aictl.cli.app import app
 
     app()

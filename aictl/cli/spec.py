@@ -22,31 +22,43 @@ def presets(output: OutputOpt = Output.table) -> None:
     """
 
     def body() -> None:
-        from aictl import ui  # noqa: PLC0415
-        from aictl.spec.loader import load_preset, preset_names, preset_text  # noqa: PLC0415
-        from aictl.spec.rules import hostnames, rail_count  # noqa: PLC0415
+        from aictl import ui
+        from aictl.spec.loader import load_preset, preset_names, preset_text
+        from aictl.spec.rules import hostnames, rail_count
 
         rows = []
         for name in preset_names():
             s = load_preset(name).spec
             first = preset_text(name).splitlines()[0].removeprefix("#").strip()
             gpus = sum(s.node_profiles[s.nodes.profile].gpu.count for _ in hostnames(s))
-            rows.append({"name": name, "nodes": len(hostnames(s)), "gpus": gpus,
-                         "rails": rail_count(s), "transport": s.compute_fabric.transport,
-                         "description": first.split(":", 1)[-1].strip()})
+            rows.append(
+                {
+                    "name": name,
+                    "nodes": len(hostnames(s)),
+                    "gpus": gpus,
+                    "rails": rail_count(s),
+                    "transport": s.compute_fabric.transport,
+                    "description": first.split(":", 1)[-1].strip(),
+                }
+            )
         if output is Output.json:
             ui.print_json(rows)
             return
-        ui.table("presets", ["name", "nodes", "gpus", "rails", "transport", "description"],
-                 [list(r.values()) for r in rows], right=["nodes", "gpus", "rails"])
+        ui.table(
+            "presets",
+            ["name", "nodes", "gpus", "rails", "transport", "description"],
+            [list(r.values()) for r in rows],
+            right=["nodes", "gpus", "rails"],
+        )
 
     run(body)
 
 
 @app.command("init")
 def init(
-    preset: Annotated[str, typer.Option("--preset", "-p", help="Preset to start from.")] =
-    "a800-200",
+    preset: Annotated[
+        str, typer.Option("--preset", "-p", help="Preset to start from.")
+    ] = "a800-200",
     out: Annotated[Path, typer.Option("--out", help="File to write.")] = Path("cluster.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
@@ -56,9 +68,9 @@ def init(
     """
 
     def body() -> None:
-        from aictl import ui  # noqa: PLC0415
-        from aictl.errors import UsageError  # noqa: PLC0415
-        from aictl.spec.loader import preset_text  # noqa: PLC0415
+        from aictl import ui
+        from aictl.errors import UsageError
+        from aictl.spec.loader import preset_text
 
         text = preset_text(preset)
         if out.exists() and not force:
@@ -83,15 +95,22 @@ def validate(
         if output is Output.table:
             typer.echo(validate_line(file))
             return
-        from aictl import ui  # noqa: PLC0415
-        from aictl.spec.loader import load_spec  # noqa: PLC0415
-        from aictl.spec.rules import hostnames, rail_count  # noqa: PLC0415
+        from aictl import ui
+        from aictl.spec.loader import load_spec
+        from aictl.spec.rules import hostnames, rail_count
 
         loaded = load_spec(file)
         s = loaded.spec
-        ui.print_json({"file": str(file), "name": s.name, "valid": True,
-                       "nodes": len(hostnames(s)), "rails": rail_count(s),
-                       "sha256": loaded.sha256})
+        ui.print_json(
+            {
+                "file": str(file),
+                "name": s.name,
+                "valid": True,
+                "nodes": len(hostnames(s)),
+                "rails": rail_count(s),
+                "sha256": loaded.sha256,
+            }
+        )
 
     run(body)
 
@@ -104,8 +123,8 @@ def schema() -> None:
     """
 
     def body() -> None:
-        from aictl import ui  # noqa: PLC0415
-        from aictl.spec.models import ClusterSpec  # noqa: PLC0415
+        from aictl import ui
+        from aictl.spec.models import ClusterSpec
 
         ui.print_json(ClusterSpec.model_json_schema(by_alias=True))
 

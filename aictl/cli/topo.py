@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,29 +16,30 @@ from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg,
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
-app = typer.Typer(no_args_is_help=True, help="The fabric: quick sizing, the port-level plan, "
-                  "pictures.")
+app = typer.Typer(
+    no_args_is_help=True, help="The fabric: quick sizing, the port-level plan, pictures."
+)
 
 
-class Tiers(str, Enum):
+class Tiers(StrEnum):
     auto = "auto"
     two = "2"
     three = "3"
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     su = "su"
     rail = "rail"
     full = "full"
 
 
-class PicFormat(str, Enum):
+class PicFormat(StrEnum):
     svg = "svg"
     png = "png"
 
 
 def _ratio(text: str) -> float:
-    from aictl.errors import UsageError  # noqa: PLC0415
+    from aictl.errors import UsageError
 
     try:
         if ":" in text:
@@ -47,8 +48,9 @@ def _ratio(text: str) -> float:
         else:
             value = float(text)
     except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--oversubscription {text!r} is not a ratio",
-                         hint="e.g. 1:1, 2:1 or 3") from None
+        raise UsageError(
+            f"--oversubscription {text!r} is not a ratio", hint="e.g. 1:1, 2:1 or 3"
+        ) from None
     if not 1 <= value <= 64:
         raise UsageError(f"--oversubscription {text!r} must be between 1:1 and 64:1")
     return value
@@ -64,10 +66,12 @@ def size(
     reserved_slots: Annotated[int, typer.Option("--reserved-slots", min=0)] = 0,
     reserved_ports: Annotated[int, typer.Option("--reserved-ports", min=0)] = 0,
     planes: Annotated[int, typer.Option("--planes", min=1, max=8)] = 1,
-    oversubscription: Annotated[str, typer.Option("--oversubscription",
-                                                  help="Leaf down:up, e.g. 1:1 or 3:1.")] = "1:1",
-    spine_oversubscription: Annotated[str, typer.Option(
-        "--spine-oversubscription", help="Spine down:up (three tiers).")] = "1:1",
+    oversubscription: Annotated[
+        str, typer.Option("--oversubscription", help="Leaf down:up, e.g. 1:1 or 3:1.")
+    ] = "1:1",
+    spine_oversubscription: Annotated[
+        str, typer.Option("--spine-oversubscription", help="Spine down:up (three tiers).")
+    ] = "1:1",
     tiers: Annotated[Tiers, typer.Option("--tiers")] = Tiers.auto,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -78,29 +82,46 @@ def size(
     """
 
     def body() -> None:
-        from aictl import ui  # noqa: PLC0415
-        from aictl.topology.sizing import SizingInput, size_fabric  # noqa: PLC0415
+        from aictl import ui
+        from aictl.topology.sizing import SizingInput, size_fabric
 
-        shape = size_fabric(SizingInput(
-            nodes=nodes, nodes_per_su=nodes_per_su, rails=rails, link_gbps=link_gbps,
-            switch_ports=switch_ports, reserved_slots=reserved_slots,
-            reserved_ports=reserved_ports, planes=planes,
-            leaf_oversubscription=_ratio(oversubscription),
-            spine_oversubscription=_ratio(spine_oversubscription), tiers=tiers.value))
+        shape = size_fabric(
+            SizingInput(
+                nodes=nodes,
+                nodes_per_su=nodes_per_su,
+                rails=rails,
+                link_gbps=link_gbps,
+                switch_ports=switch_ports,
+                reserved_slots=reserved_slots,
+                reserved_ports=reserved_ports,
+                planes=planes,
+                leaf_oversubscription=_ratio(oversubscription),
+                spine_oversubscription=_ratio(spine_oversubscription),
+                tiers=tiers.value,
+            )
+        )
         counts = shape.counts()
         if output is Output.json:
             ui.print_json(counts)
             return
-        sw: dict[str, int] = counts["switches"]  # type: ignore[assignment]
-        cb: dict[str, int] = counts["cables"]  # type: ignore[assignment]
-        ui.say(f"{nodes} nodes x {rails} rails in {shape.sus} SUs: {shape.tiers} tiers, "
-               f"{planes} plane(s)")
-        ui.table("switches", ["leaf", "spine", "core", "total"],
-                 [[sw["leaf"], sw["spine"], sw["core"], sw["total"]]],
-                 right=["leaf", "spine", "core", "total"])
-        ui.table("cables", ["node-leaf", "leaf-spine", "spine-core"],
-                 [[cb["node_leaf"], cb["leaf_spine"], cb["spine_core"]]],
-                 right=["node-leaf", "leaf-spine", "spine-core"])
+        sw: dict[str, int] = counts["switches"]
+        cb: dict[str, int] = counts["cables"]
+        ui.say(
+            f"{nodes} nodes x {rails} rails in {shape.sus} SUs: {shape.tiers} tiers, "
+            f"{planes} plane(s)"
+        )
+        ui.table(
+            "switches",
+            ["leaf", "spine", "core", "total"],
+            [[sw["leaf"], sw["spine"], sw["core"], sw["total"]]],
+            right=["leaf", "spine", "core", "total"],
+        )
+        ui.table(
+            "cables",
+            ["node-leaf", "leaf-spine", "spine-core"],
+            [[cb["node_leaf"], cb["leaf_spine"], cb["spine_core"]]],
+            right=["node-leaf", "leaf-spine", "spine-core"],
+        )
 
     run(body)
 
@@ -116,9 +137,10 @@ def plan_cmd(
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
     no_picture: Annotated[bool, typer.Option("--no-picture", help="Skip the SVG.")] = False,
-    level: Annotated[Level | None, typer.Option("--level", help="Picture detail "
-                                                "(default: the most that stays readable).")]
-    = None,
+    level: Annotated[
+        Level | None,
+        typer.Option("--level", help="Picture detail (default: the most that stays readable)."),
+    ] = None,
 ) -> None:
     """Plan the fabric port by port and write every export into the build dir.
 
@@ -129,20 +151,21 @@ def plan_cmd(
     """
 
     def body() -> None:
-        from aictl.topology import write_plan  # noqa: PLC0415
+        from aictl.topology import write_plan
 
         topo = plan(load(spec, preset))
         out_dir = out or _default_out(topo.name)
-        arts = write_plan(topo, out_dir, picture=not no_picture,
-                          picture_level=level.value if level else None)
+        arts = write_plan(
+            topo, out_dir, picture=not no_picture, picture_level=level.value if level else None
+        )
         _report(topo, out_dir, [a.path for a in arts], output)
 
     run(body)
 
 
 def _report(topo: Topology, out_dir: Path, files: list[str], output: Output) -> None:
-    from aictl import ui  # noqa: PLC0415
-    from aictl.topology.analysis import failure_impact, path_classes, summary  # noqa: PLC0415
+    from aictl import ui
+    from aictl.topology.analysis import failure_impact, path_classes, summary
 
     data: dict[str, Any] = summary(topo)
     data["out"] = str(out_dir)
@@ -153,28 +176,60 @@ def _report(topo: Topology, out_dir: Path, files: list[str], output: Output) -> 
         ui.print_json(data)
         return
     sw, cb = data["switches"], data["cables"]
-    ui.say(f"[bold]{topo.name}[/bold]: {data['nodes']} nodes, {data['gpus']} GPUs, "
-           f"{data['rails']} rails x {data['link_gbps']} Gb/s {data['transport']}, "
-           f"{data['sus']} SUs of {data['nodes_per_su']}, {data['tiers']} tiers, "
-           f"{data['planes']} plane(s)")
-    ui.table("compute fabric", ["tier", "switches", "cables up", "oversubscription", "ports used"],
-             [["leaf", sw["leaf"], cb["leaf_spine"], data["oversubscription"]["leaf"],
-               _use(data, "leaf")],
-              ["spine", sw["spine"], cb["spine_core"] if data["tiers"] == 3 else "-",
-               data["oversubscription"]["spine"] or "-", _use(data, "spine")],
-              ["core", sw["core"], "-", "-", _use(data, "core")]],
-             right=["switches", "cables up", "ports used"])
-    ui.say(f"node-leaf cables {cb['node_leaf']} (reserved slots included), "
-           f"leaf-spine {cb['leaf_spine']}, spine-core {cb['spine_core']}; "
-           f"bisection {data['bisection_gbps'] / 1000:g} Tb/s")
-    ui.table("paths between GPUs", ["class", "switches", "via"],
-             [[p["class"], p["switches"], p["via"]] for p in path_classes(topo)],
-             right=["switches"])
-    ui.table("one failure", ["component", "example", "bandwidth lost", "nodes losing a rail",
-                             "connected"],
-             [[f["component"], f["example"], f"{f['bandwidth_lost_pct']}%",
-               f["nodes_losing_rail"], "yes" if f["connected"] else "NO"]
-              for f in failure_impact(topo)], right=["bandwidth lost", "nodes losing a rail"])
+    ui.say(
+        f"[bold]{topo.name}[/bold]: {data['nodes']} nodes, {data['gpus']} GPUs, "
+        f"{data['rails']} rails x {data['link_gbps']} Gb/s {data['transport']}, "
+        f"{data['sus']} SUs of {data['nodes_per_su']}, {data['tiers']} tiers, "
+        f"{data['planes']} plane(s)"
+    )
+    ui.table(
+        "compute fabric",
+        ["tier", "switches", "cables up", "oversubscription", "ports used"],
+        [
+            [
+                "leaf",
+                sw["leaf"],
+                cb["leaf_spine"],
+                data["oversubscription"]["leaf"],
+                _use(data, "leaf"),
+            ],
+            [
+                "spine",
+                sw["spine"],
+                cb["spine_core"] if data["tiers"] == 3 else "-",
+                data["oversubscription"]["spine"] or "-",
+                _use(data, "spine"),
+            ],
+            ["core", sw["core"], "-", "-", _use(data, "core")],
+        ],
+        right=["switches", "cables up", "ports used"],
+    )
+    ui.say(
+        f"node-leaf cables {cb['node_leaf']} (reserved slots included), "
+        f"leaf-spine {cb['leaf_spine']}, spine-core {cb['spine_core']}; "
+        f"bisection {data['bisection_gbps'] / 1000:g} Tb/s"
+    )
+    ui.table(
+        "paths between GPUs",
+        ["class", "switches", "via"],
+        [[p["class"], p["switches"], p["via"]] for p in path_classes(topo)],
+        right=["switches"],
+    )
+    ui.table(
+        "one failure",
+        ["component", "example", "bandwidth lost", "nodes losing a rail", "connected"],
+        [
+            [
+                f["component"],
+                f["example"],
+                f"{f['bandwidth_lost_pct']}%",
+                f["nodes_losing_rail"],
+                "yes" if f["connected"] else "NO",
+            ]
+            for f in failure_impact(topo)
+        ],
+        right=["bandwidth lost", "nodes losing a rail"],
+    )
     ui.say(f"wrote {len(files)} files to {out_dir}/: " + ", ".join(files))
 
 
@@ -190,11 +245,15 @@ def draw(
     spec: SpecArg = None,
     preset: PresetOpt = None,
     level: Annotated[Level | None, typer.Option("--level", help="su, rail or full.")] = None,
-    fmt: Annotated[PicFormat, typer.Option("--format", help="svg or png (png needs "
-                                           "rsvg-convert).")] = PicFormat.svg,
-    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: "
-                                             "build/<cluster>/exports/topology-<level>.<fmt>).")]
-    = None,
+    fmt: Annotated[
+        PicFormat, typer.Option("--format", help="svg or png (png needs rsvg-convert).")
+    ] = PicFormat.svg,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="File to write (default: build/<cluster>/exports/topology-<level>.<fmt>)."
+        ),
+    ] = None,
 ) -> None:
     """Draw the fabric at SU, rail or port level.
 
@@ -202,9 +261,9 @@ def draw(
     """
 
     def body() -> None:
-        from aictl import ui  # noqa: PLC0415
-        from aictl.errors import ToolMissingError  # noqa: PLC0415
-        from aictl.topology.exports import svg  # noqa: PLC0415
+        from aictl import ui
+        from aictl.errors import ToolMissingError
+        from aictl.topology.exports import svg
 
         topo = plan(load(spec, preset))
         lvl = level.value if level else svg.default_level(topo)
@@ -216,10 +275,13 @@ def draw(
         else:
             tool = shutil.which("rsvg-convert")
             if tool is None:
-                raise ToolMissingError("--format png needs rsvg-convert",
-                                       hint="apt-get install librsvg2-bin, or use --format svg")
-            subprocess.run([tool, "--format=png", f"--output={dest}"], input=text.encode(),
-                           check=True)
+                raise ToolMissingError(
+                    "--format png needs rsvg-convert",
+                    hint="apt-get install librsvg2-bin, or use --format svg",
+                )
+            subprocess.run(
+                [tool, "--format=png", f"--output={dest}"], input=text.encode(), check=True
+            )
         ui.say(f"wrote {dest} ({lvl} level)")
 
     run(body)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -20,6 +19,8 @@ from aictl.jsonio import sha256_text
 from aictl.spec.models import ClusterSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pydantic import BaseModel
 
 PathKey = tuple[str | int, ...]
@@ -55,10 +56,15 @@ class _Composer:
                 if not isinstance(key, str | int | bool) or isinstance(key, bool):
                     key = str(key)
                 if key in out:
-                    self.problems.append(Problem(
-                        f"duplicate key {key!r}", field=_dotted((*path, key)), file=self.source,
-                        line=key_node.start_mark.line + 1, hint="YAML keeps only the last one; "
-                        "remove the other"))
+                    self.problems.append(
+                        Problem(
+                            f"duplicate key {key!r}",
+                            field=_dotted((*path, key)),
+                            file=self.source,
+                            line=key_node.start_mark.line + 1,
+                            hint="YAML keeps only the last one; remove the other",
+                        )
+                    )
                 out[key] = self.build(value_node, (*path, key))
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
             return out
@@ -96,8 +102,7 @@ def _walk(model: type[BaseModel], path: PathKey) -> tuple[Any, Any]:
         if not fields:
             # a dict of models (node_profiles): the key is data, not a field
             continue
-        info = fields.get(part) or next(
-            (f for f in fields.values() if f.alias == part), None)
+        info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
         if info is None:
             return None, None
         current = _model_in(info.annotation)
@@ -132,8 +137,12 @@ def _problems_from(exc: ValidationError, source: str, lines: dict[PathKey, int])
     for err in exc.errors(include_url=False):
         loc: PathKey = tuple(p for p in err["loc"] if isinstance(p, str | int))
         # pydantic puts the union member / dict key type in the path; keep the data path only
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "list[")))
-                    and p not in ("str", "int", "literal['all']", "[key]"))
+        loc = tuple(
+            p
+            for p in loc
+            if not (isinstance(p, str) and p.startswith(("function-", "list[")))
+            and p not in ("str", "int", "literal['all']", "[key]")
+        )
         kind = err["type"]
         hint = ""
         if kind == "extra_forbidden":
@@ -141,8 +150,11 @@ def _problems_from(exc: ValidationError, source: str, lines: dict[PathKey, int])
             known = _fields_of(ClusterSpec, loc[:-1])
             close = difflib.get_close_matches(key, known, n=1)
             msg = f"unknown key {key!r}"
-            hint = f"did you mean {close[0]!r}?" if close else (
-                f"known keys here: {', '.join(sorted(known))}" if known else "remove it")
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else (f"known keys here: {', '.join(sorted(known))}" if known else "remove it")
+            )
         elif kind == "missing":
             msg = "required key is missing"
             hint = "see `aictl spec schema` or docs/spec.md for this section"
@@ -152,8 +164,9 @@ def _problems_from(exc: ValidationError, source: str, lines: dict[PathKey, int])
                 msg += f" (got {err['input']!r})"
             about = describe(loc)
             hint = about
-        problems.append(Problem(msg, field=_dotted(loc), file=source,
-                                line=line_of(lines, loc), hint=hint))
+        problems.append(
+            Problem(msg, field=_dotted(loc), file=source, line=line_of(lines, loc), hint=hint)
+        )
     return problems
 
 
@@ -171,30 +184,48 @@ def parse_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
         SpecError: the text is not YAML, not a mapping, or fails validation or the rules.
     """
     if len(text) > MAX_SPEC_BYTES:
-        raise SpecError(f"{source}: spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
-                        hint="a spec is a few hundred lines; list nodes by count and pattern")
+        raise SpecError(
+            f"{source}: spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
+            hint="a spec is a few hundred lines; list nodes by count and pattern",
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError("spec is not valid YAML", problems=[Problem(
-            f"YAML syntax: {problem}", file=source, line=line,
-            hint="check indentation and quoting near this line")]) from None
+        raise SpecError(
+            "spec is not valid YAML",
+            problems=[
+                Problem(
+                    f"YAML syntax: {problem}",
+                    file=source,
+                    line=line,
+                    hint="check indentation and quoting near this line",
+                )
+            ],
+        ) from None
     composer = _Composer(source)
     data = composer.build(node, ()) if node is not None else None
     if not isinstance(data, dict):
-        raise SpecError("spec must be a YAML mapping", problems=[Problem(
-            "the document is not a mapping of keys", file=source, line=1,
-            hint="start from `aictl spec init`")])
+        raise SpecError(
+            "spec must be a YAML mapping",
+            problems=[
+                Problem(
+                    "the document is not a mapping of keys",
+                    file=source,
+                    line=1,
+                    hint="start from `aictl spec init`",
+                )
+            ],
+        )
     problems = list(composer.problems)
     try:
         spec = ClusterSpec.model_validate(data)
     except ValidationError as exc:
         problems += _problems_from(exc, source, composer.lines)
         raise SpecError(f"{source}: {len(problems)} problem(s)", problems=problems) from None
-    from aictl.spec.rules import check_spec  # noqa: PLC0415 - keeps `spec validate` lean
+    from aictl.spec.rules import check_spec
 
     problems += check_spec(spec, source, composer.lines)
     if problems:
@@ -215,8 +246,13 @@ def load_spec(path: Path) -> LoadedSpec:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError("spec is not UTF-8 text", problems=[Problem(
-            f"byte {exc.start} is not UTF-8", file=str(path), hint="save the file as UTF-8")]
+        raise SpecError(
+            "spec is not UTF-8 text",
+            problems=[
+                Problem(
+                    f"byte {exc.start} is not UTF-8", file=str(path), hint="save the file as UTF-8"
+                )
+            ],
         ) from None
     return parse_spec_text(text, str(path))
 
@@ -231,8 +267,11 @@ def preset_text(name: str) -> str:
     """Commented YAML text of preset `name`."""
     if name not in preset_names():
         close = difflib.get_close_matches(name, preset_names(), n=1)
-        raise SpecError(f"unknown preset {name!r}", hint=(
-            f"did you mean {close[0]!r}? " if close else "") + "list them with `aictl spec presets`")
+        raise SpecError(
+            f"unknown preset {name!r}",
+            hint=(f"did you mean {close[0]!r}? " if close else "")
+            + "list them with `aictl spec presets`",
+        )
     return (resources.files("aictl.spec") / "presets" / f"{name}.yaml").read_text()
 
 

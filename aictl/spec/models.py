@@ -12,12 +12,47 @@ import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
+Float = Annotated[float, Strict()]
+
+
+def _address_text(v: object) -> object:
+    # ipaddress accepts ints (and so bools): `loopbacks: false` must not become 0.0.0.0/32
+    if not isinstance(v, str | IPv4Address | IPv4Network):
+        raise ValueError(
+            f"expected an IPv4 address or prefix as text, like 10.0.0.0/24 (got {type(v).__name__})"
+        )
+    return v
+
+
+RatioValue = Annotated[
+    float,
+    Strict(),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 1, "maximum": 64},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*:\s*\d+(\.\d+)?\s*$"},
+            ]
+        }
+    ),
+]
+Net = Annotated[IPv4Network, BeforeValidator(_address_text)]
+Addr = Annotated[IPv4Address, BeforeValidator(_address_text)]
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 # `{n}` or `{n:03d}` only: a hostname pattern is never a general format string.
 _HOSTNAME_PATTERN = re.compile(r"^[a-z0-9-]*\{n(:0?[1-9]d)?\}[a-z0-9-]*$")
@@ -30,10 +65,19 @@ class _Model(BaseModel):
 class Ratio(_Model):
     """Oversubscription per tier as down:up bandwidth (1.0 = non-blocking)."""
 
-    leaf: float = Field(1.0, ge=1.0, le=64.0, description="Leaf tier: node-facing ports per uplink "
-                        "(1.0 non-blocking; 3.0 means 3:1).")
-    spine: float = Field(1.0, ge=1.0, le=64.0, description="Spine tier (three-tier fabrics): "
-                         "leaf-facing ports per core uplink (Meta's Llama 3 cluster uses 7.0).")
+    leaf: RatioValue = Field(
+        1.0,
+        ge=1.0,
+        le=64.0,
+        description="Leaf tier: node-facing ports per uplink (1.0 non-blocking; 3.0 means 3:1).",
+    )
+    spine: RatioValue = Field(
+        1.0,
+        ge=1.0,
+        le=64.0,
+        description="Spine tier (three-tier fabrics): "
+        "leaf-facing ports per core uplink (Meta's Llama 3 cluster uses 7.0).",
+    )
 
     @field_validator("leaf", "spine", mode="before")
     @classmethod
@@ -49,23 +93,38 @@ class Ratio(_Model):
 class GpuSpec(_Model):
     """The GPUs of one node profile."""
 
-    model: str = Field(description="GPU model as nvidia-smi names it, e.g. 'NVIDIA A800-SXM4-80GB'.")
+    model: str = Field(
+        description="GPU model as nvidia-smi names it, e.g. 'NVIDIA A800-SXM4-80GB'."
+    )
     count: Int = Field(ge=1, le=16, description="GPUs per node.")
-    nvswitch: Bool = Field(True, description="NVSwitch baseboard (HGX/DGX): needs "
-                           "nvidia-fabricmanager at the driver branch.")
-    nvlink_gbytes: float = Field(0.0, ge=0, description="NVLink bandwidth per GPU in GB/s "
-                                 "(A800: 400, H100: 900); 0 when unknown.")
+    nvswitch: Bool = Field(
+        True,
+        description="NVSwitch baseboard (HGX/DGX): needs "
+        "nvidia-fabricmanager at the driver branch.",
+    )
+    nvlink_gbytes: Float = Field(
+        0.0,
+        ge=0,
+        description="NVLink bandwidth per GPU in GB/s (A800: 400, H100: 900); 0 when unknown.",
+    )
 
 
 class RailNic(_Model):
     """One compute NIC: one rail of the rail-optimized fabric."""
 
-    rdma_device: str = Field(pattern=r"^[A-Za-z0-9_.-]+$",
-                             description="RDMA device name as ibstat/ibdev2netdev show it, e.g. mlx5_0.")
-    netdev: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$",
-                        description="Linux netdev of the port (IPoIB or RoCE interface), e.g. ibp12s0.")
-    gpus: list[Int] = Field(default_factory=list, description="GPU indices behind the same PCIe "
-                            "switch as this NIC (GPUDirect RDMA partners), e.g. [0, 1].")
+    rdma_device: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="RDMA device name as ibstat/ibdev2netdev show it, e.g. mlx5_0.",
+    )
+    netdev: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]{1,15}$",
+        description="Linux netdev of the port (IPoIB or RoCE interface), e.g. ibp12s0.",
+    )
+    gpus: list[Int] = Field(
+        default_factory=list,
+        description="GPU indices behind the same PCIe "
+        "switch as this NIC (GPUDirect RDMA partners), e.g. [0, 1].",
+    )
 
 
 class ComputeNics(_Model):
@@ -73,10 +132,16 @@ class ComputeNics(_Model):
 
     model: str = Field("ConnectX-6", description="NIC model, for the bill of materials.")
     speed_gbps: Int = Field(gt=0, description="Line rate of each NIC port in Gb/s.")
-    ports_per_cage: Int = Field(1, ge=1, le=2, description="NIC ports per transceiver cage on the "
-                                "node side (DGX H100 twin-port OSFP: 2), for the BOM.")
-    rails: list[RailNic] = Field(min_length=1, max_length=32,
-                                 description="One entry per rail, in rail order (rail 0 first).")
+    ports_per_cage: Int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="NIC ports per transceiver cage on the "
+        "node side (DGX H100 twin-port OSFP: 2), for the BOM.",
+    )
+    rails: list[RailNic] = Field(
+        min_length=1, max_length=32, description="One entry per rail, in rail order (rail 0 first)."
+    )
 
 
 class BondSpec(_Model):
@@ -86,8 +151,11 @@ class BondSpec(_Model):
     mode: Literal["802.3ad"] = Field("802.3ad", description="Bonding mode; LACP (mode 4) only.")
     lacp_rate: Literal["fast", "slow"] = Field("fast", description="LACPDU rate.")
     transmit_hash_policy: Literal["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"] = Field(
-        "layer3+4", description="Transmit hash policy.")
-    mii_monitor_ms: Int = Field(100, ge=0, le=10000, description="MII link monitoring interval in ms.")
+        "layer3+4", description="Transmit hash policy."
+    )
+    mii_monitor_ms: Int = Field(
+        100, ge=0, le=10000, description="MII link monitoring interval in ms."
+    )
     mtu: Int = Field(9000, ge=1280, le=9216, description="MTU of the bond and its members.")
 
 
@@ -95,7 +163,9 @@ class StorageNics(_Model):
     """The storage/management (north-south) Ethernet NICs of a node profile."""
 
     speed_gbps: Int = Field(gt=0, description="Line rate of each member in Gb/s.")
-    netdevs: list[str] = Field(min_length=1, max_length=4, description="Member netdevs, e.g. [lan0, lan1].")
+    netdevs: list[str] = Field(
+        min_length=1, max_length=4, description="Member netdevs, e.g. [lan0, lan1]."
+    )
     bond: BondSpec = Field(default_factory=BondSpec, description="The bond over the members.")
 
 
@@ -103,8 +173,9 @@ class NodeProfile(_Model):
     """A server type: GPUs, compute NICs (rails) and storage NICs."""
 
     system: str = Field("HGX A800 8-GPU", description="Server model, for the bill of materials.")
-    os_family: Literal["ubuntu", "rhel"] = Field("ubuntu", description="Host OS family: netplan "
-                                                 "(ubuntu) or NetworkManager keyfiles (rhel).")
+    os_family: Literal["ubuntu", "rhel"] = Field(
+        "ubuntu", description="Host OS family: netplan (ubuntu) or NetworkManager keyfiles (rhel)."
+    )
     gpu: GpuSpec = Field(description="GPUs per node.")
     compute_nics: ComputeNics = Field(description="Compute NICs, one per rail.")
     storage_nics: StorageNics = Field(description="Bonded storage/management NICs.")
@@ -115,12 +186,18 @@ class NodeEntry(_Model):
 
     name: Name = Field(description="Hostname (lower case, DNS label).")
     profile: str | None = Field(None, description="Node profile; defaults to nodes.profile.")
-    rack: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$", description="Rack name; computed "
-                             "from nodes.nodes_per_rack when absent.")
-    mgmt_ip: IPv4Address | None = Field(None, description="Management (bond) address; allocated from "
-                                        "addressing.management when absent.")
-    bmc_ip: IPv4Address | None = Field(None, description="BMC address; allocated from addressing.bmc "
-                                       "when absent.")
+    rack: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Rack name; computed from nodes.nodes_per_rack when absent.",
+    )
+    mgmt_ip: Addr | None = Field(
+        None,
+        description="Management (bond) address; allocated from addressing.management when absent.",
+    )
+    bmc_ip: Addr | None = Field(
+        None, description="BMC address; allocated from addressing.bmc when absent."
+    )
 
 
 class Nodes(_Model):
@@ -129,12 +206,17 @@ class Nodes(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     count: Int | None = Field(None, ge=1, le=131072, description="Number of nodes (with hostname).")
-    hostname: str = Field("gpu{n:03d}", description="Hostname pattern for `count`: `{n}` or "
-                          "`{n:03d}` is the 1-based node number.")
-    entries: list[NodeEntry] | None = Field(None, alias="list",
-                                            description="Explicit nodes, in cabling order.")
+    hostname: str = Field(
+        "gpu{n:03d}",
+        description="Hostname pattern for `count`: `{n}` or `{n:03d}` is the 1-based node number.",
+    )
+    entries: list[NodeEntry] | None = Field(
+        None, alias="list", description="Explicit nodes, in cabling order."
+    )
     profile: str = Field(description="Default node profile.")
-    nodes_per_rack: Int = Field(4, ge=1, le=64, description="Nodes per rack when racks are computed.")
+    nodes_per_rack: Int = Field(
+        4, ge=1, le=64, description="Nodes per rack when racks are computed."
+    )
 
     @field_validator("hostname")
     @classmethod
@@ -156,8 +238,12 @@ class Reserved(_Model):
     """Node slots kept for other devices (e.g. the UFM appliances of a DGX SuperPOD)."""
 
     slots: Int = Field(0, ge=0, description="Node slots reserved in the first SU.")
-    ports: Int = Field(0, ge=0, description="Leaf ports the reserved devices use in total "
-                       "(DGX H100 SuperPOD: 1 slot, 4 ports for UFM).")
+    ports: Int = Field(
+        0,
+        ge=0,
+        description="Leaf ports the reserved devices use in total "
+        "(DGX H100 SuperPOD: 1 slot, 4 ports for UFM).",
+    )
     name: Name = Field("ufm", description="Device name prefix for what sits in the reserved slots.")
 
 
@@ -167,17 +253,31 @@ class ComputeFabric(_Model):
     transport: Literal["infiniband", "roce"] = Field("infiniband", description="Fabric transport.")
     switch_model: str = Field("QM8790", description="Switch model, for the BOM and configs.")
     switch_ports: Int = Field(ge=4, le=512, description="Switch ports at the link speed (radix).")
-    ports_per_cage: Int = Field(1, ge=1, le=2, description="Switch ports per transceiver cage "
-                                "(QM9700 twin-port OSFP: 2), for the BOM.")
+    ports_per_cage: Int = Field(
+        1,
+        ge=1,
+        le=2,
+        description="Switch ports per transceiver cage (QM9700 twin-port OSFP: 2), for the BOM.",
+    )
     link_gbps: Int = Field(gt=0, description="Link speed of every fabric cable in Gb/s.")
     nodes_per_su: Int = Field(ge=1, description="Node slots per scalable unit (SU).")
-    planes: Int = Field(1, ge=1, le=8, description="Independent identical fabric planes; each rail "
-                        "NIC has one port in every plane.")
-    rails: Int | None = Field(None, ge=1, description="Optional cross-check: must equal the number "
-                              "of compute NICs of every node profile.")
+    planes: Int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Independent identical fabric planes; each rail "
+        "NIC has one port in every plane.",
+    )
+    rails: Int | None = Field(
+        None,
+        ge=1,
+        description="Optional cross-check: must equal the number "
+        "of compute NICs of every node profile.",
+    )
     oversubscription: Ratio = Field(default_factory=Ratio, description="Oversubscription per tier.")
-    tiers: Literal["auto", 2, 3] = Field("auto", description="Switch tiers: auto picks two while "
-                                         "the endpoints fit, else three.")
+    tiers: Literal["auto", 2, 3] = Field(
+        "auto", description="Switch tiers: auto picks two while the endpoints fit, else three."
+    )
     reserved: Reserved = Field(default_factory=Reserved, description="Reserved node slots.")
 
 
@@ -186,14 +286,19 @@ class Ethernet(_Model):
 
     tor_model: str = Field("SN3420", description="ToR switch model.")
     tor_ports: Int = Field(ge=2, le=256, description="Node-facing ToR ports at the member speed.")
-    tor_uplink_ports: Int = Field(8, ge=0, le=64, description="Uplink ports per ToR (separate cages).")
+    tor_uplink_ports: Int = Field(
+        8, ge=0, le=64, description="Uplink ports per ToR (separate cages)."
+    )
     uplinks_per_tor: Int = Field(4, ge=0, le=64, description="Uplinks cabled per ToR.")
     uplink_gbps: Int = Field(100, gt=0, description="Uplink speed in Gb/s.")
     nodes_per_tor: Int = Field(ge=1, description="Nodes served by one ToR (or one MLAG pair).")
-    mode: Literal["mlag", "single"] = Field("mlag", description="mlag: bond members split over a "
-                                            "ToR pair; single: both members on one ToR.")
-    aggregation_switches: Int = Field(2, ge=1, le=64, description="Aggregation switches the ToR "
-                                      "uplinks spread over.")
+    mode: Literal["mlag", "single"] = Field(
+        "mlag",
+        description="mlag: bond members split over a ToR pair; single: both members on one ToR.",
+    )
+    aggregation_switches: Int = Field(
+        2, ge=1, le=64, description="Aggregation switches the ToR uplinks spread over."
+    )
     aggregation_model: str = Field("SN3700", description="Aggregation switch model.")
 
 
@@ -201,33 +306,49 @@ class Asn(_Model):
     """BGP autonomous systems for the RoCE underlay (eBGP, RFC 7938 style)."""
 
     core: Int = Field(65000, ge=1, le=4294967295, description="ASN shared by all core switches.")
-    spine: Int = Field(65100, ge=1, le=4294967295, description="ASN of the spines (per rail group "
-                       "in three tiers: spine + rail index).")
-    leaf_start: Int = Field(65200, ge=1, le=4294967295, description="First leaf ASN; every leaf "
-                            "gets its own, in leaf order.")
+    spine: Int = Field(
+        65100,
+        ge=1,
+        le=4294967295,
+        description="ASN of the spines (per rail group in three tiers: spine + rail index).",
+    )
+    leaf_start: Int = Field(
+        65200,
+        ge=1,
+        le=4294967295,
+        description="First leaf ASN; every leaf gets its own, in leaf order.",
+    )
 
 
 class ManagementNet(_Model):
     """A subnet with a gateway."""
 
-    subnet: IPv4Network = Field(description="The subnet.")
-    gateway: IPv4Address | None = Field(None, description="Gateway; the first host when absent.")
+    subnet: Net = Field(description="The subnet.")
+    gateway: Addr | None = Field(None, description="Gateway; the first host when absent.")
 
 
 class Addressing(_Model):
     """Address plan: management, BMC, per-rail subnets, loopbacks, ASNs."""
 
     management: ManagementNet = Field(description="Storage/management (bond0) subnet.")
-    bmc: IPv4Network | None = Field(None, description="Out-of-band BMC subnet.")
-    rails: list[IPv4Network] | None = Field(None, description="One subnet per rail, in rail order.")
-    rail_supernet: IPv4Network | None = Field(None, description="Carve per-rail subnets from this "
-                                              "when `rails` is absent.")
+    bmc: Net | None = Field(None, description="Out-of-band BMC subnet.")
+    rails: list[Net] | None = Field(None, description="One subnet per rail, in rail order.")
+    rail_supernet: Net | None = Field(
+        None, description="Carve per-rail subnets from this when `rails` is absent."
+    )
     rail_prefix: Int = Field(22, ge=8, le=30, description="Prefix length of carved rail subnets.")
-    pod_ips_per_node: Int = Field(0, ge=0, le=1024, description="Addresses per node and rail kept "
-                                  "for pods (Kubernetes secondary networks); the upper part of each "
-                                  "rail subnet.")
-    loopbacks: IPv4Network = Field(IPv4Network("10.255.0.0/16"), description="Switch loopbacks "
-                                   "(router IDs) for the RoCE underlay.")
+    pod_ips_per_node: Int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="Addresses per node and rail kept "
+        "for pods (Kubernetes secondary networks); the upper part of each "
+        "rail subnet.",
+    )
+    loopbacks: Net = Field(
+        IPv4Network("10.255.0.0/16"),
+        description="Switch loopbacks (router IDs) for the RoCE underlay.",
+    )
     asn: Asn = Field(default_factory=Asn, description="BGP ASN plan.")
 
     @model_validator(mode="after")
@@ -243,7 +364,9 @@ class Partition(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="Partition name.")
     pkey: Int = Field(ge=1, le=0x7FFF, description="PKey (15 bits).")
     ipoib: Bool = Field(True, description="Create the IPoIB broadcast group.")
-    members: list[str] | Literal["all"] = Field("all", description="Hostnames whose HCAs join, or 'all'.")
+    members: list[str] | Literal["all"] = Field(
+        "all", description="Hostnames whose HCAs join, or 'all'."
+    )
     membership: Literal["full", "limited"] = Field("full", description="Membership type.")
 
 
@@ -251,7 +374,9 @@ class SubnetManager(_Model):
     """InfiniBand subnet manager and partitions (rendered by a later stage)."""
 
     manager: Literal["ufm", "opensm"] = Field("ufm", description="Who runs the SM.")
-    routing_engine: Literal["ftree", "updn", "minhop"] = Field("ftree", description="Routing engine.")
+    routing_engine: Literal["ftree", "updn", "minhop"] = Field(
+        "ftree", description="Routing engine."
+    )
     lmc: Int = Field(0, ge=0, le=7, description="LID mask control (ftree needs 0).")
     hosts: list[str] = Field(default_factory=list, description="Hosts running the SM (opensm).")
     partitions: list[Partition] = Field(default_factory=list, description="Tenant partitions.")
@@ -262,7 +387,8 @@ class Kubernetes(_Model):
 
     enabled: Bool = Field(True, description="Render Kubernetes manifests.")
     network_operator: Literal["24.10.0", "25.10.0", "26.4.1"] = Field(
-        "26.4.1", description="Pinned NVIDIA network-operator release.")
+        "26.4.1", description="Pinned NVIDIA network-operator release."
+    )
     namespace: str = Field("default", description="Namespace of the per-rail networks.")
     control_plane: list[str] = Field(default_factory=list, description="Control-plane hostnames.")
     ipam: Literal["whereabouts", "nv-ipam"] = Field("whereabouts", description="IPAM for rails.")
@@ -271,13 +397,16 @@ class Kubernetes(_Model):
 class Acceptance(_Model):
     """Acceptance thresholds (used by `aictl accept`)."""
 
-    gdr_min_fraction: float = Field(0.9, gt=0, le=1, description="GPUDirect ib_write_bw must reach "
-                                    "this fraction of line rate.")
-    fleet_tolerance_pct: float = Field(10.0, gt=0, lt=100, description="A unit more than this far "
-                                       "below the fleet median fails.")
+    gdr_min_fraction: Float = Field(
+        0.9, gt=0, le=1, description="GPUDirect ib_write_bw must reach this fraction of line rate."
+    )
+    fleet_tolerance_pct: Float = Field(
+        10.0, gt=0, lt=100, description="A unit more than this far below the fleet median fails."
+    )
     nccl_reference_bytes: Int = Field(8 * 2**30, gt=0, description="Message size for the verdict.")
-    allreduce_min_busbw_gbytes: float | None = Field(None, gt=0, description="Override of the "
-                                                     "expected cluster all_reduce busbw (GB/s).")
+    allreduce_min_busbw_gbytes: Float | None = Field(
+        None, gt=0, description="Override of the expected cluster all_reduce busbw (GB/s)."
+    )
 
 
 class ClusterSpec(_Model):
@@ -285,12 +414,15 @@ class ClusterSpec(_Model):
 
     schema_version: Literal[1] = Field(1, description="Spec format version.")
     name: Name = Field(description="Cluster name (build/<name>/).")
-    node_profiles: dict[Name, NodeProfile] = Field(min_length=1, description="Server types by name.")
+    node_profiles: dict[Name, NodeProfile] = Field(
+        min_length=1, description="Server types by name."
+    )
     nodes: Nodes = Field(description="The GPU nodes.")
     compute_fabric: ComputeFabric = Field(description="The rail-optimized compute fabric.")
     ethernet: Ethernet = Field(description="Storage/management Ethernet.")
     addressing: Addressing = Field(description="Address plan.")
-    subnet_manager: SubnetManager = Field(default_factory=SubnetManager,
-                                          description="InfiniBand subnet manager and partitions.")
+    subnet_manager: SubnetManager = Field(
+        default_factory=SubnetManager, description="InfiniBand subnet manager and partitions."
+    )
     kubernetes: Kubernetes = Field(default_factory=Kubernetes, description="Kubernetes settings.")
     acceptance: Acceptance = Field(default_factory=Acceptance, description="Acceptance thresholds.")

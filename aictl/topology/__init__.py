@@ -17,24 +17,36 @@ if TYPE_CHECKING:
     from aictl.topology.exports import Artifact
     from aictl.topology.model import Topology
 
-__all__ = ["FabricShape", "SizingInput", "build_topology", "size_fabric", "sizing_input",
-           "write_plan"]
+__all__ = [
+    "FabricShape",
+    "SizingInput",
+    "build_topology",
+    "size_fabric",
+    "sizing_input",
+    "write_plan",
+]
 
 
-def write_plan(topo: Topology, out_dir: Path, *, picture: bool = True,
-               picture_level: str | None = None) -> list[Artifact]:
+def write_plan(
+    topo: Topology, out_dir: Path, *, picture: bool = True, picture_level: str | None = None
+) -> list[Artifact]:
     """Render every export in memory, then write them all (nothing is half-written on error).
 
     Returns:
         The artifacts written, paths relative to `out_dir`.
     """
-    from aictl.jsonio import dumps  # noqa: PLC0415
-    from aictl.topology.exports import Artifact, render_exports, write_artifacts  # noqa: PLC0415
+    from aictl.jsonio import dumps
+    from aictl.topology.exports import Artifact, render_exports, write_artifacts
 
-    resolved = {"schema_version": 1, "kind": "aictl.spec.resolved",
-                "spec_sha256": topo.spec_sha256,
-                "spec": topo.spec.model_dump(mode="json", by_alias=True)}
-    arts = [Artifact("spec.resolved.json", dumps(resolved).encode()),
-            *render_exports(topo, picture=picture, picture_level=picture_level)]
+    resolved = {
+        "schema_version": 1,
+        "kind": "aictl.spec.resolved",
+        "spec_sha256": topo.spec_sha256,
+        "spec": topo.spec.model_dump(mode="json", by_alias=True),
+    }
+    arts = [
+        Artifact("spec.resolved.json", dumps(resolved).encode()),
+        *render_exports(topo, picture=picture, picture_level=picture_level),
+    ]
     write_artifacts(out_dir, arts)
     return arts

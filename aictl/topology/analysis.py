@@ -48,52 +48,117 @@ def bom(topo: Topology) -> list[BomLine]:
     profiles = Counter(n.profile for n in topo.nodes)
     for name, count in sorted(profiles.items()):
         p = spec.node_profiles[name]
-        out.append(BomLine("servers", f"GPU node ({name})", p.system, count,
-                           f"{p.gpu.count} x {p.gpu.model}"))
+        out.append(
+            BomLine(
+                "servers", f"GPU node ({name})", p.system, count, f"{p.gpu.count} x {p.gpu.model}"
+            )
+        )
     for name, count in sorted(profiles.items()):
         p = spec.node_profiles[name]
-        out.append(BomLine("servers", "compute NIC", p.compute_nics.model,
-                           count * len(p.compute_nics.rails),
-                           f"{p.compute_nics.speed_gbps} Gb/s, one per rail"))
+        out.append(
+            BomLine(
+                "servers",
+                "compute NIC",
+                p.compute_nics.model,
+                count * len(p.compute_nics.rails),
+                f"{p.compute_nics.speed_gbps} Gb/s, one per rail",
+            )
+        )
     roles = Counter(s.role for s in topo.switches)
     for role in FABRIC_ROLES:
         if roles[role]:
-            out.append(BomLine("compute fabric", f"{role} switch", cf.switch_model, roles[role],
-                               f"{cf.switch_ports} x {cf.link_gbps} Gb/s"))
+            out.append(
+                BomLine(
+                    "compute fabric",
+                    f"{role} switch",
+                    cf.switch_model,
+                    roles[role],
+                    f"{cf.switch_ports} x {cf.link_gbps} Gb/s",
+                )
+            )
     tiers = Counter(c.tier for c in topo.cables)
     reserved_ports = sum(len(r.leaf_ports) for r in topo.reserved)
     if tiers["node-leaf"]:
-        out.append(BomLine("compute fabric", "cable node-leaf", f"{cf.link_gbps}G",
-                           tiers["node-leaf"] - reserved_ports, "GPU node HCA to rail leaf"))
+        out.append(
+            BomLine(
+                "compute fabric",
+                "cable node-leaf",
+                f"{cf.link_gbps}G",
+                tiers["node-leaf"] - reserved_ports,
+                "GPU node HCA to rail leaf",
+            )
+        )
     if reserved_ports:
-        out.append(BomLine("compute fabric", f"cable {cf.reserved.name}-leaf", f"{cf.link_gbps}G",
-                           reserved_ports, "reserved slot devices to leaves"))
+        out.append(
+            BomLine(
+                "compute fabric",
+                f"cable {cf.reserved.name}-leaf",
+                f"{cf.link_gbps}G",
+                reserved_ports,
+                "reserved slot devices to leaves",
+            )
+        )
     for tier in ("leaf-spine", "spine-core"):
         if tiers[tier]:
-            out.append(BomLine("compute fabric", f"cable {tier}", f"{cf.link_gbps}G",
-                               tiers[tier], ""))
+            out.append(
+                BomLine("compute fabric", f"cable {tier}", f"{cf.link_gbps}G", tiers[tier], "")
+            )
     used = used_ports(topo)
-    cages = sum(ceil(used[s.name] / cf.ports_per_cage) for s in topo.switches
-                if s.role in FABRIC_ROLES)
-    out.append(BomLine("compute fabric", "switch transceiver", f"{cf.link_gbps}G x "
-                       f"{cf.ports_per_cage}-port", cages, "one per used switch cage"))
-    node_cages = sum(count * ceil(len(spec.node_profiles[name].compute_nics.rails) * cf.planes
-                                  / spec.node_profiles[name].compute_nics.ports_per_cage)
-                     for name, count in profiles.items())
-    out.append(BomLine("compute fabric", "node transceiver", f"{cf.link_gbps}G", node_cages,
-                       "one per used node cage"))
+    cages = sum(
+        ceil(used[s.name] / cf.ports_per_cage) for s in topo.switches if s.role in FABRIC_ROLES
+    )
+    out.append(
+        BomLine(
+            "compute fabric",
+            "switch transceiver",
+            f"{cf.link_gbps}G x {cf.ports_per_cage}-port",
+            cages,
+            "one per used switch cage",
+        )
+    )
+    node_cages = sum(
+        count
+        * ceil(
+            len(spec.node_profiles[name].compute_nics.rails)
+            * cf.planes
+            / spec.node_profiles[name].compute_nics.ports_per_cage
+        )
+        for name, count in profiles.items()
+    )
+    out.append(
+        BomLine(
+            "compute fabric",
+            "node transceiver",
+            f"{cf.link_gbps}G",
+            node_cages,
+            "one per used node cage",
+        )
+    )
     e = spec.ethernet
     if roles["tor"]:
-        out.append(BomLine("ethernet", "ToR switch", e.tor_model, roles["tor"],
-                           f"{e.mode}, {e.nodes_per_tor} nodes each"))
+        out.append(
+            BomLine(
+                "ethernet",
+                "ToR switch",
+                e.tor_model,
+                roles["tor"],
+                f"{e.mode}, {e.nodes_per_tor} nodes each",
+            )
+        )
     if roles["agg"]:
         out.append(BomLine("ethernet", "aggregation switch", e.aggregation_model, roles["agg"], ""))
-    for tier, label in (("node-tor", "cable bond member-ToR"), ("tor-peer", "cable MLAG peer"),
-                        ("tor-uplink", "cable ToR uplink")):
+    for tier, label in (
+        ("node-tor", "cable bond member-ToR"),
+        ("tor-peer", "cable MLAG peer"),
+        ("tor-uplink", "cable ToR uplink"),
+    ):
         if tiers[tier]:
             speed = {c.gbps for c in topo.cables if c.tier == tier}
-            out.append(BomLine("ethernet", label, "/".join(f"{s}G" for s in sorted(speed)),
-                               tiers[tier], ""))
+            out.append(
+                BomLine(
+                    "ethernet", label, "/".join(f"{s}G" for s in sorted(speed)), tiers[tier], ""
+                )
+            )
     return out
 
 
@@ -131,18 +196,32 @@ def path_classes(topo: Topology) -> list[dict[str, Any]]:
         {"class": "same rail, same leaf", "switches": 1, "via": "leaf"},
     ]
     if sh.leaves_per_rail_per_su > 1:
-        out.append({"class": "same rail, same SU, other leaf", "switches": 3,
-                    "via": "leaf-spine-leaf"})
+        out.append(
+            {"class": "same rail, same SU, other leaf", "switches": 3, "via": "leaf-spine-leaf"}
+        )
     if sh.tiers == 2:
-        out += [{"class": "same rail, other SU", "switches": 3, "via": "leaf-spine-leaf"},
-                {"class": "other rail", "switches": 3, "via": "leaf-spine-leaf"}]
+        out += [
+            {"class": "same rail, other SU", "switches": 3, "via": "leaf-spine-leaf"},
+            {"class": "other rail", "switches": 3, "via": "leaf-spine-leaf"},
+        ]
     else:
-        out += [{"class": "same rail, same spine pod, other SU", "switches": 3,
-                 "via": "leaf-spine-leaf"},
-                {"class": "same rail, other spine pod", "switches": 5,
-                 "via": "leaf-spine-core-spine-leaf"},
-                {"class": "other rail (other rail group)", "switches": 5,
-                 "via": "leaf-spine-core-spine-leaf"}]
+        out += [
+            {
+                "class": "same rail, same spine pod, other SU",
+                "switches": 3,
+                "via": "leaf-spine-leaf",
+            },
+            {
+                "class": "same rail, other spine pod",
+                "switches": 5,
+                "via": "leaf-spine-core-spine-leaf",
+            },
+            {
+                "class": "other rail (other rail group)",
+                "switches": 5,
+                "via": "leaf-spine-core-spine-leaf",
+            },
+        ]
     for row in out:
         row["hops"] = row["switches"] + 1 if row["switches"] else 0
     return out
@@ -156,36 +235,55 @@ def failure_impact(topo: Topology) -> list[dict[str, Any]]:
     if leaves:
         leaf = leaves[0]
         hit = [n.name for n in topo.nodes if any(lp[0] == leaf.name for lp in n.leaf_ports)]
-        out.append({
-            "component": "leaf", "example": leaf.name,
-            "bandwidth_lost_pct": round(100 / len(leaves), 2),
-            "nodes_losing_rail": len(hit), "rail": leaf.rail, "plane": leaf.plane + 1,
-            "nodes": compress_hostlist(hit),
-            "connected": True,
-            "note": f"{len(hit)} nodes lose rail {leaf.rail}; jobs on them slow down or fail "
-                    "until the leaf is back (NCCL drops the rail)"})
+        out.append(
+            {
+                "component": "leaf",
+                "example": leaf.name,
+                "bandwidth_lost_pct": round(100 / len(leaves), 2),
+                "nodes_losing_rail": len(hit),
+                "rail": leaf.rail,
+                "plane": leaf.plane + 1,
+                "nodes": compress_hostlist(hit),
+                "connected": True,
+                "note": f"{len(hit)} nodes lose rail {leaf.rail}; jobs on them slow down or fail "
+                "until the leaf is back (NCCL drops the rail)",
+            }
+        )
     spines = topo.switches_by_role("spine")
     if spines:
         spine = spines[0]
         share = 100 / sh.spines
-        scope = "every leaf's uplinks" if sh.tiers == 2 else (
-            f"the uplinks of rail {spine.rail} pod {spine.pod}")
-        out.append({
-            "component": "spine", "example": spine.name,
-            "bandwidth_lost_pct": round(share, 2), "nodes_losing_rail": 0,
-            "connected": sh.spines > 1,
-            "note": f"{share:.3g}% of {scope}; no node loses a rail"
-                    + ("" if sh.spines > 1 else "; the only spine: the SUs are cut apart")})
+        scope = (
+            "every leaf's uplinks"
+            if sh.tiers == 2
+            else (f"the uplinks of rail {spine.rail} pod {spine.pod}")
+        )
+        out.append(
+            {
+                "component": "spine",
+                "example": spine.name,
+                "bandwidth_lost_pct": round(share, 2),
+                "nodes_losing_rail": 0,
+                "connected": sh.spines > 1,
+                "note": f"{share:.3g}% of {scope}; no node loses a rail"
+                + ("" if sh.spines > 1 else "; the only spine: the SUs are cut apart"),
+            }
+        )
     cores = topo.switches_by_role("core")
     if cores:
         core = cores[0]
         share = 100 / sh.cores_per_group
-        out.append({
-            "component": "core", "example": core.name,
-            "bandwidth_lost_pct": round(100 / len(cores) * sh.inp.planes, 2),
-            "nodes_losing_rail": 0, "connected": sh.spines > 1 or sh.cores_per_group > 1,
-            "note": f"core group {core.group + 1} loses {share:.3g}% of its capacity; "
-                    "other groups carry on"})
+        out.append(
+            {
+                "component": "core",
+                "example": core.name,
+                "bandwidth_lost_pct": round(100 / len(cores) * sh.inp.planes, 2),
+                "nodes_losing_rail": 0,
+                "connected": sh.spines > 1 or sh.cores_per_group > 1,
+                "note": f"core group {core.group + 1} loses {share:.3g}% of its capacity; "
+                "other groups carry on",
+            }
+        )
     return out
 
 
@@ -211,8 +309,11 @@ def summary(topo: Topology) -> dict[str, Any]:
         "link_gbps": sh.inp.link_gbps,
         "switches": counts["switches"],
         "cables": counts["cables"],
-        "ethernet": {"tor": roles["tor"], "agg": roles["agg"],
-                     "cables": {k.replace("-", "_"): v for k, v in sorted(eth.items())}},
+        "ethernet": {
+            "tor": roles["tor"],
+            "agg": roles["agg"],
+            "cables": {k.replace("-", "_"): v for k, v in sorted(eth.items())},
+        },
         "links_per_leaf_spine_pair": counts["links_per_leaf_spine_pair"],
         "links_per_spine_core_pair": counts["links_per_spine_core_pair"],
         "oversubscription": counts["oversubscription"],

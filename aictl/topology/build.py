@@ -12,7 +12,6 @@ Everything is a pure function of the spec: same spec, same plan, same bytes.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
 from math import ceil
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,8 @@ from aictl.topology.model import Cable, NodePlacement, RailNet, ReservedDevice, 
 from aictl.topology.sizing import FabricShape, SizingInput, size_fabric
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Address, IPv4Network
+
     from aictl.spec.models import ClusterSpec
 
 
@@ -29,11 +30,18 @@ def sizing_input(spec: ClusterSpec) -> SizingInput:
     """The sizing parameters a spec implies."""
     cf = spec.compute_fabric
     return SizingInput(
-        nodes=len(hostnames(spec)), nodes_per_su=cf.nodes_per_su, rails=rail_count(spec),
-        link_gbps=cf.link_gbps, switch_ports=cf.switch_ports,
-        reserved_slots=cf.reserved.slots, reserved_ports=cf.reserved.ports, planes=cf.planes,
+        nodes=len(hostnames(spec)),
+        nodes_per_su=cf.nodes_per_su,
+        rails=rail_count(spec),
+        link_gbps=cf.link_gbps,
+        switch_ports=cf.switch_ports,
+        reserved_slots=cf.reserved.slots,
+        reserved_ports=cf.reserved.ports,
+        planes=cf.planes,
         leaf_oversubscription=cf.oversubscription.leaf,
-        spine_oversubscription=cf.oversubscription.spine, tiers=str(cf.tiers))
+        spine_oversubscription=cf.oversubscription.spine,
+        tiers=str(cf.tiers),
+    )
 
 
 def _ip(n: int) -> str:
@@ -112,32 +120,52 @@ def build_topology(spec: ClusterSpec, *, spec_sha256: str) -> Topology:
     gw_net = spec.addressing.management.subnet
     gateway = spec.addressing.management.gateway or gw_net.network_address + 1
     return Topology(
-        spec=spec, spec_sha256=spec_sha256, shape=shape, switches=tuple(switches),
-        nodes=tuple(nodes), reserved=tuple(reserved), cables=tuple(cables),
-        rail_nets=tuple(_rail_nets(spec, len(nodes))), mgmt_gateway=str(gateway))
+        spec=spec,
+        spec_sha256=spec_sha256,
+        shape=shape,
+        switches=tuple(switches),
+        nodes=tuple(nodes),
+        reserved=tuple(reserved),
+        cables=tuple(cables),
+        rail_nets=tuple(_rail_nets(spec, len(nodes))),
+        mgmt_gateway=str(gateway),
+    )
 
 
-def _fabric_switches(spec: ClusterSpec, shape: FabricShape, names: _Names,
-                     plane: int) -> list[Switch]:
+def _fabric_switches(
+    spec: ClusterSpec, shape: FabricShape, names: _Names, plane: int
+) -> list[Switch]:
     cf = spec.compute_fabric
     model, k, rails = cf.switch_model, cf.switch_ports, shape.inp.rails
-    out = [Switch(names.leaf(plane, su, r, b), "leaf", model, k, plane, su, r)
-           for su in range(1, shape.sus + 1) for r in range(rails)
-           for b in range(shape.leaves_per_rail_per_su)]
+    out = [
+        Switch(names.leaf(plane, su, r, b), "leaf", model, k, plane, su, r)
+        for su in range(1, shape.sus + 1)
+        for r in range(rails)
+        for b in range(shape.leaves_per_rail_per_su)
+    ]
     if shape.tiers == 2:
-        out += [Switch(names.spine(plane, -1, 0, j), "spine", model, k, plane)
-                for j in range(shape.spines)]
+        out += [
+            Switch(names.spine(plane, -1, 0, j), "spine", model, k, plane)
+            for j in range(shape.spines)
+        ]
         return out
-    out += [Switch(names.spine(plane, r, g, j), "spine", model, k, plane, 0, r, g + 1, j)
-            for r in range(rails) for g in range(shape.pods_per_rail)
-            for j in range(shape.spines)]
-    out += [Switch(names.core(plane, g, j), "core", model, k, plane, group=g)
-            for g in range(shape.spines) for j in range(shape.cores_per_group)]
+    out += [
+        Switch(names.spine(plane, r, g, j), "spine", model, k, plane, 0, r, g + 1, j)
+        for r in range(rails)
+        for g in range(shape.pods_per_rail)
+        for j in range(shape.spines)
+    ]
+    out += [
+        Switch(names.core(plane, g, j), "core", model, k, plane, group=g)
+        for g in range(shape.spines)
+        for j in range(shape.cores_per_group)
+    ]
     return out
 
 
-def _place(spec: ClusterSpec, shape: FabricShape,
-           names: _Names) -> tuple[list[NodePlacement], list[ReservedDevice]]:
+def _place(
+    spec: ClusterSpec, shape: FabricShape, names: _Names
+) -> tuple[list[NodePlacement], list[ReservedDevice]]:
     u = shape.inp.nodes_per_su
     res = spec.compute_fabric.reserved
     per_leaf = shape.slots_per_leaf
@@ -147,16 +175,20 @@ def _place(spec: ClusterSpec, shape: FabricShape,
     rack_w = _w(shape.sus * racks_per_su)
     entries = spec.nodes.entries
     hosts = hostnames(spec)
-    mgmt, bmc = _pool(spec, "mgmt_ip", spec.addressing.management.subnet,
-                      spec.addressing.management.gateway), \
-        _pool(spec, "bmc_ip", spec.addressing.bmc, None)
+    mgmt, bmc = (
+        _pool(
+            spec, "mgmt_ip", spec.addressing.management.subnet, spec.addressing.management.gateway
+        ),
+        _pool(spec, "bmc_ip", spec.addressing.bmc, None),
+    )
     subnets = rail_subnets(spec)
     rail_base = [int(net.network_address) + 2 for net in subnets]
 
     def ports_at(su: int, slot: int) -> tuple[tuple[str, int], ...]:
         b, port = divmod(slot, per_leaf)
-        return tuple((names.leaf(p, su, r, b), port + 1) for p in range(planes)
-                     for r in range(rails))
+        return tuple(
+            (names.leaf(p, su, r, b), port + 1) for p in range(planes) for r in range(rails)
+        )
 
     def rack_of(su: int, slot: int) -> str:
         return f"rack{(su - 1) * racks_per_su + slot // npr + 1:0{rack_w}d}"
@@ -171,27 +203,40 @@ def _place(spec: ClusterSpec, shape: FabricShape,
                 n_ports = min(rails, ports_left)
                 ports_left -= n_ports
                 all_ports = ports_at(su, slot)
-                reserved.append(ReservedDevice(
-                    f"{res.name}-{len(reserved) + 1}", su, slot,
-                    tuple(p for i, p in enumerate(all_ports) if i % rails < n_ports)))
+                reserved.append(
+                    ReservedDevice(
+                        f"{res.name}-{len(reserved) + 1}",
+                        su,
+                        slot,
+                        tuple(p for i, p in enumerate(all_ports) if i % rails < n_ports),
+                    )
+                )
                 continue
             if k >= len(hosts):
                 continue
             entry = entries[k] if entries is not None else None
-            nodes.append(NodePlacement(
-                name=hosts[k], index=k,
-                profile=(entry.profile if entry and entry.profile else spec.nodes.profile),
-                su=su, slot=slot,
-                rack=(entry.rack if entry and entry.rack else rack_of(su, slot)),
-                mgmt_ip=mgmt[k], bmc_ip=bmc[k] if bmc else "",
-                rail_ips=tuple(_ip(base + k) for base in rail_base),
-                leaf_ports=ports_at(su, slot), tor_ports=()))
+            nodes.append(
+                NodePlacement(
+                    name=hosts[k],
+                    index=k,
+                    profile=(entry.profile if entry and entry.profile else spec.nodes.profile),
+                    su=su,
+                    slot=slot,
+                    rack=(entry.rack if entry and entry.rack else rack_of(su, slot)),
+                    mgmt_ip=mgmt[k],
+                    bmc_ip=bmc[k] if bmc else "",
+                    rail_ips=tuple(_ip(base + k) for base in rail_base),
+                    leaf_ports=ports_at(su, slot),
+                    tor_ports=(),
+                )
+            )
             k += 1
     return nodes, reserved
 
 
-def _pool(spec: ClusterSpec, field: str, net: IPv4Network | None,
-          gateway: object) -> list[str]:
+def _pool(
+    spec: ClusterSpec, field: str, net: IPv4Network | None, gateway: IPv4Address | None
+) -> list[str]:
     """One address per node: explicit ones kept, the rest allocated in order, skipping used."""
     if net is None:
         return []
@@ -199,7 +244,7 @@ def _pool(spec: ClusterSpec, field: str, net: IPv4Network | None,
     n = len(hostnames(spec))
     fixed = [getattr(e, field) for e in entries] if entries is not None else [None] * n
     used = {int(ip) for ip in fixed if ip is not None}
-    gw = int(gateway) if gateway is not None else int(net.network_address) + 1  # type: ignore[call-overload]
+    gw = int(gateway) if gateway is not None else int(net.network_address) + 1
     used.add(gw)
     nxt = int(net.network_address) + 1
     last = int(net.broadcast_address) - 1
@@ -211,19 +256,28 @@ def _pool(spec: ClusterSpec, field: str, net: IPv4Network | None,
         while nxt in used:
             nxt += 1
         if nxt > last:
-            raise TopologyError(f"{net} has no free address left for every node ({field})",
-                                hint="use a larger subnet", field=f"addressing.{field}")
+            raise TopologyError(
+                f"{net} has no free address left for every node ({field})",
+                hint="use a larger subnet",
+                field=f"addressing.{field}",
+            )
         out.append(_ip(nxt))
         used.add(nxt)
     return out
 
 
-def _node_leaf_cables(spec: ClusterSpec, shape: FabricShape, nodes: list[NodePlacement],
-                      reserved: list[ReservedDevice]) -> list[Cable]:
+def _node_leaf_cables(
+    spec: ClusterSpec,
+    shape: FabricShape,
+    nodes: list[NodePlacement],
+    reserved: list[ReservedDevice],
+) -> list[Cable]:
     gbps = spec.compute_fabric.link_gbps
     rails, planes = shape.inp.rails, shape.inp.planes
-    devices = {name: [nic.rdma_device for nic in p.compute_nics.rails]
-               for name, p in spec.node_profiles.items()}
+    devices = {
+        name: [nic.rdma_device for nic in p.compute_nics.rails]
+        for name, p in spec.node_profiles.items()
+    }
     total = shape.node_leaf_per_plane * planes
     w = _w(total, 5)
     out: list[Cable] = []
@@ -238,8 +292,9 @@ def _node_leaf_cables(spec: ClusterSpec, shape: FabricShape, nodes: list[NodePla
     for dev in reserved:
         for j, (leaf, port) in enumerate(dev.leaf_ports):
             i += 1
-            out.append(Cable(f"nl-{i:0{w}d}", "node-leaf", dev.name, f"p{j + 1}", leaf,
-                             str(port), gbps))
+            out.append(
+                Cable(f"nl-{i:0{w}d}", "node-leaf", dev.name, f"p{j + 1}", leaf, str(port), gbps)
+            )
     return out
 
 
@@ -264,8 +319,17 @@ def _leaf_spine_cables(shape: FabricShape, names: _Names, plane: int, gbps: int)
                     k, link = divmod(j, m)
                     i += 1
                     spine = names.spine(plane, r, pod, k)
-                    out.append(Cable(f"ls-{i:0{w}d}", "leaf-spine", leaf, str(per_leaf + j + 1),
-                                     spine, str(li * m + link + 1), gbps))
+                    out.append(
+                        Cable(
+                            f"ls-{i:0{w}d}",
+                            "leaf-spine",
+                            leaf,
+                            str(per_leaf + j + 1),
+                            spine,
+                            str(li * m + link + 1),
+                            gbps,
+                        )
+                    )
     return out
 
 
@@ -284,14 +348,23 @@ def _spine_core_cables(shape: FabricShape, names: _Names, plane: int, gbps: int)
                 for u in range(up2):
                     j, link = divmod(u, m2)
                     i += 1
-                    out.append(Cable(f"sc-{i:0{w}d}", "spine-core", spine, str(down + u + 1),
-                                     names.core(plane, k, j), str(pod_index * m2 + link + 1),
-                                     gbps))
+                    out.append(
+                        Cable(
+                            f"sc-{i:0{w}d}",
+                            "spine-core",
+                            spine,
+                            str(down + u + 1),
+                            names.core(plane, k, j),
+                            str(pod_index * m2 + link + 1),
+                            gbps,
+                        )
+                    )
     return out
 
 
-def _ethernet(spec: ClusterSpec, nodes: list[NodePlacement]) -> tuple[
-        list[Switch], list[Cable], dict[str, tuple[tuple[str, str], ...]]]:
+def _ethernet(
+    spec: ClusterSpec, nodes: list[NodePlacement]
+) -> tuple[list[Switch], list[Cable], dict[str, tuple[tuple[str, str], ...]]]:
     e = spec.ethernet
     groups = ceil(len(nodes) / e.nodes_per_tor)
     gw = _w(groups)
@@ -302,8 +375,9 @@ def _ethernet(spec: ClusterSpec, nodes: list[NodePlacement]) -> tuple[
     agg_next = [0] * e.aggregation_switches
     members_max = max(len(p.storage_nics.netdevs) for p in spec.node_profiles.values())
     per_tor = -(-members_max // 2) if e.mode == "mlag" else members_max
-    n_total = len(nodes) * members_max + groups * (e.uplinks_per_tor * (2 if e.mode == "mlag"
-                                                                         else 1) + 2)
+    n_total = len(nodes) * members_max + groups * (
+        e.uplinks_per_tor * (2 if e.mode == "mlag" else 1) + 2
+    )
     w = _w(n_total, 5)
     counter = 0
 
@@ -313,11 +387,13 @@ def _ethernet(spec: ClusterSpec, nodes: list[NodePlacement]) -> tuple[
         cables.append(Cable(f"e-{counter:0{w}d}", tier, a, ap, b, bp, gbps))
 
     for g in range(groups):
-        tors = ([f"tor-{g + 1:0{gw}d}a", f"tor-{g + 1:0{gw}d}b"] if e.mode == "mlag"
-                else [f"tor-{g + 1:0{gw}d}"])
-        switches += [Switch(t, "tor", e.tor_model, e.tor_ports + e.tor_uplink_ports)
-                     for t in tors]
-        for j, node in enumerate(nodes[g * e.nodes_per_tor:(g + 1) * e.nodes_per_tor]):
+        tors = (
+            [f"tor-{g + 1:0{gw}d}a", f"tor-{g + 1:0{gw}d}b"]
+            if e.mode == "mlag"
+            else [f"tor-{g + 1:0{gw}d}"]
+        )
+        switches += [Switch(t, "tor", e.tor_model, e.tor_ports + e.tor_uplink_ports) for t in tors]
+        for j, node in enumerate(nodes[g * e.nodes_per_tor : (g + 1) * e.nodes_per_tor]):
             prof = spec.node_profiles[node.profile].storage_nics
             mine: list[tuple[str, str]] = []
             for i, member in enumerate(prof.netdevs):
@@ -330,22 +406,41 @@ def _ethernet(spec: ClusterSpec, nodes: list[NodePlacement]) -> tuple[
             tor_ports[node.name] = tuple(mine)
         if e.mode == "mlag":
             for i in range(2):
-                port = f"swp{e.tor_ports + e.uplinks_per_tor + i + 1}"
-                add("tor-peer", tors[0], port, tors[1], port, e.uplink_gbps)
+                peer = f"swp{e.tor_ports + e.uplinks_per_tor + i + 1}"
+                add("tor-peer", tors[0], peer, tors[1], peer, e.uplink_gbps)
         for t_i, tor in enumerate(tors):
             for u in range(e.uplinks_per_tor):
                 agg = (u + t_i) % e.aggregation_switches
                 agg_next[agg] += 1
-                add("tor-uplink", tor, f"swp{e.tor_ports + u + 1}", f"agg-{agg + 1:0{aw}d}",
-                    f"swp{agg_next[agg]}", e.uplink_gbps)
-    switches += [Switch(f"agg-{a + 1:0{aw}d}", "agg", e.aggregation_model, agg_next[a])
-                 for a in range(e.aggregation_switches)]
+                add(
+                    "tor-uplink",
+                    tor,
+                    f"swp{e.tor_ports + u + 1}",
+                    f"agg-{agg + 1:0{aw}d}",
+                    f"swp{agg_next[agg]}",
+                    e.uplink_gbps,
+                )
+    switches += [
+        Switch(f"agg-{a + 1:0{aw}d}", "agg", e.aggregation_model, agg_next[a])
+        for a in range(e.aggregation_switches)
+    ]
     return switches, cables, tor_ports
 
 
 def _with_tor(node: NodePlacement, ports: tuple[tuple[str, str], ...]) -> NodePlacement:
-    return NodePlacement(node.name, node.index, node.profile, node.su, node.slot, node.rack,
-                         node.mgmt_ip, node.bmc_ip, node.rail_ips, node.leaf_ports, ports)
+    return NodePlacement(
+        node.name,
+        node.index,
+        node.profile,
+        node.su,
+        node.slot,
+        node.rack,
+        node.mgmt_ip,
+        node.bmc_ip,
+        node.rail_ips,
+        node.leaf_ports,
+        ports,
+    )
 
 
 def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> list[Switch]:
@@ -353,23 +448,33 @@ def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> 
     lo = spec.addressing.loopbacks
     fabric = [s for s in switches if s.role in ("leaf", "spine", "core")]
     if len(fabric) > lo.num_addresses - 2:
-        raise TopologyError(f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the fabric "
-                            f"has {len(fabric)} switches", hint="use a larger loopbacks prefix",
-                            field="addressing.loopbacks")
+        raise TopologyError(
+            f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the fabric "
+            f"has {len(fabric)} switches",
+            hint="use a larger loopbacks prefix",
+            field="addressing.loopbacks",
+        )
     leaves = sum(1 for s in fabric if s.role == "leaf")
     leaf_range = range(asn.leaf_start, asn.leaf_start + leaves)
-    spine_asns = {asn.spine + s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3
-                  else asn.spine for s in fabric if s.role == "spine"}
+    spine_asns = {
+        asn.spine + s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else asn.spine
+        for s in fabric
+        if s.role == "spine"
+    }
     if leaf_range.stop - 1 > 4294967295:
-        raise TopologyError(f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits",
-                            hint="lower addressing.asn.leaf_start",
-                            field="addressing.asn.leaf_start")
+        raise TopologyError(
+            f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits",
+            hint="lower addressing.asn.leaf_start",
+            field="addressing.asn.leaf_start",
+        )
     clash = sorted(a for a in ({asn.core} | spine_asns) if a in leaf_range)
     if clash:
-        raise TopologyError(f"leaf ASNs {asn.leaf_start}..{leaf_range.stop - 1} include the "
-                            f"spine/core ASN {clash[0]}",
-                            hint="move addressing.asn.leaf_start above the spine and core ASNs",
-                            field="addressing.asn.leaf_start")
+        raise TopologyError(
+            f"leaf ASNs {asn.leaf_start}..{leaf_range.stop - 1} include the "
+            f"spine/core ASN {clash[0]}",
+            hint="move addressing.asn.leaf_start above the spine and core ASNs",
+            field="addressing.asn.leaf_start",
+        )
     base = int(lo.network_address) + 1
     out: list[Switch] = []
     li = 0
@@ -381,8 +486,21 @@ def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> 
             a = asn.spine + (s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else 0)
         else:
             a = asn.core
-        out.append(Switch(s.name, s.role, s.model, s.ports, s.plane, s.su, s.rail, s.pod,
-                          s.group, a, _ip(base + i)))
+        out.append(
+            Switch(
+                s.name,
+                s.role,
+                s.model,
+                s.ports,
+                s.plane,
+                s.su,
+                s.rail,
+                s.pod,
+                s.group,
+                a,
+                _ip(base + i),
+            )
+        )
     return out + [s for s in switches if s.role not in ("leaf", "spine", "core")]
 
 
@@ -393,7 +511,8 @@ def _rail_nets(spec: ClusterSpec, n_nodes: int) -> list[RailNet]:
     for i, net in enumerate(rail_subnets(spec)):
         plane, rail = divmod(i, rails)
         base = int(net.network_address)
-        pod_range = (_ip(base + 2 + n_nodes), _ip(base + 1 + n_nodes * (1 + pods))) \
-            if pods else None
+        pod_range = (
+            (_ip(base + 2 + n_nodes), _ip(base + 1 + n_nodes * (1 + pods))) if pods else None
+        )
         out.append(RailNet(rail, plane, str(net), _ip(base + 1), pod_range))
     return out

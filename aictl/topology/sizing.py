@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import ceil
+from typing import Any
 
 from aictl.errors import TopologyError
 
@@ -92,7 +93,7 @@ class FabricShape:
     def spine_core_per_plane(self) -> int:
         return self.spines_per_plane * self.spine_uplinks if self.tiers == 3 else 0
 
-    def counts(self) -> dict[str, object]:
+    def counts(self) -> dict[str, Any]:
         """The `topo size` JSON: tiers, nodes, switches and cables (all planes)."""
         p = self.inp.planes
         return {
@@ -105,8 +106,7 @@ class FabricShape:
                 "leaf": self.leaves_per_plane * p,
                 "spine": self.spines_per_plane * p,
                 "core": self.cores_per_plane * p,
-                "total": (self.leaves_per_plane + self.spines_per_plane
-                          + self.cores_per_plane) * p,
+                "total": (self.leaves_per_plane + self.spines_per_plane + self.cores_per_plane) * p,
             },
             "cables": {
                 "node_leaf": self.node_leaf_per_plane * p,
@@ -118,7 +118,8 @@ class FabricShape:
             "oversubscription": {
                 "leaf": _ratio(self.slots_per_leaf, self.leaf_uplinks),
                 "spine": _ratio(self.leaves_per_pod * self.links_leaf_spine, self.spine_uplinks)
-                if self.tiers == 3 else None,
+                if self.tiers == 3
+                else None,
             },
         }
 
@@ -151,27 +152,35 @@ def size_fabric(inp: SizingInput) -> FabricShape:
     """
     k = inp.switch_ports
     if inp.reserved_slots >= inp.nodes_per_su:
-        raise TopologyError(f"{inp.reserved_slots} reserved slots fill an SU of "
-                            f"{inp.nodes_per_su}", hint="reserve fewer slots",
-                            field="compute_fabric.reserved.slots")
+        raise TopologyError(
+            f"{inp.reserved_slots} reserved slots fill an SU of {inp.nodes_per_su}",
+            hint="reserve fewer slots",
+            field="compute_fabric.reserved.slots",
+        )
     if inp.reserved_ports > inp.reserved_slots * inp.rails:
-        raise TopologyError(f"{inp.reserved_ports} reserved ports do not fit in "
-                            f"{inp.reserved_slots} slot(s) of {inp.rails} rails",
-                            hint="a reserved slot has one leaf port per rail",
-                            field="compute_fabric.reserved.ports")
+        raise TopologyError(
+            f"{inp.reserved_ports} reserved ports do not fit in "
+            f"{inp.reserved_slots} slot(s) of {inp.rails} rails",
+            hint="a reserved slot has one leaf port per rail",
+            field="compute_fabric.reserved.ports",
+        )
     leaf_down_max = down_ports(k, inp.leaf_oversubscription)
     if leaf_down_max < 1:
-        raise TopologyError(f"a {k}-port leaf has no downlink port at "
-                            f"{inp.leaf_oversubscription:g}:1", hint="use a larger switch",
-                            field="compute_fabric.oversubscription.leaf")
+        raise TopologyError(
+            f"a {k}-port leaf has no downlink port at {inp.leaf_oversubscription:g}:1",
+            hint="use a larger switch",
+            field="compute_fabric.oversubscription.leaf",
+        )
     sus = ceil((inp.nodes + inp.reserved_slots) / inp.nodes_per_su)
     lpr = ceil(inp.nodes_per_su / leaf_down_max)
     slots_per_leaf = ceil(inp.nodes_per_su / lpr)
     up = ceil(slots_per_leaf / inp.leaf_oversubscription)
     if slots_per_leaf + up > k:
-        raise TopologyError(f"{slots_per_leaf} node ports + {up} uplinks exceed a {k}-port leaf",
-                            hint="lower nodes_per_su or the oversubscription",
-                            field="compute_fabric.switch_ports")
+        raise TopologyError(
+            f"{slots_per_leaf} node ports + {up} uplinks exceed a {k}-port leaf",
+            hint="lower nodes_per_su or the oversubscription",
+            field="compute_fabric.switch_ports",
+        )
     leaves = sus * inp.rails * lpr
     want = inp.tiers
     s2 = _smallest_divisor(up, k, leaves)
@@ -184,20 +193,22 @@ def size_fabric(inp: SizingInput) -> FabricShape:
                 f"({max_sus} SUs, {max_nodes} nodes with {inp.rails} rails); this needs "
                 f"{leaves} leaves for {inp.nodes} nodes",
                 hint="set compute_fabric.tiers to 3 (or auto), or use larger switches",
-                field="compute_fabric.tiers")
+                field="compute_fabric.tiers",
+            )
         return FabricShape(inp, 2, sus, lpr, slots_per_leaf, up, s2, up // s2, 0, 0, 0, 0, 0)
     return _three_tiers(inp, sus, lpr, slots_per_leaf, up)
 
 
-def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
-                 up: int) -> FabricShape:
+def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int, up: int) -> FabricShape:
     k = inp.switch_ports
     spine_down = down_ports(k, inp.spine_oversubscription)
     sus_per_pod_max = spine_down // lpr
     if sus_per_pod_max < 1:
-        raise TopologyError(f"a rail's leaves of one SU ({lpr}) exceed a spine's {spine_down} "
-                            "downlinks", hint="use larger switches or smaller SUs",
-                            field="compute_fabric.nodes_per_su")
+        raise TopologyError(
+            f"a rail's leaves of one SU ({lpr}) exceed a spine's {spine_down} downlinks",
+            hint="use larger switches or smaller SUs",
+            field="compute_fabric.nodes_per_su",
+        )
     pods = ceil(sus / sus_per_pod_max)
     sus_per_pod = ceil(sus / pods)
     leaves_per_pod = sus_per_pod * lpr
@@ -206,9 +217,11 @@ def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
     m = up // s
     spine_up = ceil(leaves_per_pod * m / inp.spine_oversubscription)
     if leaves_per_pod * m + spine_up > k:
-        raise TopologyError(f"spines need {leaves_per_pod * m} + {spine_up} ports, have {k}",
-                            hint="raise the spine oversubscription or use larger switches",
-                            field="compute_fabric.oversubscription.spine")
+        raise TopologyError(
+            f"spines need {leaves_per_pod * m} + {spine_up} ports, have {k}",
+            hint="raise the spine oversubscription or use larger switches",
+            field="compute_fabric.oversubscription.spine",
+        )
     total_pods = inp.rails * pods
     c = _smallest_divisor(spine_up, k, total_pods)
     if c is None:
@@ -218,8 +231,10 @@ def _three_tiers(inp: SizingInput, sus: int, lpr: int, slots_per_leaf: int,
             f"three tiers of {k}-port switches join at most {k} spine pods; "
             f"{inp.rails} rails x {pods} pods = {total_pods}",
             hint=f"at most {max_pods_per_rail} pods of {per_pod} nodes per rail "
-                 f"({max_pods_per_rail * per_pod - inp.reserved_slots} nodes) fit; use larger "
-                 "switches, more planes or a higher spine oversubscription",
-            field="compute_fabric.switch_ports")
-    return FabricShape(inp, 3, sus, lpr, slots_per_leaf, up, s, m, pods, sus_per_pod,
-                       spine_up, c, spine_up // c)
+            f"({max_pods_per_rail * per_pod - inp.reserved_slots} nodes) fit; use larger "
+            "switches, more planes or a higher spine oversubscription",
+            field="compute_fabric.switch_ports",
+        )
+    return FabricShape(
+        inp, 3, sus, lpr, slots_per_leaf, up, s, m, pods, sus_per_pod, spine_up, c, spine_up // c
+    )

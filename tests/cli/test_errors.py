@@ -19,16 +19,18 @@ CASES = sorted(p.stem for p in (TESTS / "errors").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_error_case(case: str, tmp_path: Path, update_golden: bool,
-                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_error_case(
+    case: str, tmp_path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(TESTS / "errors")
     monkeypatch.setenv("COLUMNS", "200")
     out = tmp_path / "build"
     result = CliRunner().invoke(app, ["topo", "plan", f"{case}.yaml", "--out", str(out)])
     assert result.exit_code in (3, 4), result.output
     assert "Traceback" not in result.output
-    check_golden(TESTS / "errors" / f"{case}.err",
-                 f"exit {result.exit_code}\n{result.stderr}", update_golden)
+    check_golden(
+        TESTS / "errors" / f"{case}.err", f"exit {result.exit_code}\n{result.stderr}", update_golden
+    )
     assert not out.exists(), "nothing may be written on bad input"
 
 
@@ -50,11 +52,29 @@ def test_fast_path_matches_typer(tmp_path: Path) -> None:
 
     env = {**os.environ, "COLUMNS": "200"}
     for case in ("unknown-key", "several-problems"):
-        fast = subprocess.run([sys.executable, "-m", "aictl", "spec", "validate", f"{case}.yaml"],
-                              cwd=TESTS / "errors", capture_output=True, text=True, env=env)
-        slow = subprocess.run([sys.executable, "-m", "aictl", "spec", "validate", f"{case}.yaml",
-                               "--output", "table"], cwd=TESTS / "errors", capture_output=True,
-                              text=True, env=env)
+        fast = subprocess.run(
+            [sys.executable, "-m", "aictl", "spec", "validate", f"{case}.yaml"],
+            cwd=TESTS / "errors",
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        slow = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aictl",
+                "spec",
+                "validate",
+                f"{case}.yaml",
+                "--output",
+                "table",
+            ],
+            cwd=TESTS / "errors",
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert fast.returncode == slow.returncode == 3
         assert fast.stderr == slow.stderr
         assert "Traceback" not in fast.stderr

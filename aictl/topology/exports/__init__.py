@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aictl.jsonio import sha256_bytes
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aictl.topology.model import Topology
 
 
@@ -24,8 +25,9 @@ class Artifact:
         return sha256_bytes(self.data)
 
 
-def render_exports(topo: Topology, *, picture: bool = True,
-                   picture_level: str | None = None) -> list[Artifact]:
+def render_exports(
+    topo: Topology, *, picture: bool = True, picture_level: str | None = None
+) -> list[Artifact]:
     """Every export of the plan, in memory (nothing is written here).
 
     Args:
@@ -36,7 +38,7 @@ def render_exports(topo: Topology, *, picture: bool = True,
     Returns:
         Artifacts with paths relative to `build/<cluster>/`.
     """
-    from aictl.topology.exports import (  # noqa: PLC0415 - each export loads only when used
+    from aictl.topology.exports import (
         cabling,
         graphml,
         ibnet,
@@ -46,12 +48,14 @@ def render_exports(topo: Topology, *, picture: bool = True,
         svg,
     )
 
-    out = [Artifact("topology.json", plan_json.render(topo).encode()),
-           Artifact("exports/cabling.csv", cabling.render_cabling(topo).encode()),
-           Artifact("exports/bom.csv", cabling.render_bom(topo).encode()),
-           Artifact("exports/topology.graphml", graphml.render(topo).encode()),
-           Artifact("exports/slurm-topology.conf", slurm.render(topo).encode()),
-           Artifact("exports/node-labels.yaml", labels.render(topo).encode())]
+    out = [
+        Artifact("topology.json", plan_json.render(topo).encode()),
+        Artifact("exports/cabling.csv", cabling.render_cabling(topo).encode()),
+        Artifact("exports/bom.csv", cabling.render_bom(topo).encode()),
+        Artifact("exports/topology.graphml", graphml.render(topo).encode()),
+        Artifact("exports/slurm-topology.conf", slurm.render(topo).encode()),
+        Artifact("exports/node-labels.yaml", labels.render(topo).encode()),
+    ]
     if topo.spec.compute_fabric.transport == "infiniband":
         for name, text in ibnet.render_all(topo).items():
             out.append(Artifact(f"exports/{name}", text.encode()))

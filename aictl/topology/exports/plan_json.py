@@ -23,12 +23,19 @@ CABLE_COLUMNS = ["id", "tier", "a_device", "a_port", "b_device", "b_port", "gbps
 def _shape(topo: Topology) -> dict[str, Any]:
     sh = topo.shape
     return {
-        "tiers": sh.tiers, "sus": sh.sus, "leaves_per_rail_per_su": sh.leaves_per_rail_per_su,
-        "slots_per_leaf": sh.slots_per_leaf, "leaf_uplinks": sh.leaf_uplinks,
-        "spines": sh.spines, "links_leaf_spine": sh.links_leaf_spine,
-        "pods_per_rail": sh.pods_per_rail, "sus_per_pod": sh.sus_per_pod,
-        "spine_uplinks": sh.spine_uplinks, "cores_per_group": sh.cores_per_group,
-        "links_spine_core": sh.links_spine_core, "input": asdict(sh.inp),
+        "tiers": sh.tiers,
+        "sus": sh.sus,
+        "leaves_per_rail_per_su": sh.leaves_per_rail_per_su,
+        "slots_per_leaf": sh.slots_per_leaf,
+        "leaf_uplinks": sh.leaf_uplinks,
+        "spines": sh.spines,
+        "links_leaf_spine": sh.links_leaf_spine,
+        "pods_per_rail": sh.pods_per_rail,
+        "sus_per_pod": sh.sus_per_pod,
+        "spine_uplinks": sh.spine_uplinks,
+        "cores_per_group": sh.cores_per_group,
+        "links_spine_core": sh.links_spine_core,
+        "input": asdict(sh.inp),
     }
 
 

@@ -18,8 +18,16 @@ if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
 LEVELS = ("su", "rail", "full")
-_COLORS = {"core": "#e76f51", "spine": "#f4a261", "leaf": "#2a9d8f", "node": "#e9c46a",
-           "reserved": "#8ab17d", "su": "#e9c46a", "pod": "#f4a261", "tier": "#e76f51"}
+_COLORS = {
+    "core": "#e76f51",
+    "spine": "#f4a261",
+    "leaf": "#2a9d8f",
+    "node": "#e9c46a",
+    "reserved": "#8ab17d",
+    "su": "#e9c46a",
+    "pod": "#f4a261",
+    "tier": "#e76f51",
+}
 _FABRIC = ("node-leaf", "leaf-spine", "spine-core")
 
 
@@ -44,13 +52,15 @@ def default_level(topo: Topology) -> str:
 def _full(topo: Topology) -> tuple[list[list[_Box]], Counter[tuple[str, str]]]:
     layers: list[list[_Box]] = []
     for role in ("core", "spine", "leaf"):
-        boxes = [_Box(s.name, s.name.removeprefix(f"{role}-"), role, s.name)
-                 for s in topo.switches if s.role == role]
+        boxes = [
+            _Box(s.name, s.name.removeprefix(f"{role}-"), role, s.name)
+            for s in topo.switches
+            if s.role == role
+        ]
         if boxes:
             layers.append(boxes)
     bottom = [_Box(n.name, n.name, "node", f"{n.name} (SU {n.su}, {n.rack})") for n in topo.nodes]
-    bottom += [_Box(r.name, r.name, "reserved", f"{r.name} (reserved slot)")
-               for r in topo.reserved]
+    bottom += [_Box(r.name, r.name, "reserved", f"{r.name} (reserved slot)") for r in topo.reserved]
     layers.append(bottom)
     edges = Counter((c.b_device, c.a_device) for c in topo.cables if c.tier in _FABRIC)
     return layers, edges
@@ -62,9 +72,15 @@ def _rail(topo: Topology) -> tuple[list[list[_Box]], Counter[tuple[str, str]]]:
     owner = {n.name: f"su{n.su:0{su_w}d}" for n in topo.nodes}
     owner.update({r.name: f"su{r.su:0{su_w}d}" for r in topo.reserved})
     counts = Counter(owner[n.name] for n in topo.nodes)
-    layers[-1] = [_Box(key, f"{key.upper()} · {counts[key]} nodes", "su",
-                       f"scalable unit {key}: {counts[key]} nodes")
-                  for key in sorted(set(owner.values()))]
+    layers[-1] = [
+        _Box(
+            key,
+            f"{key.upper()} · {counts[key]} nodes",
+            "su",
+            f"scalable unit {key}: {counts[key]} nodes",
+        )
+        for key in sorted(set(owner.values()))
+    ]
     edges: Counter[tuple[str, str]] = Counter()
     for c in topo.cables:
         if c.tier == "node-leaf":
@@ -93,18 +109,51 @@ def _su(topo: Topology) -> tuple[list[list[_Box]], Counter[tuple[str, str]]]:
 
     layers: list[list[_Box]] = []
     if sh.tiers == 3:
-        layers.append([_Box("cores", f"core tier · {sh.cores_per_plane * sh.inp.planes}",
-                            "tier", f"{sh.spines} core groups of {sh.cores_per_group}")])
-        layers.append([_Box(f"r{r}-g{g + 1}", f"rail {r} pod {g + 1} · {sh.spines}", "pod",
-                            f"spine pod {g + 1} of rail {r}: {sh.spines} spines")
-                       for r in range(sh.inp.rails) for g in range(sh.pods_per_rail)])
+        layers.append(
+            [
+                _Box(
+                    "cores",
+                    f"core tier · {sh.cores_per_plane * sh.inp.planes}",
+                    "tier",
+                    f"{sh.spines} core groups of {sh.cores_per_group}",
+                )
+            ]
+        )
+        layers.append(
+            [
+                _Box(
+                    f"r{r}-g{g + 1}",
+                    f"rail {r} pod {g + 1} · {sh.spines}",
+                    "pod",
+                    f"spine pod {g + 1} of rail {r}: {sh.spines} spines",
+                )
+                for r in range(sh.inp.rails)
+                for g in range(sh.pods_per_rail)
+            ]
+        )
     else:
-        layers.append([_Box("spines", f"spine tier · {sh.spines * sh.inp.planes}", "pod",
-                            f"{sh.spines} spines per plane")])
+        layers.append(
+            [
+                _Box(
+                    "spines",
+                    f"spine tier · {sh.spines * sh.inp.planes}",
+                    "pod",
+                    f"{sh.spines} spines per plane",
+                )
+            ]
+        )
     nodes = Counter(n.su for n in topo.nodes)
-    layers.append([_Box(f"su{su:0{su_w}d}", f"SU{su:0{su_w}d} · {nodes[su]}", "su",
-                        f"SU {su}: {nodes[su]} nodes, {sh.inp.rails * sh.leaves_per_rail_per_su}"
-                        " leaves") for su in range(1, sh.sus + 1)])
+    layers.append(
+        [
+            _Box(
+                f"su{su:0{su_w}d}",
+                f"SU{su:0{su_w}d} · {nodes[su]}",
+                "su",
+                f"SU {su}: {nodes[su]} nodes, {sh.inp.rails * sh.leaves_per_rail_per_su} leaves",
+            )
+            for su in range(1, sh.sus + 1)
+        ]
+    )
     edges: Counter[tuple[str, str]] = Counter()
     for c in topo.cables:
         if c.tier in ("leaf-spine", "spine-core"):
@@ -112,8 +161,7 @@ def _su(topo: Topology) -> tuple[list[list[_Box]], Counter[tuple[str, str]]]:
     return layers, edges
 
 
-def render(topo: Topology, *, level: str = "rail",
-           highlight: frozenset[str] = frozenset()) -> str:
+def render(topo: Topology, *, level: str = "rail", highlight: frozenset[str] = frozenset()) -> str:
     """SVG text of the fabric at `level` (su, rail or full); `highlight` boxes are outlined red."""
     layers, edges = {"full": _full, "rail": _rail, "su": _su}[level](topo)
     widest = max(len(layer) for layer in layers)
@@ -123,13 +171,15 @@ def render(topo: Topology, *, level: str = "rail",
     layer_h, box_h = 140.0, 30.0
     height = 90 + layer_h * len(layers)
     pos: dict[str, tuple[float, float]] = {}
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, sans-serif">',
-           "<style>.edge{stroke:#6c757d;stroke-opacity:.55}.box{stroke:#264653;stroke-width:1}"
-           ".hot{stroke:#d00000;stroke-width:3}.lbl{font-size:11px;fill:#1d3557}"
-           ".title{font-size:16px;fill:#1d3557;font-weight:bold}</style>",
-           f'<text class="title" x="20" y="28">{escape(topo.name)} · {topo.shape.tiers} tiers · '
-           f'{len(topo.nodes)} nodes · level {level}</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, sans-serif">',
+        "<style>.edge{stroke:#6c757d;stroke-opacity:.55}.box{stroke:#264653;stroke-width:1}"
+        ".hot{stroke:#d00000;stroke-width:3}.lbl{font-size:11px;fill:#1d3557}"
+        ".title{font-size:16px;fill:#1d3557;font-weight:bold}</style>",
+        f'<text class="title" x="20" y="28">{escape(topo.name)} · {topo.shape.tiers} tiers · '
+        f"{len(topo.nodes)} nodes · level {level}</text>",
+    ]
     for li, layer in enumerate(layers):
         y = 60 + li * layer_h
         span = len(layer) * (box_w + gap)
@@ -142,18 +192,22 @@ def render(topo: Topology, *, level: str = "rail",
             continue
         (x1, y1), (x2, y2) = pos[top], pos[bottom]
         sw = 0.6 + 2.4 * n / heaviest
-        out.append(f'<line class="edge" x1="{x1 + box_w / 2:.1f}" y1="{y1 + box_h:.1f}" '
-                   f'x2="{x2 + box_w / 2:.1f}" y2="{y2:.1f}" stroke-width="{sw:.2f}">'
-                   f"<title>{escape(top)} — {escape(bottom)}: {n} link(s)</title></line>")
+        out.append(
+            f'<line class="edge" x1="{x1 + box_w / 2:.1f}" y1="{y1 + box_h:.1f}" '
+            f'x2="{x2 + box_w / 2:.1f}" y2="{y2:.1f}" stroke-width="{sw:.2f}">'
+            f"<title>{escape(top)} — {escape(bottom)}: {n} link(s)</title></line>"
+        )
     font = 11 if box_w >= 90 else max(6, int(box_w / 9))
     for layer in layers:
         for box in layer:
             x, y = pos[box.key]
             hot = " hot" if box.key in highlight else ""
-            out.append(f'<g data-name={quoteattr(box.key)}><title>{escape(box.title)}</title>'
-                       f'<rect class="box{hot}" x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
-                       f'height="{box_h:.0f}" rx="4" fill="{_COLORS[box.kind]}"/>'
-                       f'<text class="lbl" x="{x + box_w / 2:.1f}" y="{y + 19:.1f}" '
-                       f'text-anchor="middle" font-size="{font}">{escape(box.label)}</text></g>')
+            out.append(
+                f"<g data-name={quoteattr(box.key)}><title>{escape(box.title)}</title>"
+                f'<rect class="box{hot}" x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
+                f'height="{box_h:.0f}" rx="4" fill="{_COLORS[box.kind]}"/>'
+                f'<text class="lbl" x="{x + box_w / 2:.1f}" y="{y + 19:.1f}" '
+                f'text-anchor="middle" font-size="{font}">{escape(box.label)}</text></g>'
+            )
     out.append("</svg>")
     return "\n".join(out) + "\n"

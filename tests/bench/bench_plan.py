@@ -1,0 +1,149 @@
+"""Planner and CLI benchmarks: prints figures against the targets in shared/DESIGN.md.
+
+Run: scripts/bench.sh   (or .venv/bin/python tests/bench/bench_plan.py [--strict])
+
+Each case runs in a fresh process (so start-up and imports count, as a user sees them) and
+reports wall time and peak RSS. --strict exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# runs the CLI in-process and reports its own peak RSS (KiB) on stderr
+_RUNNER = """
+import resource, sys
+sys.argv = ["aictl", *sys.argv[1:]]
+from aictl.cli.main import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+else:
+    code = 0
+sys.stderr.write(f"\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+sys.exit(code)
+"""
+
+
+def run(args: list[str], cwd: Path) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    p = subprocess.run(
+        [sys.executable, "-c", _RUNNER, *args], cwd=cwd, capture_output=True, text=True
+    )
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"aictl {' '.join(args)} failed:\n{p.stderr[-3000:]}")
+    rss = int(p.stderr.rsplit("MAXRSS", 1)[1].split()[0])
+    return wall, rss
+
+
+def cli_start(cmd: list[str], cwd: Path, n: int = 9) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, capture_output=True, check=False)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def big_spec(nodes: int) -> str:
+    """h100-16k scaled to `nodes` on 144-port 800G switches with 72-node SUs."""
+    from aictl.spec.loader import preset_text
+
+    text = preset_text("h100-16k")
+    for a, b in [
+        ("count: 2048", f"count: {nodes}"),
+        ('"dgx{n:04d}"', '"dgx{n:05d}"'),
+        ("switch_model: QM9700", "switch_model: Q3400"),
+        ("switch_ports: 64", "switch_ports: 144"),
+        ("link_gbps: 400", "link_gbps: 800"),
+        ("speed_gbps: 400", "speed_gbps: 800"),
+        ("nodes_per_su: 32", "nodes_per_su: 72"),
+        ("name: h100-16k", "name: x800-big"),
+        ("management: {subnet: 10.64.0.0/20}", "management: {subnet: 10.64.0.0/16}"),
+        ("bmc: 10.80.0.0/20", "bmc: 10.80.0.0/16"),
+        ("rail_supernet: 10.128.0.0/15", "rail_supernet: 10.128.0.0/12"),
+        ("rail_prefix: 20", "rail_prefix: 16"),
+        ("loopbacks: 10.255.0.0/20", "loopbacks: 10.255.0.0/18"),
+    ]:
+        assert a in text, a
+        text = text.replace(a, b)
+    return text
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--skip-131k", action="store_true", help="skip the 131,072-GPU case")
+    a = ap.parse_args()
+    aictl = str(Path(sys.executable).with_name("aictl"))
+    rows: list[tuple[str, str, str, bool]] = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        subprocess.run(
+            [aictl, "spec", "init", "--out", "c.yaml"], cwd=tmp, check=True, capture_output=True
+        )
+        t = cli_start([aictl, "--help"], tmp)
+        rows.append(("aictl --help (median of 9)", f"{t:.3f} s", "<= 0.3 s", t <= 0.3))
+        t = cli_start([aictl, "spec", "validate", "c.yaml"], tmp)
+        rows.append(("aictl spec validate (median of 9)", f"{t:.3f} s", "<= 0.3 s", t <= 0.3))
+        wall, rss = run(["topo", "plan", "--preset", "h100-16k", "-o", "json", "--out", "b16"], tmp)
+        rows.append(
+            (
+                "topo plan h100-16k (16,384 GPUs, 3 tiers, all exports, SU picture)",
+                f"{wall:.2f} s, {rss / 1024:.0f} MB",
+                "<= 2 s, <= 500 MB",
+                wall <= 2 and rss <= 500 * 1024,
+            )
+        )
+        again = (tmp / "b16" / "topology.json").read_bytes()
+        run(["topo", "plan", "--preset", "h100-16k", "-o", "json", "--out", "b16b"], tmp)
+        same = again == (tmp / "b16b" / "topology.json").read_bytes()
+        rows.append(("same spec, same bytes (h100-16k topology.json)", str(same), "True", same))
+        if not a.skip_131k:
+            per_link = []
+            for nodes, label in ((8192, "65,536 GPUs"), (16384, "131,072 GPUs")):
+                spec = tmp / f"big{nodes}.yaml"
+                spec.write_text(big_spec(nodes))
+                wall, rss = run(
+                    ["topo", "plan", str(spec), "-o", "json", "--out", f"big{nodes}"], tmp
+                )
+                links = len(
+                    json.loads((tmp / f"big{nodes}" / "topology.json").read_text())["cables"]
+                )
+                per_link.append(wall / links)
+                target = "<= 15 s" if nodes == 16384 else "(scaling check)"
+                rows.append(
+                    (
+                        f"topo plan {label} (144-port, 72-node SUs, {links:,} cables)",
+                        f"{wall:.2f} s, {rss / 1024:.0f} MB",
+                        target,
+                        wall <= 15 or nodes != 16384,
+                    )
+                )
+            growth = per_link[1] / per_link[0]
+            rows.append(
+                ("time per cable, 131k vs 65k GPUs", f"{growth:.2f}x", "~1x (linear)", growth < 1.5)
+            )
+    width = max(len(r[0]) for r in rows)
+    print(f"{'benchmark':<{width}}  {'measured':<20} {'target':<18} ok")
+    for name, measured, target, ok in rows:
+        print(f"{name:<{width}}  {measured:<20} {target:<18} {'yes' if ok else 'NO'}")
+    missed = [r for r in rows if not r[3]]
+    print(f"{len(rows) - len(missed)} passed, {len(missed)} failed")
+    return 1 if (missed and a.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    raise SystemExit(main())
