@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
 def main() -> None:
     """Run aictl with sys.argv."""
+    # aictl uses no pydantic plugins; looking them up scans every installed distribution's
+    # entry points (~25 ms of the 0.3 s start-up budget)
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from aictl.cli.fast import try_fast
 
     code = try_fast(sys.argv[1:])

@@ -31,12 +31,16 @@ class BomLine:
     notes: str
 
 
+_last_used: list[tuple[object, Counter[str]]] = []
+
+
 def used_ports(topo: Topology) -> Counter[str]:
-    """Cabled ports per device."""
-    used: Counter[str] = Counter()
-    for c in topo.cables:
-        used[c.a_device] += 1
-        used[c.b_device] += 1
+    """Cabled ports per device (the last plan's counts are kept: BOM and summary both ask)."""
+    if _last_used and _last_used[0][0] is topo.cables:
+        return _last_used[0][1]
+    used: Counter[str] = Counter(c.a_device for c in topo.cables)
+    used.update(c.b_device for c in topo.cables)
+    _last_used[:] = [(topo.cables, used)]
     return used
 
 

@@ -47,9 +47,12 @@ def render(topo: Topology) -> str:
         node(r.name, "reserved", r.su, -1, -1)
     for s in topo.switches:
         node(s.name, s.role, s.su, s.rail, s.plane)
+    quoted: dict[str, str] = {}
     for c in topo.cables:
+        a = quoted.get(c.a_device) or quoted.setdefault(c.a_device, quoteattr(c.a_device))
+        b = quoted.get(c.b_device) or quoted.setdefault(c.b_device, quoteattr(c.b_device))
         out.append(
-            f"    <edge source={quoteattr(c.a_device)} target={quoteattr(c.b_device)}>"
+            f"    <edge source={a} target={b}>"
             f'<data key="e_id">{c.id}</data><data key="e_tier">{c.tier}</data>'
             f'<data key="e_aport">{c.a_port}</data><data key="e_bport">{c.b_port}</data>'
             f'<data key="e_gbps">{c.gbps}</data></edge>'

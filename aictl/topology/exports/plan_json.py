@@ -39,6 +39,11 @@ def _shape(topo: Topology) -> dict[str, Any]:
     }
 
 
+def flat(obj: Any) -> dict[str, Any]:
+    """A slotted dataclass as a dict, without asdict's deep copies (tuples stay tuples)."""
+    return {k: getattr(obj, k) for k in obj.__slots__}
+
+
 def _rows(rows: list[Any], indent: str) -> str:
     if not rows:
         return "[]"
@@ -59,9 +64,9 @@ def document(topo: Topology) -> dict[str, Any]:
         "path_classes": path_classes(topo),
         "failure_impact": failure_impact(topo),
         "mgmt_gateway": topo.mgmt_gateway,
-        "rail_nets": [asdict(r) for r in topo.rail_nets],
-        "reserved": [asdict(r) for r in topo.reserved],
-        "switches": [asdict(s) for s in topo.switches],
+        "rail_nets": [flat(r) for r in topo.rail_nets],
+        "reserved": [flat(r) for r in topo.reserved],
+        "switches": [flat(s) for s in topo.switches],
     }
 
 
@@ -70,7 +75,7 @@ def render(topo: Topology) -> str:
     doc = document(topo)
     rows = {
         "switches": doc.pop("switches"),
-        "nodes": [asdict(n) for n in topo.nodes],
+        "nodes": [flat(n) for n in topo.nodes],
         "cables": [list(c) for c in topo.cables],
     }
     doc["cable_columns"] = CABLE_COLUMNS
