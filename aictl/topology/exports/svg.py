@@ -165,49 +165,49 @@ def render(topo: Topology, *, level: str = "rail", highlight: frozenset[str] = f
     """SVG text of the fabric at `level` (su, rail or full); `highlight` boxes are outlined red."""
     layers, edges = {"full": _full, "rail": _rail, "su": _su}[level](topo)
     widest = max(len(layer) for layer in layers)
-    box_w = 120.0 if widest <= 12 else max(30.0, min(96.0, 2400.0 / widest))
-    gap = box_w * 0.15
-    width = max(640.0, widest * (box_w + gap) + 80)
-    layer_h, box_h = 140.0, 30.0
-    height = 90 + layer_h * len(layers)
-    pos: dict[str, tuple[float, float]] = {}
+    width = max(900.0, min(4000.0, widest * 70.0 + 80))
+    layer_h, box_h = 150.0, 30.0
+    height = 60 + layer_h * (len(layers) - 1) + box_h + 30
+    pos: dict[str, tuple[float, float, float]] = {}  # key -> (x, y, box width)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, sans-serif">',
-        "<style>.edge{stroke:#6c757d;stroke-opacity:.55}.box{stroke:#264653;stroke-width:1}"
-        ".hot{stroke:#d00000;stroke-width:3}.lbl{font-size:11px;fill:#1d3557}"
+        "<style>.edge{stroke:#6c757d;stroke-opacity:.6}.box{stroke:#264653;stroke-width:1}"
+        ".hot{stroke:#d00000;stroke-width:3}.lbl{fill:#1d3557}"
         ".title{font-size:16px;fill:#1d3557;font-weight:bold}</style>",
+        f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
         f'<text class="title" x="20" y="28">{escape(topo.name)} · {topo.shape.tiers} tiers · '
         f"{len(topo.nodes)} nodes · level {level}</text>",
     ]
     for li, layer in enumerate(layers):
+        # every layer spreads over the full width, its boxes as wide as its slots allow
+        slot = (width - 40) / len(layer)
+        box_w = min(160.0, slot * 0.86)
         y = 60 + li * layer_h
-        span = len(layer) * (box_w + gap)
-        x0 = (width - span) / 2 + gap / 2
         for i, box in enumerate(layer):
-            pos[box.key] = (x0 + i * (box_w + gap), y)
+            pos[box.key] = (20 + i * slot + (slot - box_w) / 2, y, box_w)
     heaviest = max(edges.values(), default=1)
     for (top, bottom), n in sorted(edges.items()):
         if top not in pos or bottom not in pos:
             continue
-        (x1, y1), (x2, y2) = pos[top], pos[bottom]
+        (x1, y1, w1), (x2, y2, w2) = pos[top], pos[bottom]
         sw = 0.6 + 2.4 * n / heaviest
         out.append(
-            f'<line class="edge" x1="{x1 + box_w / 2:.1f}" y1="{y1 + box_h:.1f}" '
-            f'x2="{x2 + box_w / 2:.1f}" y2="{y2:.1f}" stroke-width="{sw:.2f}">'
+            f'<line class="edge" x1="{x1 + w1 / 2:.1f}" y1="{y1 + box_h:.1f}" '
+            f'x2="{x2 + w2 / 2:.1f}" y2="{y2:.1f}" stroke-width="{sw:.2f}">'
             f"<title>{escape(top)} — {escape(bottom)}: {n} link(s)</title></line>"
         )
-    font = 11 if box_w >= 90 else max(6, int(box_w / 9))
     for layer in layers:
         for box in layer:
-            x, y = pos[box.key]
+            x, y, w = pos[box.key]
             hot = " hot" if box.key in highlight else ""
+            font = max(5.0, min(12.0, (w - 6) / (0.62 * max(len(box.label), 1))))
             out.append(
                 f"<g data-name={quoteattr(box.key)}><title>{escape(box.title)}</title>"
-                f'<rect class="box{hot}" x="{x:.1f}" y="{y:.1f}" width="{box_w:.1f}" '
+                f'<rect class="box{hot}" x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" '
                 f'height="{box_h:.0f}" rx="4" fill="{_COLORS[box.kind]}"/>'
-                f'<text class="lbl" x="{x + box_w / 2:.1f}" y="{y + 19:.1f}" '
-                f'text-anchor="middle" font-size="{font}">{escape(box.label)}</text></g>'
+                f'<text class="lbl" x="{x + w / 2:.1f}" y="{y + 19:.1f}" '
+                f'text-anchor="middle" font-size="{font:.1f}">{escape(box.label)}</text></g>'
             )
     out.append("</svg>")
     return "\n".join(out) + "\n"
