@@ -86,6 +86,19 @@ class TopologyError(AictlError):
     label = "TOPOLOGY"
 
 
+class RenderError(AictlError):
+    """The configs cannot be rendered (or fail a rule that protects the devices)."""
+
+    exit_code = ExitCode.RENDER
+    label = "RENDER"
+
+
+class RenderDriftError(RenderError):
+    """`aictl render --check`: the tree on disk differs from what the spec renders."""
+
+    label = "DRIFT"
+
+
 class ToolMissingError(AictlError):
     """An external tool a command needs is not installed."""
 

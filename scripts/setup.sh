@@ -34,3 +34,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   echo "$want" > "$stamp"
 fi
+# byte-compile aictl as a wheel install would (start-up time; the environment may disable
+# writing bytecode at run time)
+.venv/bin/python -m compileall -q aictl >/dev/null

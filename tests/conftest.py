@@ -59,3 +59,20 @@ def require_tools(*tools: str) -> None:
     if os.environ.get("AICTL_REQUIRE_TOOLS") == "1":
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+def shared_dir() -> Path | None:
+    """../shared (samples, CRD schemas): AICTL_SHARED_DIR, else beside the repository."""
+    env = os.environ.get("AICTL_SHARED_DIR")
+    if env:
+        return Path(env)
+    beside = ROOT.parent / "shared"
+    return beside if beside.is_dir() else None
+
+
+def require_shared(sub: str) -> Path:
+    """A folder of ../shared, or skip (the suite must pass where shared/ is absent)."""
+    base = shared_dir()
+    if base is None or not (base / sub).exists():
+        pytest.skip(f"shared/{sub} not available (set AICTL_SHARED_DIR)")
+    return base / sub

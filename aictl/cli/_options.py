@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from aictl.errors import AictlError
     from aictl.spec.loader import LoadedSpec
     from aictl.topology.model import Topology
 
@@ -47,25 +48,32 @@ def load(spec: Path | None, preset: str | None) -> LoadedSpec:
     return load_spec(spec)
 
 
+def locate(exc: AictlError, loaded: LoadedSpec) -> None:
+    """Point an error about a spec field (exc.field) at the spec's file and line."""
+    from aictl.errors import Problem
+    from aictl.spec.loader import line_of
+
+    if exc.field and not exc.problems:
+        path = tuple(exc.field.split("."))
+        exc.problems = [
+            Problem(
+                exc.message,
+                field=exc.field,
+                file=loaded.source,
+                line=line_of(loaded.lines, path),
+                hint=exc.hint,
+            )
+        ]
+        exc.hint = ""
+
+
 def plan(loaded: LoadedSpec) -> Topology:
     """Build the topology; a TopologyError gets the spec's file:line for its field."""
-    from aictl.errors import Problem, TopologyError
-    from aictl.spec.loader import line_of
+    from aictl.errors import TopologyError
     from aictl.topology import build_topology
 
     try:
         return build_topology(loaded.spec, spec_sha256=loaded.sha256)
     except TopologyError as exc:
-        if exc.field and not exc.problems:
-            path = tuple(exc.field.split("."))
-            exc.problems = [
-                Problem(
-                    exc.message,
-                    field=exc.field,
-                    file=loaded.source,
-                    line=line_of(loaded.lines, path),
-                    hint=exc.hint,
-                )
-            ]
-            exc.hint = ""
+        locate(exc, loaded)
         raise

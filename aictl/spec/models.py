@@ -120,6 +120,12 @@ class RailNic(_Model):
         pattern=r"^[A-Za-z0-9_.-]{1,15}$",
         description="Linux netdev of the port (IPoIB or RoCE interface), e.g. ibp12s0.",
     )
+    pci_address: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$",
+        description="PCI address of the port (e.g. 0000:0c:00.0); when every rail has one, "
+        "udev rules pin the netdev names.",
+    )
     gpus: list[Int] = Field(
         default_factory=list,
         description="GPU indices behind the same PCIe "
@@ -179,6 +185,11 @@ class NodeProfile(_Model):
     gpu: GpuSpec = Field(description="GPUs per node.")
     compute_nics: ComputeNics = Field(description="Compute NICs, one per rail.")
     storage_nics: StorageNics = Field(description="Bonded storage/management NICs.")
+    nccl_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra settings for /etc/nccl.conf (NCCL_IB_HCA is derived from the rails; "
+        "an explicit one must name exactly the rail devices).",
+    )
 
 
 class NodeEntry(_Model):
@@ -279,6 +290,19 @@ class ComputeFabric(_Model):
         "auto", description="Switch tiers: auto picks two while the endpoints fit, else three."
     )
     reserved: Reserved = Field(default_factory=Reserved, description="Reserved node slots.")
+    rail_mtu: Int | None = Field(
+        None,
+        ge=1280,
+        le=9216,
+        description="Netdev MTU of the rails: IPoIB datagram 4092 and RoCE 9000 when absent. "
+        "RoCE needs at least 4200 for RDMA MTU 4096.",
+    )
+    switch_mtu: Int = Field(9216, ge=1500, le=9216, description="MTU of fabric switch ports.")
+    bgp: Literal["unnumbered", "numbered"] = Field(
+        "unnumbered",
+        description="RoCE underlay eBGP sessions: IPv6 link-local (unnumbered) or /31s from "
+        "addressing.p2p (numbered).",
+    )
 
 
 class Ethernet(_Model):
@@ -300,6 +324,9 @@ class Ethernet(_Model):
         2, ge=1, le=64, description="Aggregation switches the ToR uplinks spread over."
     )
     aggregation_model: str = Field("SN3700", description="Aggregation switch model.")
+    vlan: Int = Field(
+        100, ge=2, le=4094, description="VLAN of the storage/management network on the ToRs."
+    )
 
 
 class Asn(_Model):
@@ -350,6 +377,10 @@ class Addressing(_Model):
         description="Switch loopbacks (router IDs) for the RoCE underlay.",
     )
     asn: Asn = Field(default_factory=Asn, description="BGP ASN plan.")
+    p2p: Net | None = Field(
+        None,
+        description="Pool for /31 point-to-point fabric links when compute_fabric.bgp is numbered.",
+    )
 
     @model_validator(mode="after")
     def _rails_given(self) -> Addressing:
@@ -380,6 +411,13 @@ class SubnetManager(_Model):
     lmc: Int = Field(0, ge=0, le=7, description="LID mask control (ftree needs 0).")
     hosts: list[str] = Field(default_factory=list, description="Hosts running the SM (opensm).")
     partitions: list[Partition] = Field(default_factory=list, description="Tenant partitions.")
+    guids: Literal["discovered", "planned"] = Field(
+        "discovered",
+        description="Where port GUIDs come from: 'planned' uses the plan's GUIDs (the lab's "
+        "ibsim twin), so root/compute-node GUID files and host partition members can be "
+        "rendered; 'discovered' leaves ftree to find the roots and allows only 'all' members.",
+    )
+    sm_priority: Int = Field(15, ge=0, le=15, description="SM priority (15 = master wins).")
 
 
 class Kubernetes(_Model):
@@ -392,6 +430,28 @@ class Kubernetes(_Model):
     namespace: str = Field("default", description="Namespace of the per-rail networks.")
     control_plane: list[str] = Field(default_factory=list, description="Control-plane hostnames.")
     ipam: Literal["whereabouts", "nv-ipam"] = Field("whereabouts", description="IPAM for rails.")
+    network_prefix: Name = Field(
+        "rail", description="Per-rail network names: <prefix>0, <prefix>1, ... (net1.. in pods)."
+    )
+    rdma_resource_prefix: str = Field(
+        "rdma", pattern=r"^[a-z0-9.-]+$", description="Resource prefix of the RDMA devices."
+    )
+    rdma_hca_max: Int = Field(63, ge=1, le=1000, description="Pods that may share one HCA.")
+    pod_mtu: Int = Field(
+        0,
+        ge=0,
+        le=9216,
+        description="MTU of the pods' rail interfaces; 0 inherits the host rail's MTU "
+        "(a macvlan child cannot exceed its parent).",
+    )
+    whereabouts_version: str = Field(
+        "v0.9.4", pattern=r"^v\d+\.\d+\.\d+$", description="whereabouts release to install."
+    )
+    nccl_tests_image: str = Field(
+        "nccl-tests:2.19.6",
+        description="Container image with nccl-tests and Open MPI for the sample MPIJob "
+        "(build it from NVIDIA/nccl-tests and push it to your registry).",
+    )
 
 
 class Acceptance(_Model):

@@ -31,6 +31,14 @@ def rail_count(spec: ClusterSpec) -> int:
     return len(spec.node_profiles[spec.nodes.profile].compute_nics.rails)
 
 
+def rail_mtu(spec: ClusterSpec) -> int:
+    """Netdev MTU of the rails: the spec's, or the transport's usual value."""
+    cf = spec.compute_fabric
+    if cf.rail_mtu is not None:
+        return cf.rail_mtu
+    return 9000 if cf.transport == "roce" else 4092
+
+
 def rail_subnets(spec: ClusterSpec) -> list[IPv4Network]:
     """Per-rail subnets: given, or carved in order from the supernet."""
     a = spec.addressing
@@ -73,7 +81,51 @@ class _Rules:
         self.ethernet()
         self.addressing()
         self.later_stages()
+        self.render_inputs()
         return self.problems
+
+    def render_inputs(self) -> None:
+        """Mistakes that would otherwise only show on a device."""
+        s = self.spec
+        cf = s.compute_fabric
+        mtu = rail_mtu(s)
+        if cf.transport == "roce" and mtu < 4200:
+            self.add(
+                ("compute_fabric", "rail_mtu"),
+                f"RoCE rail MTU {mtu} gives an RDMA MTU below 4096",
+                "RDMA MTU 4096 needs a netdev MTU of at least 4192; use 4200 or 9000",
+            )
+        if mtu > cf.switch_mtu:
+            self.add(
+                ("compute_fabric", "rail_mtu"),
+                f"rail MTU {mtu} exceeds the switch port MTU {cf.switch_mtu}",
+                "hosts cannot send frames the fabric drops",
+            )
+        if s.kubernetes.pod_mtu > mtu:
+            self.add(
+                ("kubernetes", "pod_mtu"),
+                f"pod MTU {s.kubernetes.pod_mtu} exceeds the host rail MTU {mtu}",
+                "a macvlan or IPoIB child cannot exceed its parent; use 0 to inherit",
+            )
+        if cf.transport == "roce" and cf.bgp == "numbered" and s.addressing.p2p is None:
+            self.add(
+                ("compute_fabric", "bgp"),
+                "numbered BGP needs addressing.p2p",
+                "give a pool for the /31 links, e.g. p2p: 172.30.0.0/16",
+            )
+        for name, prof in sorted(s.node_profiles.items()):
+            hca = prof.nccl_env.get("NCCL_IB_HCA")
+            if hca is None:
+                continue
+            given = {d.split(":")[0] for d in hca.lstrip("=^").split(",") if d}
+            rails = {n.rdma_device for n in prof.compute_nics.rails}
+            if hca.startswith("^") or given != rails:
+                self.add(
+                    ("node_profiles", name, "nccl_env", "NCCL_IB_HCA"),
+                    f"NCCL_IB_HCA {hca!r} does not name the rails "
+                    f"({','.join(n.rdma_device for n in prof.compute_nics.rails)})",
+                    "leave it out: aictl derives it from the rails",
+                )
 
     def profiles(self) -> None:
         s = self.spec

@@ -14,7 +14,7 @@ from aictl.topology.sizing import FabricShape, SizingInput, size_fabric
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from aictl.topology.exports import Artifact
+    from aictl.artifact import Artifact
     from aictl.topology.model import Topology
 
 __all__ = [
@@ -35,8 +35,9 @@ def write_plan(
     Returns:
         The artifacts written, paths relative to `out_dir`.
     """
+    from aictl.artifact import Artifact
     from aictl.jsonio import dumps
-    from aictl.topology.exports import Artifact, render_exports, write_artifacts
+    from aictl.topology.exports import render_exports, write_artifacts
 
     resolved = {
         "schema_version": 1,

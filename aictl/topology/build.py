@@ -114,9 +114,8 @@ def build_topology(spec: ClusterSpec, *, spec_sha256: str) -> Topology:
     switches += eth_switches
     cables += eth_cables
     nodes = [_with_tor(n, tor_ports[n.name]) for n in nodes]
-    # 6. RoCE underlay identities
-    if cf.transport == "roce":
-        switches = _underlay(spec, shape, switches)
+    # 6. loopbacks (RoCE fabric, ToRs, aggregation) and the RoCE underlay's ASNs
+    switches = _underlay(spec, shape, switches)
     gw_net = spec.addressing.management.subnet
     gateway = spec.addressing.management.gateway or gw_net.network_address + 1
     return Topology(
@@ -446,62 +445,57 @@ def _with_tor(node: NodePlacement, ports: tuple[tuple[str, str], ...]) -> NodePl
 def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> list[Switch]:
     asn = spec.addressing.asn
     lo = spec.addressing.loopbacks
-    fabric = [s for s in switches if s.role in ("leaf", "spine", "core")]
-    if len(fabric) > lo.num_addresses - 2:
+    roce = spec.compute_fabric.transport == "roce"
+    routed = [s for s in switches if s.role in ("tor", "agg") or roce]
+    if len(routed) > lo.num_addresses - 2:
         raise TopologyError(
-            f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the fabric "
-            f"has {len(fabric)} switches",
+            f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the plan has "
+            f"{len(routed)} switches that need one",
             hint="use a larger loopbacks prefix",
             field="addressing.loopbacks",
         )
-    leaves = sum(1 for s in fabric if s.role == "leaf")
-    leaf_range = range(asn.leaf_start, asn.leaf_start + leaves)
-    spine_asns = {
-        asn.spine + s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else asn.spine
-        for s in fabric
-        if s.role == "spine"
-    }
-    if leaf_range.stop - 1 > 4294967295:
-        raise TopologyError(
-            f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits",
-            hint="lower addressing.asn.leaf_start",
-            field="addressing.asn.leaf_start",
-        )
-    clash = sorted(a for a in ({asn.core} | spine_asns) if a in leaf_range)
-    if clash:
-        raise TopologyError(
-            f"leaf ASNs {asn.leaf_start}..{leaf_range.stop - 1} include the "
-            f"spine/core ASN {clash[0]}",
-            hint="move addressing.asn.leaf_start above the spine and core ASNs",
-            field="addressing.asn.leaf_start",
-        )
+    spine_asn: dict[str, int] = {}
+    if roce:
+        leaves = sum(1 for s in switches if s.role == "leaf")
+        leaf_range = range(asn.leaf_start, asn.leaf_start + leaves)
+        for s in switches:
+            if s.role == "spine":
+                offset = s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else 0
+                spine_asn[s.name] = asn.spine + offset
+        if leaf_range.stop - 1 > 4294967295:
+            raise TopologyError(
+                f"{leaves} leaf ASNs from {asn.leaf_start} exceed 32 bits",
+                hint="lower addressing.asn.leaf_start",
+                field="addressing.asn.leaf_start",
+            )
+        clash = sorted(a for a in ({asn.core} | set(spine_asn.values())) if a in leaf_range)
+        if clash:
+            raise TopologyError(
+                f"leaf ASNs {asn.leaf_start}..{leaf_range.stop - 1} include the "
+                f"spine/core ASN {clash[0]}",
+                hint="move addressing.asn.leaf_start above the spine and core ASNs",
+                field="addressing.asn.leaf_start",
+            )
     base = int(lo.network_address) + 1
+    index = {s.name: i for i, s in enumerate(routed)}
     out: list[Switch] = []
     li = 0
-    for i, s in enumerate(fabric):
-        if s.role == "leaf":
+    for s in switches:
+        a = 0
+        if roce and s.role == "leaf":
             a = asn.leaf_start + li
             li += 1
-        elif s.role == "spine":
-            a = asn.spine + (s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else 0)
-        else:
+        elif roce and s.role == "spine":
+            a = spine_asn[s.name]
+        elif roce and s.role == "core":
             a = asn.core
+        loopback = _ip(base + index[s.name]) if s.name in index else ""
         out.append(
             Switch(
-                s.name,
-                s.role,
-                s.model,
-                s.ports,
-                s.plane,
-                s.su,
-                s.rail,
-                s.pod,
-                s.group,
-                a,
-                _ip(base + i),
+                s.name, s.role, s.model, s.ports, s.plane, s.su, s.rail, s.pod, s.group, a, loopback
             )
         )
-    return out + [s for s in switches if s.role not in ("leaf", "spine", "core")]
+    return out
 
 
 def _rail_nets(spec: ClusterSpec, n_nodes: int) -> list[RailNet]:

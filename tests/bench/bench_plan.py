@@ -81,6 +81,25 @@ def big_spec(nodes: int) -> str:
     return text
 
 
+def roce_2k() -> str:
+    """roce-h100-256 grown to 2,048 nodes (64 SUs, three tiers of 64-port switches)."""
+    from aictl.spec.loader import preset_text
+
+    text = preset_text("roce-h100-256")
+    for a, b in [
+        ("count: 256", "count: 2048"),
+        ('"h100-{n:03d}"', '"h100-{n:04d}"'),
+        ("subnet: 10.50.0.0/23", "subnet: 10.50.0.0/20"),
+        ("bmc: 10.51.0.0/23", "bmc: 10.52.0.0/20"),
+        ("rail_supernet: 10.60.0.0/16", "rail_supernet: 10.64.0.0/13"),
+        ("rail_prefix: 22", "rail_prefix: 19"),
+        ("loopbacks: 10.255.0.0/24", "loopbacks: 10.255.0.0/20"),
+    ]:
+        assert a in text, a
+        text = text.replace(a, b)
+    return text
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -110,6 +129,27 @@ def main() -> int:
         run(["topo", "plan", "--preset", "h100-16k", "-o", "json", "--out", "b16b"], tmp)
         same = again == (tmp / "b16b" / "topology.json").read_bytes()
         rows.append(("same spec, same bytes (h100-16k topology.json)", str(same), "True", same))
+        wall, rss = run(["render", "--preset", "h100-16k", "-o", "json", "--out", "r16"], tmp)
+        rows.append(
+            (
+                "render h100-16k (2,048 IB nodes + ToRs, 12,419 files written)",
+                f"{wall:.2f} s, {rss / 1024:.0f} MB",
+                "<= 5 s",
+                wall <= 5,
+            )
+        )
+        roce = tmp / "roce2k.yaml"
+        roce.write_text(roce_2k())
+        wall, rss = run(["render", str(roce), "-o", "json", "--out", "rr"], tmp)
+        files = sum(1 for p in (tmp / "rr" / "artifacts").rglob("*") if p.is_file())
+        rows.append(
+            (
+                f"render 2,048 RoCE nodes + 1,280 fabric switches + ToRs ({files:,} files)",
+                f"{wall:.2f} s, {rss / 1024:.0f} MB",
+                "<= 5 s",
+                wall <= 5,
+            )
+        )
         if not a.skip_131k:
             per_link = []
             for nodes, label in ((8192, "65,536 GPUs"), (16384, "131,072 GPUs")):

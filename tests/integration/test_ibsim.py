@@ -3,12 +3,8 @@ ftree, and infiniband-diags discover exactly the plan (lab-small and the a800-20
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,48 +13,9 @@ from aictl.spec.loader import load_preset
 from aictl.topology import build_topology, write_plan
 from aictl.topology.model import Topology
 from tests.conftest import require_tools
+from tests.integration._ibsim import ibsim, run_sim
 
 pytestmark = pytest.mark.ibsim
-
-
-@contextmanager
-def ibsim(net: Path, work: Path) -> Iterator[dict[str, str]]:
-    """Run ibsim on `net`; yield the environment its clients need."""
-    header = net.read_text().splitlines()[1]
-    args = re.match(r"# ibsim (.*) <this file>", header)
-    assert args, header
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    env.update(
-        IBSIM_SOCKNAME=f"aictl-test-{os.getpid()}-{net.parent.parent.name}",
-        OSM_CACHE_DIR=str(work),
-        OSM_TMP_DIR=str(work),
-    )
-    log = work / "ibsim.log"
-    with log.open("w") as fh:
-        proc = subprocess.Popen(
-            ["ibsim", *args.group(1).split(), str(net)],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    try:
-        for _ in range(300):
-            text = log.read_text()
-            if "simulator ready" in text or "ibpanic" in text or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert "simulator ready" in log.read_text(), log.read_text()[-2000:]
-        yield env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def _run(cmd: list[str], env: dict[str, str]) -> str:
-    return subprocess.run(
-        ["ibsim-run", *cmd], env=env, capture_output=True, text=True, timeout=300, check=False
-    ).stdout
 
 
 def _plan(name: str, out: Path) -> Topology:
@@ -81,7 +38,7 @@ def test_ibsim_loads_and_opensm_routes_with_ftree(preset: str, tmp_path: Path) -
             ["opensm", "-c", str(work / "opensm.conf")], env=env, capture_output=True, check=False
         )
         log = work / "opensm.log"
-        _run(
+        run_sim(
             [
                 "opensm",
                 "-F",
@@ -106,7 +63,7 @@ def test_ibsim_loads_and_opensm_routes_with_ftree(preset: str, tmp_path: Path) -
         assert "ftree tables configured on all switches" in text
         assert "SUBNET UP" in text
         assert "falling back" not in text.lower() and "fallback" not in text.lower()
-        disc = _run(["ibnetdiscover"], env)
+        disc = run_sim(["ibnetdiscover"], env)
         cas = re.findall(r'^Ca\s+\d+\s+"[^"]+"\s+# "([^"]+)"', disc, re.M)
         switches = re.findall(r'^Switch\s+\d+\s+"[^"]+"\s+# "([^"]+)"', disc, re.M)
         want_cas = {f"{n.name} mlx5_{r}" for n in topo.nodes for r in range(topo.rails)}
@@ -114,16 +71,18 @@ def test_ibsim_loads_and_opensm_routes_with_ftree(preset: str, tmp_path: Path) -
         assert sorted(switches) == sorted(
             s.name for s in topo.switches if s.role in ("leaf", "spine", "core")
         )
-        ports = _run(["ibnetdiscover", "-p"], env)
+        ports = run_sim(["ibnetdiscover", "-p"], env)
         lid = {
             m.group(2): m.group(1)
             for m in re.finditer(r"^CA\s+(\d+)\s+\d+\s+\S+\s+.*\(\s*'([^']+)'", ports, re.M)
         }
         first, other_su = topo.nodes[0], next(n for n in topo.nodes if n.su == 2)
         same_leaf = topo.nodes[1]
-        one = _run(["ibtracert", lid[f"{first.name} mlx5_0"], lid[f"{same_leaf.name} mlx5_0"]], env)
+        one = run_sim(
+            ["ibtracert", lid[f"{first.name} mlx5_0"], lid[f"{same_leaf.name} mlx5_0"]], env
+        )
         assert "spine" not in one and "leaf-su01-r0" in one  # same rail, same leaf: 1 switch
-        cross = _run(
+        cross = run_sim(
             ["ibtracert", lid[f"{first.name} mlx5_0"], lid[f"{other_su.name} mlx5_0"]], env
         )
         assert "spine" in cross  # same rail, other SU: via a spine

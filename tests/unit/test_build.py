@@ -198,6 +198,7 @@ def test_explicit_node_list_keeps_given_addresses() -> None:
             "    - {name: beta}\n    - {name: gamma, bmc_ip: 10.77.1.99}\n",
         )
         .replace("control_plane: [node01]", "control_plane: [alpha]")
+        .replace("members: [node01, node02, node03, node04]", "members: [alpha, beta]")
     )
     loaded = parse_spec_text(text, "t.yaml")
     topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aictl.jsonio import sha256_bytes
+from aictl.artifact import Artifact
+
+__all__ = ["Artifact", "render_exports", "write_artifacts"]
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from aictl.topology.model import Topology
-
-
-@dataclass(frozen=True, slots=True)
-class Artifact:
-    """A file an export produced: path relative to the build dir, bytes, sha256."""
-
-    path: str
-    data: bytes
-
-    @property
-    def sha256(self) -> str:
-        return sha256_bytes(self.data)
 
 
 def render_exports(

@@ -1,0 +1,177 @@
+"""Render target `hosts`: every GPU node's network, kernel and NCCL configuration.
+
+Per node, under `hosts/<node>/`: netplan (Ubuntu) or NetworkManager keyfiles (RHEL family)
+for bond0 and the rails. Per node profile, under `profiles/<profile>/` (identical on every
+node of the profile, so written once): the multi-rail sysctl drop-in, nvidia-peermem at boot,
+/etc/nccl.conf, the ACS boot unit, RoCE QoS and udev rules. Paths below either directory are
+the paths on the node: a node gets its profile's tree and then its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from ipaddress import IPv4Network
+from typing import TYPE_CHECKING, Any
+
+from aictl.artifact import Artifact
+from aictl.render import qos
+from aictl.render.env import render
+from aictl.spec.rules import rail_mtu
+
+if TYPE_CHECKING:
+    from aictl.spec.models import NodeProfile
+    from aictl.topology.model import NodePlacement, Topology
+
+RAIL_TABLE_BASE = 100  # per-rail routing table = 100 + rail
+RAIL_RULE_BASE = 1000  # policy rule priority = 1000 + rail
+
+
+def _uuid(cluster: str, node: str, conn: str) -> str:
+    # NetworkManager wants a UUID per connection; derive it so re-renders are byte-stable
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aictl://{cluster}/{node}/{conn}"))
+
+
+def rails_of(topo: Topology, node: NodePlacement, prof: NodeProfile) -> list[dict[str, Any]]:
+    """Per-rail facts of one node (plane 0): netdev, device, address, table, rule."""
+    mtu = rail_mtu(topo.spec)
+    out = []
+    for r, nic in enumerate(prof.compute_nics.rails):
+        net = IPv4Network(topo.rail_nets[r].subnet)
+        out.append(
+            {
+                "index": r,
+                "netdev": nic.netdev,
+                "rdma_device": nic.rdma_device,
+                "pci_address": nic.pci_address,
+                "ip": node.rail_ips[r],
+                "prefix": net.prefixlen,
+                "subnet": str(net),
+                "table": RAIL_TABLE_BASE + r,
+                "priority": RAIL_RULE_BASE + r,
+                "mtu": mtu,
+            }
+        )
+    return out
+
+
+def ib_hca(prof: NodeProfile) -> str:
+    """NCCL_IB_HCA value: exact names (leading '=') of the rail devices, port 1."""
+    return "=" + ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails)
+
+
+def _bond(topo: Topology, node: NodePlacement, prof: NodeProfile) -> dict[str, Any]:
+    b = prof.storage_nics.bond
+    prefix = topo.spec.addressing.management.subnet.prefixlen
+    return {
+        "name": b.name,
+        "members": prof.storage_nics.netdevs,
+        "mode": b.mode,
+        "lacp_rate": b.lacp_rate,
+        "miimon": b.mii_monitor_ms,
+        "hash": b.transmit_hash_policy,
+        "mtu": b.mtu,
+        "address": f"{node.mgmt_ip}/{prefix}",
+        "gateway": topo.mgmt_gateway,
+    }
+
+
+def _profile_files(
+    topo: Topology, name: str, prof: NodeProfile, rails: list[dict[str, Any]]
+) -> dict[str, str]:
+    ib = topo.spec.compute_fabric.transport == "infiniband"
+    common = {
+        "cluster": topo.name,
+        "profile": name,
+        "rails": rails,
+        "ib": ib,
+        "priority": qos.ROCE_PRIORITY,
+        "cnp_priority": qos.CNP_PRIORITY,
+        "dscp": qos.ROCE_DSCP,
+        "cnp_dscp": qos.CNP_DSCP,
+        "tos": qos.ROCE_TOS,
+        "pfc": qos.pfc_vector(),
+    }
+    extra = sorted((k, v) for k, v in prof.nccl_env.items() if k != "NCCL_IB_HCA")
+    files = {
+        "etc/sysctl.d/90-aictl-rdma.conf": render("host/common/sysctl-rdma.conf.j2", **common),
+        "etc/modules-load.d/aictl-nvidia-peermem.conf": render(
+            "host/common/nvidia-peermem.conf.j2", **common
+        ),
+        "etc/nccl.conf": render(
+            "host/common/nccl.conf.j2", ib_hca=ib_hca(prof), extra=extra, **common
+        ),
+        "etc/systemd/system/aictl-acs-disable.service": render(
+            "host/common/acs-disable.service.j2", **common
+        ),
+        "usr/local/sbin/aictl-acs-disable": render("host/common/acs-disable.sh.j2", **common),
+    }
+    if not ib:
+        files["etc/systemd/system/aictl-roce-qos.service"] = render(
+            "host/common/roce-qos.service.j2", **common
+        )
+        files["usr/local/sbin/aictl-roce-qos"] = render("host/common/roce-qos.sh.j2", **common)
+    if all(r["pci_address"] for r in rails):
+        files["etc/udev/rules.d/70-aictl-rails.rules"] = render(
+            "host/common/udev-rails.rules.j2", **common
+        )
+    return files
+
+
+def render_hosts(topo: Topology) -> list[Artifact]:
+    """Every node's files under `hosts/<node>/`, shared ones under `profiles/<profile>/`."""
+    spec = topo.spec
+    ib = spec.compute_fabric.transport == "infiniband"
+    done: set[str] = set()
+    out: list[Artifact] = []
+    for node in topo.nodes:
+        prof = spec.node_profiles[node.profile]
+        rails = rails_of(topo, node, prof)
+        if node.profile not in done:
+            done.add(node.profile)
+            shared = _profile_files(topo, node.profile, prof, rails)
+            out += [Artifact(f"profiles/{node.profile}/{k}", v.encode()) for k, v in shared.items()]
+        base = f"hosts/{node.name}/"
+        bond = _bond(topo, node, prof)
+        ctx = {"cluster": topo.name, "node": node, "bond": bond, "rails": rails, "ib": ib}
+        if prof.os_family == "ubuntu":
+            text = render("host/ubuntu/netplan.yaml.j2", renderer="networkd", **ctx)
+            out.append(Artifact(base + "etc/netplan/60-aictl.yaml", text.encode()))
+            continue
+        nm = base + "etc/NetworkManager/system-connections/"
+        out.append(
+            Artifact(
+                nm + f"{bond['name']}.nmconnection",
+                render(
+                    "host/rhel/bond.nmconnection.j2",
+                    uuid=_uuid(topo.name, node.name, bond["name"]),
+                    **ctx,
+                ).encode(),
+            )
+        )
+        for member in bond["members"]:
+            conn = f"{bond['name']}-port-{member}"
+            out.append(
+                Artifact(
+                    nm + f"{conn}.nmconnection",
+                    render(
+                        "host/rhel/bond-port.nmconnection.j2",
+                        member=member,
+                        uuid=_uuid(topo.name, node.name, conn),
+                        **ctx,
+                    ).encode(),
+                )
+            )
+        for rail in rails:
+            conn = f"rail{rail['index']}-{rail['netdev']}"
+            out.append(
+                Artifact(
+                    nm + f"{conn}.nmconnection",
+                    render(
+                        "host/rhel/rail.nmconnection.j2",
+                        rail=rail,
+                        uuid=_uuid(topo.name, node.name, conn),
+                        **ctx,
+                    ).encode(),
+                )
+            )
+    return out

@@ -1,0 +1,259 @@
+"""Render target `k8s`: NVIDIA network-operator policies, per-rail secondary networks, IPAM,
+node labels and a sample NCCL MPIJob.
+
+Release differences the spec's `kubernetes.network_operator` picks between:
+  * 24.10: the chart no longer creates the NicClusterPolicy (aictl renders it);
+  * 25.10: the operator no longer deploys whereabouts (aictl installs the pinned release);
+  * 26.4:  per-node components (the RDMA shared device plugin) move to a NicNodePolicy.
+The JSON embedded in these manifests (device-plugin config, CNI config) is built as data here
+and validated separately: the API server only sees strings.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import TYPE_CHECKING, Any
+
+from aictl.artifact import Artifact
+from aictl.errors import RenderError
+from aictl.render.env import render
+from aictl.topology.exports.labels import node_labels
+
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
+
+REPOSITORY = "nvcr.io/nvidia/mellanox"
+OPERATOR_NAMESPACE = "nvidia-network-operator"
+MELLANOX_VENDOR = "15b3"
+
+
+def _release(version: str) -> tuple[int, int]:
+    major, minor, *_ = version.split(".")
+    return int(major), int(minor)
+
+
+def rdma_config(topo: Topology) -> dict[str, Any]:
+    """rdma-shared-device-plugin config: one resource per rail, selected by netdev."""
+    k = topo.spec.kubernetes
+    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
+    return {
+        "periodicUpdateInterval": 300,
+        "configList": [
+            {
+                "resourceName": f"rdma_shared_{k.network_prefix}{r}",
+                "resourcePrefix": k.rdma_resource_prefix,
+                "rdmaHcaMax": k.rdma_hca_max,
+                "selectors": {"vendors": [MELLANOX_VENDOR], "ifNames": [nic.netdev]},
+            }
+            for r, nic in enumerate(prof.compute_nics.rails)
+        ],
+    }
+
+
+def _ipam(topo: Topology, rail: int) -> tuple[dict[str, Any], str]:
+    k = topo.spec.kubernetes
+    net = topo.rail_nets[rail]
+    if k.ipam == "nv-ipam":
+        return {
+            "type": "nv-ipam",
+            "poolName": f"{k.network_prefix}{rail}",
+        }, f"nv-ipam pool {k.network_prefix}{rail}"
+    assert net.pod_range is not None
+    start, end = net.pod_range
+    return {
+        "type": "whereabouts",
+        "range": net.subnet,
+        "range_start": start,
+        "range_end": end,
+        "network_name": f"{topo.name}-{k.network_prefix}{rail}",
+    }, f"whereabouts {start}-{end}"
+
+
+def cni_config(topo: Topology, rail: int) -> dict[str, Any]:
+    """The NAD's CNI config for one rail: macvlan (RoCE) or ipoib (InfiniBand)."""
+    k = topo.spec.kubernetes
+    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
+    nic = prof.compute_nics.rails[rail]
+    ipam, _ = _ipam(topo, rail)
+    conf: dict[str, Any] = {
+        "cniVersion": "0.3.1",
+        "name": f"{k.network_prefix}{rail}",
+        "master": nic.netdev,
+        "ipam": ipam,
+    }
+    if topo.spec.compute_fabric.transport == "roce":
+        conf.update(type="macvlan", mode="bridge")
+    else:
+        conf["type"] = "ipoib"
+    if k.pod_mtu:
+        conf["mtu"] = k.pod_mtu
+    return conf
+
+
+def _networks(topo: Topology) -> list[dict[str, Any]]:
+    k = topo.spec.kubernetes
+    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
+    out = []
+    for r, nic in enumerate(prof.compute_nics.rails):
+        _, note = _ipam(topo, r)
+        out.append(
+            {
+                "name": f"{k.network_prefix}{r}",
+                "rail": r,
+                "master": nic.netdev,
+                "kind": "macvlan" if topo.spec.compute_fabric.transport == "roce" else "IPoIB",
+                "ipam_note": note,
+                "config": cni_config(topo, r),
+                "resource": f"{k.rdma_resource_prefix}/rdma_shared_{k.network_prefix}{r}",
+            }
+        )
+    return out
+
+
+def _pools(topo: Topology) -> list[dict[str, Any]]:
+    k = topo.spec.kubernetes
+    out = []
+    for r in range(topo.rails):
+        net = topo.rail_nets[r]
+        subnet = IPv4Network(net.subnet)
+        assert net.pod_range is not None
+        # the node addresses (and gateway) come first in the rail subnet: keep them out
+        first_pod = IPv4Address(net.pod_range[0])
+        out.append(
+            {
+                "name": f"{k.network_prefix}{r}",
+                "subnet": str(subnet),
+                "block": topo.spec.addressing.pod_ips_per_node,
+                "exclude_start": str(subnet.network_address + 1),
+                "exclude_end": str(first_pod - 1),
+            }
+        )
+    return out
+
+
+def _mpijob(topo: Topology, networks: list[dict[str, Any]]) -> str:
+    k = topo.spec.kubernetes
+    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
+    gpus = prof.gpu.count
+    workers = min(2, len(topo.nodes))
+    hca = ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails)
+    args = [
+        "mpirun",
+        "--allow-run-as-root",
+        "-np",
+        str(workers * gpus),
+        "-bind-to",
+        "none",
+        "-map-by",
+        "slot",
+        "-x",
+        f"NCCL_IB_HCA=={hca}",
+        "-x",
+        "NCCL_SOCKET_IFNAME==eth0",
+        "-x",
+        "NCCL_DEBUG=INFO",
+        "all_reduce_perf",
+        "-b",
+        "8",
+        "-e",
+        "8G",
+        "-f",
+        "2",
+        "-g",
+        "1",
+    ]
+    return render(
+        "k8s/mpijob.yaml.j2",
+        cluster=topo.name,
+        namespace=k.namespace,
+        image=k.nccl_tests_image,
+        gpus=gpus,
+        workers=workers,
+        launcher_args=args,
+        networks=[n["name"] for n in networks],
+        resources=[n["resource"] for n in networks],
+        rails=networks,
+    )
+
+
+def render_k8s(topo: Topology) -> list[Artifact]:
+    """Every Kubernetes artifact under k8s/ (nothing when kubernetes.enabled is false)."""
+    k = topo.spec.kubernetes
+    if not k.enabled:
+        return []
+    if k.ipam == "whereabouts" and topo.spec.addressing.pod_ips_per_node == 0:
+        raise RenderError(
+            "Kubernetes rail networks need pod addresses, but addressing.pod_ips_per_node is 0",
+            hint="set addressing.pod_ips_per_node (e.g. 4), or kubernetes.enabled: false",
+            field="addressing.pod_ips_per_node",
+        )
+    release = _release(k.network_operator)
+    node_policy = release >= (26, 4)
+    ib = topo.spec.compute_fabric.transport == "infiniband"
+    networks = _networks(topo)
+    ctx = {
+        "cluster": topo.name,
+        "release": k.network_operator,
+        "repository": REPOSITORY,
+        "version": f"network-operator-v{k.network_operator}",
+        "ib": ib,
+        "nv_ipam": k.ipam == "nv-ipam",
+        "node_policy": node_policy,
+        "rdma_config": rdma_config(topo),
+        "rails": networks,
+    }
+    out = [
+        Artifact(
+            "k8s/10-nicclusterpolicy.yaml", render("k8s/nicclusterpolicy.yaml.j2", **ctx).encode()
+        )
+    ]
+    if node_policy:
+        out.append(
+            Artifact(
+                "k8s/11-nicnodepolicy.yaml", render("k8s/nicnodepolicy.yaml.j2", **ctx).encode()
+            )
+        )
+    if k.ipam == "whereabouts":
+        out.append(
+            Artifact(
+                "k8s/whereabouts/kustomization.yaml",
+                render(
+                    "k8s/whereabouts-kustomization.yaml.j2",
+                    cluster=topo.name,
+                    version=k.whereabouts_version,
+                ).encode(),
+            )
+        )
+    else:
+        out.append(
+            Artifact(
+                "k8s/20-ippools.yaml",
+                render(
+                    "k8s/ippools.yaml.j2",
+                    cluster=topo.name,
+                    operator_namespace=OPERATOR_NAMESPACE,
+                    pools=_pools(topo),
+                ).encode(),
+            )
+        )
+    out.append(
+        Artifact(
+            "k8s/30-networks.yaml",
+            render(
+                "k8s/networks.yaml.j2",
+                cluster=topo.name,
+                namespace=k.namespace,
+                networks=networks,
+                rails=networks,
+            ).encode(),
+        )
+    )
+    labels = [(n, sorted(v.items())) for n, v in node_labels(topo).items()]
+    out.append(
+        Artifact(
+            "k8s/40-node-labels.sh",
+            render("k8s/node-labels.sh.j2", cluster=topo.name, labels=labels).encode(),
+        )
+    )
+    out.append(Artifact("k8s/50-nccl-mpijob.yaml", _mpijob(topo, networks).encode()))
+    return out

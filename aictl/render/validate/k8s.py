@@ -1,0 +1,152 @@
+"""Kubernetes checks: custom resources against CRDs, embedded JSON against schemas."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+import yaml
+
+from aictl.render.validate import Finding
+from aictl.render.validate.schemas import CNI_BY_TYPE, RDMA_SHARED_CONFIG
+
+if TYPE_CHECKING:
+    from aictl.artifact import Artifact
+
+
+def _docs(art: Artifact) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(art.data.decode()) if isinstance(d, dict)]
+
+
+def _manifests(artifacts: list[Artifact]) -> list[Artifact]:
+    return [
+        a
+        for a in artifacts
+        if a.path.startswith("k8s/") and a.path.endswith(".yaml") and "/whereabouts/" not in a.path
+    ]
+
+
+def _errors(schema: dict[str, Any], data: Any) -> list[str]:
+    v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in sorted(v.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+
+
+def _json(text: str, path: str, check: str) -> tuple[Any, Finding | None]:
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, Finding(path, check, "error", f"not JSON: {exc}")
+
+
+def check_embedded(
+    artifacts: list[Artifact], rdma_schema: dict[str, Any] | None = None
+) -> list[Finding]:
+    """CNI configs of NADs and device-plugin configs of NicCluster/NodePolicies."""
+    out: list[Finding] = []
+    for art in _manifests(artifacts):
+        for doc in _docs(art):
+            kind = doc.get("kind")
+            name = (doc.get("metadata") or {}).get("name", "?")
+            if kind == "NetworkAttachmentDefinition":
+                check = f"CNI config of {name}"
+                conf, bad = _json(doc["spec"]["config"], art.path, check)
+                if bad:
+                    out.append(bad)
+                    continue
+                schema = CNI_BY_TYPE.get(conf.get("type"))
+                errs = _errors(schema, conf) if schema else [f"unknown CNI type {conf.get('type')}"]
+                out.append(Finding(art.path, check, "error" if errs else "ok", "; ".join(errs)))
+            if kind in ("NicClusterPolicy", "NicNodePolicy"):
+                plugin = (doc.get("spec") or {}).get("rdmaSharedDevicePlugin")
+                if not plugin:
+                    continue
+                check = f"rdmaSharedDevicePlugin.config of {kind}/{name}"
+                conf, bad = _json(plugin["config"], art.path, check)
+                if bad:
+                    out.append(bad)
+                    continue
+                errs = _errors(RDMA_SHARED_CONFIG, conf)
+                if rdma_schema is not None:
+                    errs += [f"upstream schema: {e}" for e in _errors(rdma_schema, conf)]
+                out.append(Finding(art.path, check, "error" if errs else "ok", "; ".join(errs)))
+    return out
+
+
+def _k8s_to_jsonschema(node: Any) -> Any:
+    """OpenAPI v3 (Kubernetes flavour) -> JSON Schema, strict on unknown fields like
+    `kubectl apply --validate=strict`."""
+    if isinstance(node, list):
+        return [_k8s_to_jsonschema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        k: (v if k in ("enum", "default", "example") else _k8s_to_jsonschema(v))
+        for k, v in node.items()
+    }
+    if out.pop("x-kubernetes-int-or-string", False):
+        out.pop("anyOf", None)
+        out["type"] = ["integer", "string"]
+    if out.pop("nullable", False) and "type" in out:
+        t = out["type"]
+        out["type"] = [*(t if isinstance(t, list) else [t]), "null"]
+    if (
+        out.get("type") == "object"
+        and "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def load_crds(crds_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON Schema, for every CRD in YAML files under `crds_dir`."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(crds_dir.rglob("*.yaml")) + sorted(crds_dir.rglob("*.yml")):
+        try:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            docs = list(yaml.load_all(path.read_text(), Loader=loader))
+        except yaml.YAMLError:
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
+            for ver in doc["spec"]["versions"]:
+                schema = (ver.get("schema") or {}).get("openAPIV3Schema")
+                if schema is None:
+                    continue
+                js = _k8s_to_jsonschema(copy.deepcopy(schema))
+                for key in ("apiVersion", "kind", "metadata"):
+                    js.setdefault("properties", {}).setdefault(key, {})
+                found[(f"{group}/{ver['name']}", kind)] = js
+    return found
+
+
+def check_crds(artifacts: list[Artifact], crds_dir: Path) -> list[Finding]:
+    """Every custom resource rendered, against the matching CRD in `crds_dir`."""
+    crds = load_crds(crds_dir)
+    rdma = next((p for p in crds_dir.rglob("rdma_shared_device_plugin.json")), None)
+    out: list[Finding] = []
+    for art in _manifests(artifacts):
+        for doc in _docs(art):
+            key = (str(doc.get("apiVersion")), str(doc.get("kind")))
+            name = (doc.get("metadata") or {}).get("name", "?")
+            check = f"{key[1]}/{name} against its CRD"
+            if key not in crds:
+                out.append(
+                    Finding(art.path, check, "error", f"no CRD for {key[0]} {key[1]} in {crds_dir}")
+                )
+                continue
+            errs = _errors(crds[key], doc)
+            out.append(Finding(art.path, check, "error" if errs else "ok", "; ".join(errs)))
+    if rdma is not None:
+        schema = json.loads(Path(rdma).read_text())
+        out += [f for f in check_embedded(artifacts, schema) if "rdmaShared" in f.check]
+    return out

@@ -1,0 +1,401 @@
+"""Rendered files checked by the tools that consume them: netplan, NetworkManager's keyfile
+format (netplan's own NM output as the oracle), FRR (vtysh -C, and a live 2x2 fabric in
+network namespaces), opensm on the ibsim twin, and the upstream CRDs."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from aictl.artifact import Artifact
+from aictl.render import render_all
+from aictl.render.validate import Finding, tools
+from aictl.render.validate import k8s as k8s_checks
+from aictl.spec.loader import load_preset, parse_spec_text, preset_names, preset_text
+from aictl.topology import build_topology, write_plan
+from aictl.topology.model import Topology
+from tests.conftest import require_shared, require_tools
+from tests.integration._ibsim import ibsim, run_sim
+
+
+@cache
+def plan(name: str) -> Topology:
+    loaded = load_preset(name)
+    return build_topology(loaded.spec, spec_sha256=loaded.sha256)
+
+
+def _text_plan(text: str) -> Topology:
+    loaded = parse_spec_text(text, "t.yaml")
+    return build_topology(loaded.spec, spec_sha256=loaded.sha256)
+
+
+def _errors(findings: list[Finding]) -> list[str]:
+    return [f"{f.path}: {f.check}: {f.message}" for f in findings if f.status != "ok"]
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_netplan_generate_accepts_every_host(name: str) -> None:
+    require_tools("netplan")
+    arts = list(render_all(plan(name), targets=["hosts"]).artifacts)
+    # every node of the lab, the seed's first SU, the first nodes elsewhere (the files
+    # differ only in addresses, which the plan tests cover)
+    sample = {"lab-small": None, "a800-200": 20}.get(name, 4)
+    findings = tools.check_netplan(arts, sample=sample)
+    assert findings and not _errors(findings)
+
+
+def test_netplan_generate_rejects_a_broken_file() -> None:
+    require_tools("netplan")
+    art = next(
+        a
+        for a in render_all(plan("lab-small"), targets=["hosts"]).artifacts
+        if a.path.endswith("60-aictl.yaml")
+    )
+    bad = Artifact(art.path, art.data.replace(b"mode: 802.3ad", b"mode: 802.3adx"))
+    findings = tools.check_netplan([bad])
+    assert findings[0].status == "error" and "802.3adx" in findings[0].message
+
+
+def _ini(text: str) -> configparser.ConfigParser:
+    cp = configparser.ConfigParser(interpolation=None)
+    cp.read_string(text)
+    return cp
+
+
+def test_keyfiles_match_netplans_networkmanager_output(tmp_path: Path) -> None:
+    """RHEL keyfiles carry what netplan's NetworkManager renderer writes for the same node."""
+    require_tools("netplan")
+    ubuntu = plan("lab-small")
+    rhel = _text_plan(
+        preset_text("lab-small").replace(
+            "system: HGX A800 8-GPU (simulated)",
+            "system: HGX A800 8-GPU (simulated)\n    os_family: rhel",
+        )
+    )
+    ours = {a.path: a.data.decode() for a in render_all(rhel, targets=["hosts"]).artifacts}
+    netplan = next(
+        a
+        for a in render_all(ubuntu, targets=["hosts"]).artifacts
+        if a.path == "hosts/node03/etc/netplan/60-aictl.yaml"
+    )
+    root = tmp_path / "root"
+    (root / "etc" / "netplan").mkdir(parents=True)
+    f = root / "etc" / "netplan" / "60-aictl.yaml"
+    f.write_bytes(netplan.data.replace(b"renderer: networkd", b"renderer: NetworkManager"))
+    f.chmod(0o600)
+    subprocess.run(["netplan", "generate", "--root-dir", str(root)], check=True)
+    nm_dir = root / "run" / "NetworkManager" / "system-connections"
+    oracle = {p.name: _ini(p.read_text()) for p in nm_dir.glob("*.nmconnection")}
+    base = "hosts/node03/etc/NetworkManager/system-connections/"
+    pairs = [
+        ("netplan-bond0.nmconnection", "bond0.nmconnection", ["bond", "ipv4"]),
+        ("netplan-lan2.nmconnection", "rail0-lan2.nmconnection", ["infiniband", "ipv4"]),
+        ("netplan-lan5.nmconnection", "rail3-lan5.nmconnection", ["infiniband", "ipv4"]),
+    ]
+    for theirs, mine, sections in pairs:
+        o, m = oracle[theirs], _ini(ours[base + mine])
+        assert o["connection"]["type"] == m["connection"]["type"]
+        assert o["connection"]["interface-name"] == m["connection"]["interface-name"]
+        for sec in sections:
+            for key, value in o[sec].items():
+                if key == "method" or not value:
+                    continue
+                assert m[sec].get(key) == value, (mine, sec, key)
+    port = _ini(ours[base + "bond0-port-lan0.nmconnection"])
+    assert port["connection"]["master"] == "bond0" and port["connection"]["slave-type"] == "bond"
+
+
+def _frr_files(name: str) -> list[Artifact]:
+    return [
+        a
+        for a in render_all(plan(name), targets=["switches"]).artifacts
+        if a.path.endswith("frr.conf")
+    ]
+
+
+def test_vtysh_accepts_every_frr_config() -> None:
+    require_tools("vtysh")
+    findings = tools.check_frr(_frr_files("roce-h100-256"))
+    assert len(findings) == 96 and not _errors(findings)
+    numbered = _text_plan(
+        preset_text("roce-h100-256")
+        .replace("  nodes_per_su: 32\n", "  nodes_per_su: 32\n  bgp: numbered\n")
+        .replace(
+            "  loopbacks: 10.255.0.0/24\n", "  loopbacks: 10.255.0.0/24\n  p2p: 172.30.0.0/16\n"
+        )
+    )
+    arts = [
+        a
+        for a in render_all(numbered, targets=["switches"]).artifacts
+        if a.path.endswith("frr.conf")
+    ]
+    assert "ip address 172.30.0.0/31" in arts[0].data.decode()
+    findings = tools.check_frr(arts, sample=12)
+    assert findings and not _errors(findings)
+    broken = Artifact(
+        "x/frr.conf", arts[0].data.replace(b"remote-as external", b"remote-ass external")
+    )
+    assert tools.check_frr([broken])[0].status == "error"
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in preset_names() if load_preset(n).spec.kubernetes.enabled]
+)
+def test_manifests_validate_against_the_upstream_crds(name: str) -> None:
+    crds = require_shared("schemas")
+    arts = list(render_all(plan(name), targets=["k8s"]).artifacts)
+    findings = k8s_checks.check_crds(arts, crds)
+    kinds = {f.check.split("/")[0] for f in findings}
+    assert {"NicClusterPolicy", "NetworkAttachmentDefinition", "MPIJob"} <= kinds
+    assert any("upstream schema" in f.check or "rdmaShared" in f.check for f in findings)
+    assert not _errors(findings)
+
+
+@pytest.mark.parametrize("release", ["24.10.0", "25.10.0"])
+def test_older_releases_validate_too(release: str) -> None:
+    crds = require_shared("schemas")
+    topo = _text_plan(
+        preset_text("lab-small").replace(
+            "kubernetes:\n", f'kubernetes:\n  network_operator: "{release}"\n'
+        )
+    )
+    findings = k8s_checks.check_crds(list(render_all(topo, targets=["k8s"]).artifacts), crds)
+    assert not _errors(findings)
+
+
+def test_crd_validation_catches_unknown_fields() -> None:
+    crds = require_shared("schemas")
+    ncp = next(
+        a
+        for a in render_all(plan("lab-small"), targets=["k8s"]).artifacts
+        if a.path.endswith("nicclusterpolicy.yaml")
+    )
+    bad = Artifact(
+        ncp.path,
+        ncp.data.replace(
+            b"  secondaryNetwork:\n",
+            b"  secondaryNetwork:\n    ipamPlugin:\n      image: whereabouts\n",
+        ),
+    )
+    findings = k8s_checks.check_crds([bad], crds)
+    assert any(f.status == "error" and "ipamPlugin" in f.message for f in findings)
+
+
+@pytest.mark.ibsim
+@pytest.mark.parametrize("preset", ["lab-small", "a800-200"])
+def test_opensm_loads_the_rendered_sm_config(preset: str, tmp_path: Path) -> None:
+    require_tools("ibsim", "ibsim-run", "opensm", "smpquery", "ibnetdiscover")
+    topo = plan(preset)
+    write_plan(topo, tmp_path / "plan", picture=False)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    for art in render_all(topo, targets=["ib"]).artifacts:
+        if art.path.endswith(".conf"):
+            # the files as rendered, only their /etc/opensm paths pointed at the test's copy
+            (etc / Path(art.path).name).write_text(
+                art.data.decode().replace("/etc/opensm", str(etc))
+            )
+    work = tmp_path / "osm"
+    work.mkdir()
+    with ibsim(tmp_path / "plan" / "exports" / "ibsim.net", work) as env:
+        log = work / "opensm.log"
+        run_sim(
+            [
+                "opensm",
+                "-F",
+                str(etc / "opensm.conf"),
+                "-o",
+                "-s",
+                "0",
+                "-D",
+                "0x07",
+                "-f",
+                str(log),
+            ],
+            env,
+        )
+        text = log.read_text()
+        assert "PARSE ERROR" not in text and "PARSE WARN" not in text
+        assert "ftree tables configured on all switches" in text
+        assert "fall" not in text.lower().replace("fallback_", "")
+        if preset == "lab-small":
+            ports = run_sim(["ibnetdiscover", "-p"], env)
+            lid = {
+                m.group(2): m.group(1)
+                for m in re.finditer(r"^CA\s+(\d+)\s+\d+\s+\S+\s+.*\(\s*'([^']+)'", ports, re.M)
+            }
+            member = run_sim(["smpquery", "pkeys", lid["node01 mlx5_0"]], env)
+            outsider = run_sim(["smpquery", "pkeys", lid["node08 mlx5_0"]], env)
+            assert "0x8a01" in member  # tenant_a, full member
+            assert "0x8a01" not in outsider and "0x0a02" in outsider  # storage, limited
+
+
+FRR = Path("/usr/lib/frr")
+
+
+@pytest.fixture
+def netns_prefix() -> Iterator[str]:
+    prefix = f"aictlt{time.time_ns() % 100000}"
+    yield prefix
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for line in names.splitlines():
+        if line.startswith(prefix):
+            name = line.split()[0]
+            pids = subprocess.run(
+                ["ip", "netns", "pids", name], capture_output=True, text=True
+            ).stdout.split()
+            for pid in pids:
+                os.kill(int(pid), signal.SIGKILL)
+            subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def frr_dir() -> Iterator[Path]:
+    # the daemons run as user frr: their directories must be reachable (pytest's are 0700)
+    d = Path(tempfile.mkdtemp(prefix="aictl-frr-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_live_frr_fabric_converges(frr_dir: Path, netns_prefix: str) -> None:
+    """Two spines and two leaves of roce-h100-256, each in its own network namespace with its
+    rendered frr.conf: every session up, and each leaf reaches the other's loopback over both
+    spines (ECMP)."""
+    require_tools("ip", "vtysh")
+    if not (FRR / "zebra").exists() or not (FRR / "bgpd").exists():
+        require_tools("/usr/lib/frr/zebra")
+    topo = plan("roce-h100-256")
+    names = ["spine-01", "spine-02", "leaf-su01-r0", "leaf-su02-r0"]
+    confs = {
+        a.path.split("/")[1]: a.data.decode()
+        for a in render_all(topo, targets=["switches"]).artifacts
+        if a.path.endswith("frr.conf") and a.path.split("/")[1] in names
+    }
+    ns = {n: f"{netns_prefix}-{i}" for i, n in enumerate(names)}
+    tmp_path = frr_dir
+
+    def sh(*cmd: str) -> None:
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    for n in names:
+        sh("ip", "netns", "add", ns[n])
+        sh("ip", "-n", ns[n], "link", "set", "lo", "up")
+    links = [
+        c
+        for c in topo.cables
+        if c.tier == "leaf-spine" and c.a_device in names and c.b_device in names
+    ]
+    assert len(links) == 4
+    for i, c in enumerate(links):
+        a, b = f"v{i}a", f"v{i}b"
+        sh(
+            "ip",
+            "link",
+            "add",
+            a,
+            "netns",
+            ns[c.a_device],
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b,
+            "netns",
+            ns[c.b_device],
+        )
+        sh("ip", "-n", ns[c.a_device], "link", "set", a, "name", f"swp{c.a_port}")
+        sh("ip", "-n", ns[c.b_device], "link", "set", b, "name", f"swp{c.b_port}")
+        for dev, port in ((c.a_device, c.a_port), (c.b_device, c.b_port)):
+            sh("ip", "-n", ns[dev], "link", "set", f"swp{port}", "mtu", "9216", "up")
+    for n in names:
+        d = tmp_path / n
+        d.mkdir()
+        (d / "frr.conf").write_text(confs[n])
+        (d / "vtysh.conf").write_text("service integrated-vtysh-config\n")
+        shutil.chown(d, "frr", "frr")
+        for f in d.iterdir():
+            shutil.chown(f, "frr", "frr")
+        for daemon in ("zebra", "bgpd"):
+            sh(
+                "ip",
+                "netns",
+                "exec",
+                ns[n],
+                str(FRR / daemon),
+                "-d",
+                "-i",
+                str(d / f"{daemon}.pid"),
+                "-z",
+                str(d / "zserv.api"),
+                "--vty_socket",
+                str(d),
+            )
+        # the integrated config is applied through vtysh, as `vtysh -b` does at boot
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            ns[n],
+            "vtysh",
+            "--vty_socket",
+            str(d),
+            "--config_dir",
+            str(d),
+            "-f",
+            str(d / "frr.conf"),
+        )
+
+    def vty(n: str, cmd: str) -> str:
+        d = tmp_path / n
+        return subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns[n],
+                "vtysh",
+                "--vty_socket",
+                str(d),
+                "--config_dir",
+                str(d),
+                "-c",
+                cmd,
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+
+    leaf2_lo = next(s.loopback for s in topo.switches if s.name == "leaf-su02-r0")
+    established = paths = 0
+    for _ in range(120):
+        established = 0
+        for n in names:
+            try:
+                peers = json.loads(vty(n, "show bgp ipv4 unicast summary json")).get("peers", {})
+            except json.JSONDecodeError:
+                peers = {}
+            established += sum(p.get("state") == "Established" for p in peers.values())
+        try:
+            route = json.loads(vty("leaf-su01-r0", f"show ip route {leaf2_lo}/32 json"))
+            hops = route.get(f"{leaf2_lo}/32", [{}])[0].get("nexthops", [])
+            paths = sum(1 for h in hops if h.get("fib"))
+        except json.JSONDecodeError:
+            paths = 0
+        if established == 8 and paths == 2:
+            break
+        time.sleep(0.5)
+    assert established == 8, "every session of the 2x2 subset is Established"
+    assert paths == 2, "leaf1 reaches leaf2's loopback over both spines"
