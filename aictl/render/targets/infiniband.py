@@ -18,21 +18,6 @@ ETC = "/etc/opensm"
 MTU_4K = 5  # IBTA MTU enum: 4 = 2048, 5 = 4096
 
 
-def planned_port_guids(topo: Topology) -> dict[str, str]:
-    """`<host> <rdma device>` -> port GUID (16 hex digits) of the planned fabric, plane 1."""
-    files = ibnet.render_all(topo)
-    net = files.get("ibsim.net") or files["ibsim-p1.net"]
-    out: dict[str, str] = {}
-    guid = None
-    for line in net.splitlines():
-        if line.startswith("caguid="):
-            guid = int(line.split("=", 1)[1], 16)
-        elif line.startswith("Hca") and guid is not None:
-            desc = line.split('# "', 1)[1].rstrip('"')
-            out[desc] = f"{guid + 1:016x}"
-    return out
-
-
 def _members(
     topo: Topology,
     members: list[str] | str,
@@ -62,7 +47,7 @@ def render_ib(topo: Topology) -> list[Artifact]:
     """ib/opensm.conf, ib/partitions.conf, GUID files (planned GUIDs) and ib/ufm/*.json."""
     sm = topo.spec.subnet_manager
     planned = sm.guids == "planned"
-    guids = planned_port_guids(topo) if planned else None
+    guids = ibnet.port_guids(topo) if planned else None
     parts: list[dict[str, Any]] = []
     requests: list[dict[str, Any]] = []
     for i, p in enumerate(sm.partitions):

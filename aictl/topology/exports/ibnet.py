@@ -105,3 +105,18 @@ def _plane(topo: Topology, plane: int) -> tuple[str, str, str]:
             roots.append(f"{guid:#018x}")
         record("Switch", s.ports, s.name, s.name, f"switchguid={guid:#x}")
     return ("\n".join(head + body)), "\n".join(roots) + "\n", "\n".join(cn_guids) + "\n"
+
+
+def port_guids(topo: Topology) -> dict[str, str]:
+    """`<host> <rdma device>` -> port GUID (16 hex digits) of the planned fabric, plane 1."""
+    files = render_all(topo)
+    net = files.get("ibsim.net") or files["ibsim-p1.net"]
+    out: dict[str, str] = {}
+    guid = None
+    for line in net.splitlines():
+        if line.startswith("caguid="):
+            guid = int(line.split("=", 1)[1], 16)
+        elif line.startswith("Hca") and guid is not None:
+            desc = line.split('# "', 1)[1].rstrip('"')
+            out[desc] = f"{guid + 1:016x}"
+    return out

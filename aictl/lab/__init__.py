@@ -1,0 +1,807 @@
+"""The lab: a cluster twin on one machine (`aictl lab up|status|inject|clear|down`).
+
+Each planned node is a set of Linux namespaces (network, mount, UTS, PID) with its own root
+(an overlay over the host's root, upper layer on a tmpfs) and a real sshd on its management
+address; `bond0` carries that address (no bonding module needed) and every rail netdev of the
+spec carries its rail address, on bridges the lab creates. The InfiniBand fabric is ibsim
+running the plan's net file in the head node's network namespace, routed by opensm (ftree);
+the head node's infiniband-diags talk to it. GPUs and HCAs are simulated by
+`aictl/lab/simtools.py`, which reads each node's hardware JSON (faults included).
+
+Public entries: `lab_up`, `lab_status`, `lab_inject`, `lab_clear`, `lab_down`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aictl.errors import AictlError, ExitCode, ToolMissingError
+from aictl.lab.hardware import FAULT_KINDS, apply_fault, node_hardware
+
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
+
+RUN_ROOT = Path("/run/aictl-lab")
+SIM_TOOLS = (
+    "nvidia-smi",
+    "ibstat",
+    "ibv_devinfo",
+    "ibdev2netdev",
+    "show_gids",
+    "ofed_info",
+    "lspci",
+    "setpci",
+    "lsmod",
+    "systemctl",
+)
+DIAGS = (
+    "ibnetdiscover",
+    "iblinkinfo",
+    "ibtracert",
+    "smpquery",
+    "ibqueryerrors",
+    "saquery",
+    "perfquery",
+    "ibroute",
+    "dump_lfts.sh",
+)
+NODE_SCRIPT = """set -e
+R={run}
+N=$R/nodes/{node}
+mount -t overlay overlay -o lowerdir=/,upperdir=$N/upper,workdir=$N/work $N/merged
+M=$N/merged
+mount --rbind /dev $M/dev
+mount -t proc proc $M/proc
+mount --rbind /sys $M/sys
+mount -t tmpfs tmpfs $M/run
+mkdir -p $M/run/sshd $M/opt/aictl-lab $M/etc/aictl-lab
+mount --bind $R/shared $M/opt/aictl-lab
+mount --bind $N/etc-lab $M/etc/aictl-lab
+hostname {node}
+exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
+"""
+
+
+class LabError(AictlError):
+    """The lab cannot be brought up, changed or found."""
+
+    exit_code = ExitCode.INTERNAL
+    label = "LAB"
+
+
+def _tag(cluster: str) -> str:
+    return hashlib.sha256(cluster.encode()).hexdigest()[:6]
+
+
+@dataclass(frozen=True, slots=True)
+class LabPaths:
+    """Where one lab keeps its runtime (tmpfs) and its client files (build dir)."""
+
+    cluster: str
+    build: Path
+
+    @property
+    def run(self) -> Path:
+        return RUN_ROOT / self.cluster
+
+    @property
+    def state(self) -> Path:
+        return self.run / "state.json"
+
+    @property
+    def client(self) -> Path:
+        return self.build / "lab"
+
+    def node(self, name: str) -> Path:
+        return self.run / "nodes" / name
+
+
+def _sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if check and p.returncode != 0:
+        raise LabError(f"`{' '.join(cmd)}` failed: {(p.stderr or p.stdout).strip()}")
+    return p
+
+
+def _daemon(
+    cmd: list[str], *, log: Path, env: dict[str, str] | None = None, stdin_fd: int | None = None
+) -> int:
+    """Start `cmd` detached (double fork, own session); returns its PID.
+
+    The lab's daemons must outlive the aictl process that started them, so they are not
+    children of it: nothing to reap, and no Popen object to outlive.
+    """
+    read_end, write_end = os.pipe()
+    first = os.fork()
+    if first == 0:  # pragma: no cover - runs in the forked child
+        try:
+            os.close(read_end)
+            os.setsid()
+            second = os.fork()
+            if second:
+                os.write(write_end, str(second).encode())
+                os._exit(0)
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(stdin_fd if stdin_fd is not None else os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.execvpe(cmd[0], cmd, env if env is not None else dict(os.environ))  # noqa: S606
+        finally:
+            os._exit(127)
+    os.close(write_end)
+    os.waitpid(first, 0)
+    with os.fdopen(read_end) as fh:
+        return int(fh.read() or 0)
+
+
+def _require(topo: Topology) -> None:
+    if os.geteuid() != 0:
+        raise LabError(
+            "the lab needs root (namespaces, mounts, bridges)",
+            hint="run as root, e.g. sudo .venv/bin/aictl lab up --preset lab-small",
+        )
+    tools = ["ip", "unshare", "/usr/sbin/sshd", "ssh-keygen", "mount"]
+    if topo.spec.compute_fabric.transport == "infiniband":
+        tools += ["ibsim", "ibsim-run", "opensm", "ibnetdiscover"]
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise ToolMissingError(
+            f"the lab needs {', '.join(missing)}", hint="bash scripts/setup.sh installs them"
+        )
+    if not Path("/usr/bin/python3").exists():
+        raise ToolMissingError(
+            "the lab's simulated tools need /usr/bin/python3", hint="apt-get install python3"
+        )
+
+
+def _check_free(topo: Topology) -> None:
+    from ipaddress import IPv4Network
+
+    mgmt = topo.spec.addressing.management.subnet
+    routes = json.loads(_sh("ip", "-j", "route", "show").stdout or "[]")
+    for r in routes:
+        dst = r.get("dst", "")
+        if not dst or not dst[0].isdigit():
+            continue
+        net = IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False)
+        if net.overlaps(mgmt):
+            raise LabError(
+                f"the management subnet {mgmt} is already routed here ({dst} dev {r.get('dev')})",
+                hint="another lab is up with the same "
+                "subnet (aictl lab down), or give this spec its own subnet",
+            )
+
+
+def lab_up(topo: Topology, *, build: Path) -> dict[str, Any]:
+    """Bring the whole twin up; returns the status. Rolls back on failure."""
+    _require(topo)
+    paths = LabPaths(topo.name, build)
+    if paths.state.exists():
+        raise LabError(f"lab {topo.name} is already up", hint=f"aictl lab down {topo.name}")
+    _check_free(topo)
+    started = time.monotonic()
+    state: dict[str, Any] = {
+        "cluster": topo.name,
+        "tag": _tag(topo.name),
+        "build": str(build),
+        "nodes": {},
+        "bridges": [],
+        "fabric": {},
+        "faults": [],
+        "simulated": True,
+    }
+    try:
+        _prepare(paths, state)
+        _networks(topo, paths, state)
+        _nodes(topo, paths, state)
+        if topo.spec.compute_fabric.transport == "infiniband":
+            _fabric(topo, paths, state)
+        _wait_ssh(topo, state)
+        _client_files(topo, paths, state)
+    except BaseException:
+        _save(paths, state)
+        lab_down(topo.name, build=build)
+        raise
+    state["up_seconds"] = round(time.monotonic() - started, 1)
+    _save(paths, state)
+    return lab_status(topo.name)
+
+
+def _save(paths: LabPaths, state: dict[str, Any]) -> None:
+    if paths.run.is_dir():
+        paths.state.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
+    paths.run.mkdir(parents=True, exist_ok=True)
+    _sh(
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=2g,mode=0755",
+        f"aictl-lab-{state['tag']}",
+        str(paths.run),
+    )
+    state["mounted"] = True
+    shared = paths.run / "shared"
+    shared.mkdir()
+    sim = shared / "simtools.py"
+    shutil.copyfile(Path(__file__).with_name("simtools.py"), sim)
+    sim.chmod(0o755)
+    paths.client.mkdir(parents=True, exist_ok=True)
+    key = paths.client / "id_ed25519"
+    for f in (key, key.with_suffix(".pub")):
+        f.unlink(missing_ok=True)
+    _sh(
+        "ssh-keygen",
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        f"aictl-lab-{paths.cluster}",
+        "-f",
+        str(key),
+    )
+    shutil.copyfile(key.with_suffix(".pub"), shared / "authorized_keys")
+
+
+def _networks(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
+    tag = state["tag"]
+    mgmt = topo.spec.addressing.management.subnet
+    bridges = [f"ai{tag}m", *(f"ai{tag}r{r}" for r in range(topo.rails))]
+    for br in bridges:
+        _sh("ip", "link", "add", br, "type", "bridge")
+        state["bridges"].append(br)
+        _sh("ip", "link", "set", br, "up")
+    _sh("ip", "addr", "add", f"{topo.mgmt_gateway}/{mgmt.prefixlen}", "dev", bridges[0])
+
+
+def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
+    tag = state["tag"]
+    mgmt_len = topo.spec.addressing.management.subnet.prefixlen
+    from ipaddress import IPv4Network
+
+    for node in topo.nodes:
+        ns = f"aictl-{tag}-{node.name}"
+        d = paths.node(node.name)
+        for sub in ("upper/usr/local/bin", "work", "merged", "etc-lab"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        _sh("ip", "netns", "add", ns)
+        state["nodes"][node.name] = {"ns": ns, "mgmt_ip": node.mgmt_ip, "pid": 0}
+        _sh("ip", "-n", ns, "link", "set", "lo", "up")
+        prof = topo.spec.node_profiles[node.profile]
+        links = [("bond0", f"ai{tag}m", node.mgmt_ip, mgmt_len)]
+        links += [
+            (
+                nic.netdev,
+                f"ai{tag}r{r}",
+                node.rail_ips[r],
+                IPv4Network(topo.rail_nets[r].subnet).prefixlen,
+            )
+            for r, nic in enumerate(prof.compute_nics.rails)
+        ]
+        for i, (ifname, bridge, ip, plen) in enumerate(links):
+            host_end = f"v{tag}{node.index:03d}{i}"
+            _sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", ifname, "netns", ns)
+            _sh("ip", "link", "set", host_end, "master", bridge, "up")
+            _sh("ip", "-n", ns, "addr", "add", f"{ip}/{plen}", "dev", ifname)
+            _sh("ip", "-n", ns, "link", "set", ifname, "up")
+        _sh("ip", "-n", ns, "route", "add", "default", "via", topo.mgmt_gateway)
+        # simulated tools first on PATH; node identity and hardware in /etc/aictl-lab
+        for tool in SIM_TOOLS:
+            (d / "upper/usr/local/bin" / tool).symlink_to("/opt/aictl-lab/simtools.py")
+        hw = node_hardware(topo, node)
+        (d / "etc-lab" / "hardware.base.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
+        (d / "etc-lab" / "hardware.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
+        _sh(
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            node.name,
+            "-f",
+            str(d / "etc-lab" / "ssh_host_ed25519_key"),
+        )
+        (d / "etc-lab" / "sshd_config").write_text(
+            f"ListenAddress {node.mgmt_ip}:22\n"
+            "HostKey /etc/aictl-lab/ssh_host_ed25519_key\nPidFile /run/sshd.pid\n"
+            "AuthorizedKeysFile /opt/aictl-lab/authorized_keys\n"
+            "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+            "MaxStartups 64:30:128\nMaxSessions 64\nSubsystem sftp internal-sftp\n"
+            "LogLevel ERROR\n"
+        )
+        _start_node(paths, state, node.name)
+
+
+def _start_node(paths: LabPaths, state: dict[str, Any], name: str) -> None:
+    info = state["nodes"][name]
+    script = NODE_SCRIPT.format(run=paths.run, node=name)
+    info["launcher"] = _daemon(
+        [
+            "ip",
+            "netns",
+            "exec",
+            info["ns"],
+            "unshare",
+            "--mount",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+        ],
+        log=paths.node(name) / "node.log",
+    )
+    info["sshd"] = "starting"
+
+
+def _wait_ssh(topo: Topology, state: dict[str, Any], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    pending = {
+        n.name: n.mgmt_ip for n in topo.nodes if state["nodes"][n.name].get("sshd") != "down"
+    }
+    while pending and time.monotonic() < deadline:
+        for name, ip in list(pending.items()):
+            try:
+                with socket.create_connection((ip, 22), timeout=0.3) as s:
+                    s.recv(4)
+                state["nodes"][name]["sshd"] = "up"
+                pending.pop(name)
+            except OSError:
+                continue
+        time.sleep(0.1)
+    if pending:
+        raise LabError(
+            f"sshd did not come up on {', '.join(sorted(pending))}",
+            hint="see the node.log files under " + str(RUN_ROOT),
+        )
+
+
+def _client_files(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
+    known, config, hosts = [], [], []
+    key = paths.client / "id_ed25519"
+    for node in topo.nodes:
+        pub = (paths.node(node.name) / "etc-lab" / "ssh_host_ed25519_key.pub").read_text()
+        kt, kb64 = pub.split()[:2]
+        known.append(f"{node.name},{node.mgmt_ip} {kt} {kb64}")
+        config += [
+            f"Host {node.name}",
+            f"  HostName {node.mgmt_ip}",
+            "  User root",
+            f"  IdentityFile {key.resolve()}",
+            "  IdentitiesOnly yes",
+            f"  UserKnownHostsFile {(paths.client / 'known_hosts').resolve()}",
+            "  StrictHostKeyChecking yes",
+            "",
+        ]
+        hosts.append(f"{node.name} {node.mgmt_ip} 22")
+    (paths.client / "known_hosts").write_text("\n".join(known) + "\n")
+    (paths.client / "ssh_config").write_text("\n".join(config))
+    (paths.client / "hosts.txt").write_text("\n".join(hosts) + "\n")
+    state["client"] = {
+        "key": str(key),
+        "known_hosts": str(paths.client / "known_hosts"),
+        "ssh_config": str(paths.client / "ssh_config"),
+    }
+
+
+def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
+    from aictl.topology.exports import ibnet
+
+    head = topo.nodes[0].name
+    ns = state["nodes"][head]["ns"]
+    fab = paths.run / "fabric"
+    (fab / "osm").mkdir(parents=True)
+    files = ibnet.render_all(topo)
+    net = fab / "ibsim.net"
+    net.write_text(files["ibsim.net"])
+    (fab / "roots.guids").write_text(files["ftree-roots.guids"])
+    (fab / "cns.guids").write_text(files["ftree-cns.guids"])
+    sock = f"aictl-{state['tag']}"
+    fifo = fab / "console.fifo"
+    os.mkfifo(fifo)
+    # hold the console open read-write: ibsim never sees EOF (it would spin on it)
+    console = os.open(fifo, os.O_RDWR)
+    args = (
+        net.read_text()
+        .splitlines()[1]
+        .removeprefix("# ibsim ")
+        .removesuffix(" <this file>")
+        .split()
+    )
+    args = [a for a in args if a != "-n"]
+    env = {
+        **os.environ,
+        "IBSIM_SOCKNAME": sock,
+        "OSM_CACHE_DIR": str(fab / "osm"),
+        "OSM_TMP_DIR": str(fab / "osm"),
+    }
+    env.pop("LD_PRELOAD", None)
+    sim = _daemon(
+        ["ip", "netns", "exec", ns, "ibsim", *args, str(net)],
+        env=env,
+        stdin_fd=console,
+        log=fab / "ibsim.log",
+    )
+    os.close(console)
+    state["fabric"] = {"head": head, "ns": ns, "sock": sock, "ibsim": sim, "console": str(fifo)}
+    for _ in range(200):
+        if "simulator ready" in (fab / "ibsim.log").read_text():
+            break
+        time.sleep(0.05)
+    else:
+        raise LabError("ibsim did not start", hint=f"see {fab / 'ibsim.log'}")
+    subprocess.run(
+        ["opensm", "-c", str(fab / "osm" / "opensm.conf")],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    osm_log = fab / "opensm.log"
+    state["fabric"]["opensm"] = _daemon(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "ibsim-run",
+            "opensm",
+            "-F",
+            str(fab / "osm" / "opensm.conf"),
+            "-d",
+            "2",
+            "-s",
+            "5",
+            "-f",
+            str(osm_log),
+            "-R",
+            "ftree",
+            "-a",
+            str(fab / "roots.guids"),
+            "-u",
+            str(fab / "cns.guids"),
+        ],
+        env=env,
+        log=fab / "opensm.stdout",
+    )
+    for _ in range(300):
+        if osm_log.exists() and "SUBNET UP" in osm_log.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        raise LabError("opensm did not bring the subnet up", hint=f"see {osm_log}")
+    state["fabric"]["routing"] = (
+        "ftree" if "ftree tables configured on all switches" in osm_log.read_text() else "other"
+    )
+    _record_lids(topo, paths, state, env)
+    upper = paths.node(head) / "upper/usr/local/bin"
+    for tool in DIAGS:
+        real = shutil.which(tool)
+        if real is None:
+            continue
+        wrapper = upper / tool
+        wrapper.write_text(
+            f"#!/bin/sh\n# aictl lab: {tool} against the simulated fabric\n"
+            f'IBSIM_SOCKNAME={sock} exec ibsim-run {real} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+
+
+def _record_lids(
+    topo: Topology, paths: LabPaths, state: dict[str, Any], env: dict[str, str]
+) -> None:
+    import re
+
+    ns = state["fabric"]["ns"]
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "ibsim-run", "ibnetdiscover", "-p"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lids = {
+        m.group(2): int(m.group(1))
+        for m in re.finditer(r"^CA\s+(\d+)\s+\d+\s+\S+\s+.*\(\s*'([^']+)'", out, re.M)
+    }
+    sm = re.search(r"sm_lid\s+(\d+)", out)
+    for node in topo.nodes:
+        for name in ("hardware.base.json", "hardware.json"):
+            f = paths.node(node.name) / "etc-lab" / name
+            hw = json.loads(f.read_text())
+            for nic in hw["nics"]:
+                nic["lid"] = lids.get(f"{node.name} {nic['dev']}", 0)
+            hw["sm_lid"] = int(sm.group(1)) if sm else 1
+            f.write_text(json.dumps(hw, indent=1, sort_keys=True))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def labs_up() -> list[str]:
+    """Clusters whose lab is up on this machine."""
+    if not RUN_ROOT.is_dir():
+        return []
+    return sorted(p.parent.name for p in RUN_ROOT.glob("*/state.json"))
+
+
+def _load(cluster: str) -> tuple[LabPaths, dict[str, Any]]:
+    state_file = RUN_ROOT / cluster / "state.json"
+    if not state_file.exists():
+        raise LabError(f"no lab {cluster!r} is up", hint="aictl lab up --preset lab-small")
+    state: dict[str, Any] = json.loads(state_file.read_text())
+    return LabPaths(cluster, Path(state["build"])), state
+
+
+def lab_status(cluster: str) -> dict[str, Any]:
+    """Nodes, addresses, sshd, fabric and active faults, as data."""
+    _, state = _load(cluster)
+    nodes = []
+    for name, info in state["nodes"].items():
+        up = False
+        try:
+            with socket.create_connection((info["mgmt_ip"], 22), timeout=0.5):
+                up = True
+        except OSError:
+            pass
+        nodes.append(
+            {
+                "name": name,
+                "mgmt_ip": info["mgmt_ip"],
+                "netns": info["ns"],
+                "sshd": "up" if up else "down",
+            }
+        )
+    fab = state.get("fabric") or {}
+    fabric = {}
+    if fab:
+        fabric = {
+            "ibsim": "up" if _alive(fab["ibsim"]) else "down",
+            "opensm": "up" if _alive(fab["opensm"]) else "down",
+            "routing": fab.get("routing"),
+            "head": fab["head"],
+        }
+    return {
+        "cluster": cluster,
+        "simulated": True,
+        "nodes": nodes,
+        "fabric": fabric,
+        "faults": state["faults"],
+        "client": state.get("client", {}),
+        "up_seconds": state.get("up_seconds"),
+    }
+
+
+def _console(state: dict[str, Any], *commands: str) -> None:
+    fd = os.open(state["fabric"]["console"], os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        for c in commands:
+            os.write(fd, (c + "\n").encode())
+            time.sleep(0.2)
+    finally:
+        os.close(fd)
+
+
+def _hw_edit(paths: LabPaths, host: str, fault: dict[str, Any]) -> dict[str, Any]:
+    f = paths.node(host) / "etc-lab" / "hardware.json"
+    hw: dict[str, Any] = json.loads(f.read_text())
+    apply_fault(hw, fault)
+    f.write_text(json.dumps(hw, indent=1, sort_keys=True))
+    return hw
+
+
+def lab_inject(
+    cluster: str,
+    kind: str,
+    *,
+    host: str,
+    rail: int | None = None,
+    gpu: int | None = None,
+    factor: float | None = None,
+    with_host: str | None = None,
+) -> dict[str, Any]:
+    """Inject a fault; returns it as recorded. See FAULT_KINDS."""
+    paths, state = _load(cluster)
+    if kind not in FAULT_KINDS:
+        raise LabError(f"unknown fault {kind!r}", hint=f"kinds: {', '.join(FAULT_KINDS)}")
+    for h in (host, with_host):
+        if h is not None and h not in state["nodes"]:
+            raise LabError(
+                f"no node {h!r} in lab {cluster}", hint=f"nodes: {', '.join(state['nodes'])}"
+            )
+    hw = json.loads((paths.node(host) / "etc-lab" / "hardware.json").read_text())
+    rails = len(hw["nics"])
+    if rail is not None and not 0 <= rail < rails:
+        raise LabError(f"rail {rail} does not exist (0..{rails - 1})")
+    if gpu is not None and not 0 <= gpu < len(hw["gpus"]):
+        raise LabError(f"GPU {gpu} does not exist (0..{len(hw['gpus']) - 1})")
+    fault: dict[str, Any] = {
+        "kind": kind,
+        "host": host,
+        "rail": rail,
+        "gpu": gpu,
+        "factor": factor,
+        "with": with_host,
+    }
+    fabric = state.get("fabric") or {}
+    if kind == "port-down":
+        r = rail or 0
+        if fabric:
+            _console(state, f'Unlink "{host}-{hw["nics"][r]["dev"]}"[1]')
+    elif kind == "swap-cables":
+        r = rail or 0
+        other_host, other_rail = (with_host, r) if with_host else (host, (r + 1) % rails)
+        other_hw = json.loads((paths.node(other_host) / "etc-lab" / "hardware.json").read_text())
+        a, b = hw["nics"][r], other_hw["nics"][other_rail]
+        fault["with"], fault["with_rail"] = other_host, other_rail
+        if fabric:
+            _console(
+                state,
+                f'Unlink "{host}-{a["dev"]}"[1]',
+                f'Unlink "{other_host}-{b["dev"]}"[1]',
+                f'Link "{host}-{a["dev"]}"[1] "{b["leaf"]}"[{b["leaf_port"]}]',
+                f'Link "{other_host}-{b["dev"]}"[1] "{a["leaf"]}"[{a["leaf_port"]}]',
+            )
+    elif kind == "sshd-down":
+        _stop_node(state, host)
+        state["nodes"][host]["sshd"] = "down"
+    _hw_edit(paths, host, fault)
+    state["faults"].append(fault)
+    _save(paths, state)
+    return fault
+
+
+def _stop_node(state: dict[str, Any], name: str) -> None:
+    info = state["nodes"][name]
+    ns = info["ns"]
+    pids = _sh("ip", "netns", "pids", ns, check=False).stdout.split()
+    fabric = state.get("fabric") or {}
+    keep = {str(fabric.get("ibsim")), str(fabric.get("opensm"))}
+    for pid in pids:
+        # the fabric runs in the head node's network namespace: keep it
+        if pid in keep or _parent_in(pid, keep):
+            continue
+        _kill(int(pid), signal.SIGKILL)
+
+
+def _kill(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _parent_in(pid: str, keep: set[str]) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[3] in keep
+    except OSError:
+        return False
+
+
+def lab_clear(cluster: str) -> int:
+    """Undo every fault: hardware back to the plan, cables back in place, sshd restarted."""
+    paths, state = _load(cluster)
+    faults = state["faults"]
+    fabric = state.get("fabric") or {}
+    for f in faults:
+        hw = json.loads((paths.node(f["host"]) / "etc-lab" / "hardware.base.json").read_text())
+        if fabric and f["kind"] == "port-down":
+            n = hw["nics"][f["rail"] or 0]
+            _console(state, f'Link "{f["host"]}-{n["dev"]}"[1] "{n["leaf"]}"[{n["leaf_port"]}]')
+        elif fabric and f["kind"] == "swap-cables":
+            other = json.loads(
+                (paths.node(f["with"]) / "etc-lab" / "hardware.base.json").read_text()
+            )
+            a, b = hw["nics"][f["rail"] or 0], other["nics"][f["with_rail"]]
+            _console(
+                state,
+                f'Unlink "{f["host"]}-{a["dev"]}"[1]',
+                f'Unlink "{f["with"]}-{b["dev"]}"[1]',
+                f'Link "{f["host"]}-{a["dev"]}"[1] "{a["leaf"]}"[{a["leaf_port"]}]',
+                f'Link "{f["with"]}-{b["dev"]}"[1] "{b["leaf"]}"[{b["leaf_port"]}]',
+            )
+        elif f["kind"] == "sshd-down":
+            _start_node(paths, state, f["host"])
+    for name in state["nodes"]:
+        base = paths.node(name) / "etc-lab" / "hardware.base.json"
+        (paths.node(name) / "etc-lab" / "hardware.json").write_text(base.read_text())
+    state["faults"] = []
+    _save(paths, state)
+    if any(f["kind"] == "sshd-down" for f in faults):
+        deadline = time.monotonic() + 20
+        for f in faults:
+            if f["kind"] != "sshd-down":
+                continue
+            ip = state["nodes"][f["host"]]["mgmt_ip"]
+            while time.monotonic() < deadline:
+                try:
+                    with socket.create_connection((ip, 22), timeout=0.3):
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            state["nodes"][f["host"]]["sshd"] = "up"
+        _save(paths, state)
+    return len(faults)
+
+
+def lab_down(cluster: str, *, build: Path | None = None) -> list[str]:
+    """Remove everything the lab created: processes, namespaces, bridges, mounts, files.
+
+    Works from the state file, and also sweeps by the lab's name tag, so a half-built lab
+    is cleaned up too. Returns what it removed.
+    """
+    tag = _tag(cluster)
+    removed: list[str] = []
+    state: dict[str, Any] = {}
+    state_file = RUN_ROOT / cluster / "state.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+    paths = LabPaths(cluster, Path(state.get("build") or build or Path("build") / cluster))
+    fabric = state.get("fabric") or {}
+    for key in ("opensm", "ibsim"):
+        pid = fabric.get(key)
+        if pid and _alive(pid):
+            _kill(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+            if _alive(pid):
+                _kill(pid, signal.SIGKILL)
+            removed.append(f"process {key}")
+    namespaces = [
+        line.split()[0]
+        for line in _sh("ip", "netns", "list", check=False).stdout.splitlines()
+        if line.startswith(f"aictl-{tag}-")
+    ]
+    for ns in namespaces:
+        for pid in _sh("ip", "netns", "pids", ns, check=False).stdout.split():
+            _kill(int(pid), signal.SIGKILL)
+    for ns in namespaces:
+        for _ in range(20):
+            if not _sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                break
+            time.sleep(0.05)
+        _sh("ip", "netns", "del", ns, check=False)
+        removed.append(f"netns {ns}")
+    links = json.loads(_sh("ip", "-j", "link", "show", check=False).stdout or "[]")
+    for link in links:
+        name = link.get("ifname", "")
+        if name.startswith((f"ai{tag}", f"v{tag}")):
+            _sh("ip", "link", "del", name, check=False)
+            removed.append(f"link {name}")
+    run = paths.run
+    if run.is_dir():
+        if _sh("mountpoint", "-q", str(run), check=False).returncode == 0:
+            _sh("umount", "-l", str(run), check=False)
+            removed.append(f"mount {run}")
+        shutil.rmtree(run, ignore_errors=True)
+    if RUN_ROOT.is_dir() and not any(RUN_ROOT.iterdir()):
+        RUN_ROOT.rmdir()
+    if paths.client.is_dir():
+        shutil.rmtree(paths.client, ignore_errors=True)
+        removed.append(f"files {paths.client}")
+    return removed

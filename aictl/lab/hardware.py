@@ -1,0 +1,133 @@
+"""The lab's simulated hardware: what each node's GPUs, HCAs and PCIe tree look like.
+
+Built from the plan (GPU and NIC counts, the GPU↔NIC pairing of the spec, planned GUIDs),
+then faults are applied on top. The simulated tools inside a node read this JSON on every
+call, so an injected fault shows at once. Everything carries `simulated: true`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from aictl.topology.exports.ibnet import port_guids
+
+if TYPE_CHECKING:
+    from aictl.topology.model import NodePlacement, Topology
+
+DRIVER = "535.183.06"
+CUDA = "12.2"
+OFED = "MLNX_OFED_LINUX-23.10-2.1.3.1"
+FAULT_KINDS = (
+    "slow-nic",
+    "port-down",
+    "swap-cables",
+    "pcie-degraded",
+    "peermem-missing",
+    "fabricmanager-stopped",
+    "ecc-errors",
+    "sshd-down",
+)
+
+
+def _uuid(cluster: str, node: str, gpu: int) -> str:
+    h = hashlib.sha256(f"{cluster}/{node}/gpu{gpu}".encode()).hexdigest()
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def node_hardware(
+    topo: Topology, node: NodePlacement, guids: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The healthy hardware of one node."""
+    spec = topo.spec
+    prof = spec.node_profiles[node.profile]
+    guids = (
+        guids
+        if guids is not None
+        else (port_guids(topo) if spec.compute_fabric.transport == "infiniband" else {})
+    )
+    n_gpu = prof.gpu.count
+    half = max(1, n_gpu // 2)
+    # each PCIe switch hosts a NIC and the GPUs the spec pairs with it; bus numbers are
+    # made up but stable: GPU g at 0x18 + 0x10*g, NIC r at 0x0c + 0x40*r
+    gpus = [
+        {
+            "index": g,
+            "model": prof.gpu.model,
+            "uuid": _uuid(topo.name, node.name, g),
+            "bdf": f"00000000:{0x18 + 0x10 * g:02X}:00.0",
+            "numa": 0 if g < half else 1,
+            "pcie": {"gen": 4, "max_gen": 4, "width": 16, "max_width": 16},
+            "nvlinks": 12 if prof.gpu.nvswitch else 0,
+            "nvlink_gbytes": round(prof.gpu.nvlink_gbytes / 12, 2) if prof.gpu.nvswitch else 0,
+            "nvlinks_down": 0,
+            "ecc": {"sbe_retired": 0, "dbe_retired": 0, "pending": False, "volatile_uncorr": 0},
+        }
+        for g in range(n_gpu)
+    ]
+    ib = spec.compute_fabric.transport == "infiniband"
+    nics = []
+    for r, nic in enumerate(prof.compute_nics.rails):
+        guid = guids.get(f"{node.name} {nic.rdma_device}", f"{0x0002C90200000000 + r:016x}")
+        partner = nic.gpus[0] if nic.gpus else r * n_gpu // len(prof.compute_nics.rails)
+        nics.append(
+            {
+                "dev": nic.rdma_device,
+                "netdev": nic.netdev,
+                "rail": r,
+                "port_guid": guid,
+                "node_guid": f"{int(guid, 16) - 1:016x}",
+                "lid": 0,
+                "rate": prof.compute_nics.speed_gbps,
+                "link_layer": "InfiniBand" if ib else "Ethernet",
+                "state": "Active",
+                "phys": "LinkUp",
+                "ip": node.rail_ips[r],
+                "bdf": f"0000:{0x0C + 0x40 * r:02x}:00.0",
+                "gpus": list(nic.gpus),
+                "numa": 0 if partner < half else 1,
+                "pcie": {"gen": 4, "width": 16},
+                "perf_factor": 1.0,
+                "leaf": node.leaf_ports[r][0],
+                "leaf_port": node.leaf_ports[r][1],
+            }
+        )
+    return {
+        "simulated": True,
+        "node": node.name,
+        "cluster": topo.name,
+        "driver": DRIVER,
+        "cuda": CUDA,
+        "ofed": OFED,
+        "nvswitch": prof.gpu.nvswitch,
+        "fabricmanager": "active",
+        "peermem": True,
+        "gpus": gpus,
+        "nics": nics,
+        "bridges": [
+            {"bdf": f"0000:{0x0A + 0x40 * r:02x}:00.0", "acs": False} for r in range(len(nics))
+        ],
+        "faults": [],
+    }
+
+
+def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
+    """Change `hw` the way `fault` would show on a real node (in place)."""
+    kind = fault["kind"]
+    hw["faults"].append(fault)
+    nic = hw["nics"][fault.get("rail") or 0] if hw["nics"] else None
+    gpu = hw["gpus"][fault.get("gpu") or 0] if hw["gpus"] else None
+    if kind == "slow-nic" and nic is not None:
+        nic["perf_factor"] = float(fault.get("factor") or 0.5)
+    elif kind == "port-down" and nic is not None:
+        nic.update(state="Down", phys="Polling", rate=10, lid=0)
+    elif kind == "pcie-degraded" and gpu is not None:
+        gpu["pcie"].update(width=int(fault.get("factor") or 8))
+    elif kind == "peermem-missing":
+        hw["peermem"] = False
+    elif kind == "fabricmanager-stopped":
+        hw["fabricmanager"] = "inactive"
+    elif kind == "ecc-errors" and gpu is not None:
+        gpu["ecc"].update(sbe_retired=12, dbe_retired=2, pending=True, volatile_uncorr=2)
+    elif kind == "swap-cables" and nic is not None:
+        nic["swapped_with"] = fault.get("with")

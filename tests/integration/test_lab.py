@@ -1,0 +1,223 @@
+"""The lab end to end, as root: up, strict-host-key SSH to every node, isolated roots, the
+fabric from the head node, every fault injected and cleared, two labs side by side, and
+nothing left after `lab down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aictl.lab import RUN_ROOT, _tag, lab_clear, lab_down, lab_inject, lab_status, lab_up
+from aictl.spec.loader import load_preset, parse_spec_text, preset_text
+from aictl.topology import build_topology
+from aictl.topology.model import Topology
+from tests.conftest import require_tools
+
+pytestmark = pytest.mark.lab
+
+Lab = tuple[Topology, Path, dict[str, Any]]
+
+
+def _require() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    require_tools(
+        "ip", "unshare", "/usr/sbin/sshd", "ssh", "ssh-keygen", "ibsim", "opensm", "ibnetdiscover"
+    )
+
+
+def _plan(text: str, name: str) -> Topology:
+    loaded = parse_spec_text(text, name)
+    return build_topology(loaded.spec, spec_sha256=loaded.sha256)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    _require()
+    loaded = load_preset("lab-small")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    build = tmp_path_factory.mktemp("lab") / "build"
+    lab_down(topo.name, build=build)  # a lab left by an earlier, killed run
+    started = time.monotonic()
+    status = lab_up(topo, build=build)
+    status["wall"] = time.monotonic() - started
+    yield topo, build, status
+    lab_down(topo.name)
+    _assert_nothing_left(topo.name, build)
+
+
+def _assert_nothing_left(cluster: str, build: Path) -> None:
+    tag = _tag(cluster)
+    assert not [
+        ln
+        for ln in subprocess.run(
+            ["ip", "netns", "list"], capture_output=True, text=True
+        ).stdout.splitlines()
+        if ln.startswith(f"aictl-{tag}-")
+    ]
+    links = json.loads(
+        subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout
+    )
+    assert not [lk["ifname"] for lk in links if lk["ifname"].startswith((f"ai{tag}", f"v{tag}"))]
+    assert f"aictl-lab-{tag}" not in Path("/proc/mounts").read_text()
+    assert not (RUN_ROOT / cluster).exists()
+    assert not (build / "lab").exists()
+    live = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if stat[2] != "Z" and (f"/run/aictl-lab/{cluster}" in cmd or f"aictl-{tag}" in cmd):
+            live.append(cmd)
+    assert not live, live
+
+
+def ssh(
+    build: Path, node: str, command: str, *, known_hosts: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    cfg = build / "lab" / "ssh_config"
+    extra = ["-o", f"UserKnownHostsFile={known_hosts}"] if known_hosts else []
+    return subprocess.run(
+        [
+            "ssh",
+            "-F",
+            str(cfg),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=5",
+            *extra,
+            node,
+            command,
+        ],
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=60,
+    )
+
+
+def test_up_within_bounds_and_every_node_answers_ssh(lab: Lab) -> None:
+    topo, build, status = lab
+    assert status["wall"] <= 30
+    assert [n["sshd"] for n in status["nodes"]] == ["up"] * len(topo.nodes)
+    assert status["fabric"] == {"ibsim": "up", "opensm": "up", "routing": "ftree", "head": "node01"}
+    for node in topo.nodes:
+        assert ssh(build, node.name, "hostname").stdout.strip() == node.name
+
+
+def test_host_keys_are_verified_strictly(lab: Lab, tmp_path: Path) -> None:
+    _, build, _ = lab
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    refused = ssh(build, "node02", "true", known_hosts=empty, check=False)
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr
+
+
+def test_each_node_has_its_own_root_and_namespaces(lab: Lab) -> None:
+    _, build, _ = lab
+    ssh(build, "node01", "echo only-here > /etc/aictl-isolation-check")
+    assert ssh(build, "node01", "cat /etc/aictl-isolation-check").stdout.strip() == "only-here"
+    assert ssh(build, "node02", "test -e /etc/aictl-isolation-check", check=False).returncode
+    assert not Path("/etc/aictl-isolation-check").exists()
+    assert ssh(build, "node03", "cat /proc/1/comm").stdout.strip() == "sshd"  # own PID ns
+    rail_ip = ssh(build, "node02", "ip -4 -o addr show lan3").stdout.split()[3]
+    assert rail_ip == "10.77.17.3/24"
+    assert (
+        ssh(build, "node02", "ping -c1 -W2 10.77.17.9 >/dev/null; echo $?").stdout.strip() == "0"
+    )  # node08's rail-1 address, over the lab's rail bridge
+
+
+def test_simulated_tools_and_the_fabric(lab: Lab) -> None:
+    _, build, _ = lab
+    out = ssh(build, "node04", "nvidia-smi topo -m; ibstat; ofed_info -s").stdout
+    assert "# aictl-lab: simulated nvidia-smi output (node04)" in out
+    assert out.count("State: Active") == 4 and "MLNX_OFED_LINUX-" in out
+    disc = ssh(build, "node01", "ibnetdiscover").stdout
+    cas = re.findall(r'^Ca\s+\d+\s+"[^"]+"\s+# "([^"]+)"', disc, re.M)
+    assert len(cas) == 32 and "node08 mlx5_3" in cas
+    lid = ssh(build, "node05", "ibstat mlx5_2").stdout
+    assert re.search(r"Base lid: [1-9]\d*", lid)
+
+
+def test_every_fault_shows_and_clears(lab: Lab) -> None:
+    topo, build, _ = lab
+    c = topo.name
+    lab_inject(c, "slow-nic", host="node03", rail=2, factor=0.5)
+    lab_inject(c, "port-down", host="node02", rail=1)
+    lab_inject(c, "swap-cables", host="node03", rail=0, with_host="node04")
+    lab_inject(c, "pcie-degraded", host="node05", gpu=3)
+    lab_inject(c, "peermem-missing", host="node06")
+    lab_inject(c, "fabricmanager-stopped", host="node07")
+    lab_inject(c, "ecc-errors", host="node08", gpu=2)
+    lab_inject(c, "sshd-down", host="node01")
+    assert len(lab_status(c)["faults"]) == 8
+    hw3 = json.loads(ssh(build, "node03", "cat /etc/aictl-lab/hardware.json").stdout)
+    assert hw3["nics"][2]["perf_factor"] == 0.5
+    assert "State: Down" in ssh(build, "node02", "ibstat mlx5_1").stdout
+    assert "Width x8 (downgraded)" in ssh(build, "node05", "lspci -vvv").stdout
+    assert "nvidia_peermem" not in ssh(build, "node06", "lsmod").stdout
+    assert (
+        ssh(build, "node07", "systemctl is-active nvidia-fabricmanager", check=False).stdout.strip()
+        == "inactive"
+    )
+    assert (
+        "Pending Page Blacklist            : Yes"
+        in ssh(build, "node08", "nvidia-smi -q -d PAGE_RETIREMENT").stdout
+    )
+    assert ssh(build, "node01", "true", check=False).returncode == 255
+    assert {n["name"]: n["sshd"] for n in lab_status(c)["nodes"]}["node01"] == "down"
+    # the fabric itself was re-cabled (through ibsim's console) and lost a port
+    env = {**os.environ, "IBSIM_SOCKNAME": f"aictl-{_tag(c)}"}
+    ns = f"aictl-{_tag(c)}-node01"
+    ports = subprocess.run(
+        ["ip", "netns", "exec", ns, "ibsim-run", "ibnetdiscover", "-p"],
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
+    node03 = next(ln for ln in ports.splitlines() if "'node03 mlx5_0' - 'leaf" in ln)
+    assert re.search(r"SW\s+\d+\s+4\s", node03)  # node04's slot on the rail-0 leaf
+    assert "'node02 mlx5_1'" not in ports
+    assert lab_clear(c) == 8
+    assert lab_status(c)["faults"] == []
+    assert ssh(build, "node01", "hostname").stdout.strip() == "node01"
+    assert "State: Active" in ssh(build, "node02", "ibstat mlx5_1").stdout
+    ports = ssh(build, "node01", "ibnetdiscover -p").stdout
+    node03 = next(ln for ln in ports.splitlines() if "'node03 mlx5_0' - 'leaf" in ln)
+    assert re.search(r"SW\s+\d+\s+3\s", node03)
+    assert "'node02 mlx5_1'" in ports
+
+
+def test_two_labs_side_by_side(lab: Lab, tmp_path: Path) -> None:
+    text = (
+        preset_text("lab-small")
+        .replace("name: lab-small", "name: lab-other")
+        .replace("10.77.", "10.78.")
+        .replace("  count: 8\n  hostname", "  count: 2\n  hostname")
+        .replace("members: [node01, node02, node03, node04]", "members: [node01]")
+    )
+    other = _plan(text, "other.yaml")
+    build = tmp_path / "b"
+    try:
+        status = lab_up(other, build=build)
+        assert [n["sshd"] for n in status["nodes"]] == ["up", "up"]
+        assert ssh(build, "node01", "hostname -I").stdout.split()[0] == "10.78.0.2"
+        assert ssh(lab[1], "node01", "hostname -I").stdout.split()[0] == "10.77.0.2"
+        assert lab_status("lab-small")["fabric"]["opensm"] == "up"
+    finally:
+        lab_down("lab-other")
+    _assert_nothing_left("lab-other", build)
+    assert lab_status("lab-small")["nodes"][0]["sshd"] == "up"

@@ -1,0 +1,136 @@
+"""The lab's simulated tools print the structure of the real tools' outputs (checked
+against the real samples where ../shared is present) and follow the hardware JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aictl.lab import simtools
+from aictl.lab.hardware import FAULT_KINDS, apply_fault, node_hardware
+from aictl.spec.loader import load_preset
+from aictl.topology import build_topology
+from tests.conftest import require_shared
+
+
+def hw(preset: str = "lab-small") -> dict[str, Any]:
+    loaded = load_preset(preset)
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    return node_hardware(topo, topo.nodes[0])
+
+
+def run_tool(tool: str, args: list[str], data: dict[str, Any], tmp_path: Path) -> str:
+    f = tmp_path / "hardware.json"
+    f.write_text(json.dumps(data))
+    buf = io.StringIO()
+    simtools.HW_FILE = str(f)
+    with contextlib.redirect_stdout(buf):
+        assert simtools.main([f"/usr/local/bin/{tool}", *args]) in (0, 3)
+    return buf.getvalue()
+
+
+def test_every_output_is_marked_simulated(tmp_path: Path) -> None:
+    data = hw()
+    for tool, args in (
+        ("nvidia-smi", ["topo", "-m"]),
+        ("nvidia-smi", ["-q"]),
+        ("nvidia-smi", ["nvlink", "-s"]),
+        ("ibstat", []),
+        ("ibv_devinfo", []),
+        ("ibdev2netdev", []),
+        ("show_gids", []),
+        ("lspci", ["-vvv"]),
+    ):
+        out = run_tool(tool, args, data, tmp_path)
+        assert out.startswith(f"# aictl-lab: simulated {tool} output (node01)"), tool
+    xml = run_tool("nvidia-smi", ["-q", "-x"], data, tmp_path)
+    assert "aictl-lab: simulated nvidia-smi output" in xml
+    import xml.etree.ElementTree as ET
+
+    ET.fromstring(xml.split("\n", 1)[1].split("\n", 1)[1])  # well-formed after the comment
+
+
+def _keys(text: str) -> set[str]:
+    return {m.group(1).strip() for m in re.finditer(r"^\s*([A-Za-z][\w /]+):", text, re.M)}
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "sample"),
+    [
+        ("ibstat", ["mlx5_0"], "ibstat_h100_roce_all_active.txt"),
+        ("ibv_devinfo", ["-d", "mlx5_0"], "ibv_devinfo_cx7_roce_mlx5_0.txt"),
+    ],
+)
+def test_hca_tools_have_the_real_fields(
+    tool: str, args: list[str], sample: str, tmp_path: Path
+) -> None:
+    real = (require_shared("samples") / sample).read_text()
+    ours = run_tool(tool, args, hw(), tmp_path)
+    assert _keys(real) <= _keys(ours) | {"Hardware version"}
+    # same tab layout for the per-port lines
+    assert "\t\tState: Active" in ours if tool == "ibstat" else "\t\t\tstate:" in ours
+
+
+def test_topo_matrix_layout_matches_the_new_format(tmp_path: Path) -> None:
+    real = (require_shared("samples") / "nvidia_smi_topo_m_hgx_h100_12nic_roce.txt").read_text()
+    ours = run_tool("nvidia-smi", ["topo", "-m"], hw(), tmp_path)
+    head_real = next(ln for ln in real.splitlines() if ln.startswith("\tGPU0"))
+    head_ours = next(ln for ln in ours.splitlines() if ln.startswith("\tGPU0"))
+    assert head_real.split("\t")[-3:] == head_ours.split("\t")[-3:]
+    assert "NIC Legend:" in ours and "  NIC0: mlx5_0" in ours
+    gpu0 = next(ln for ln in ours.splitlines() if ln.startswith("GPU0\t")).split("\t")
+    # GPU0 and GPU1 share mlx5_0's PCIe switch in the A800 spec
+    assert gpu0[9] == "PIX" and gpu0[10] != "PIX"
+
+
+def test_show_gids_and_ibdev2netdev_shapes(tmp_path: Path) -> None:
+    roce = hw("roce-h100-256")
+    gids = run_tool("show_gids", ["mlx5_0"], roce, tmp_path)
+    real = (require_shared("samples") / "show_gids_cx7_roce_mlx5_0.txt").read_text()
+    assert [ln.split("\t")[0] for ln in gids.splitlines()[1:3]] == [
+        ln.split("\t")[0] for ln in real.splitlines()[1:3]
+    ]
+    row3 = gids.splitlines()[6].split("\t")
+    assert row3[2] == "3" and row3[5] == "v2" and row3[4].strip() == roce["nics"][0]["ip"]
+    assert gids.rstrip().endswith("n_gids_found=4")
+    lines = run_tool("ibdev2netdev", [], hw(), tmp_path).splitlines()[1:]
+    assert all(re.fullmatch(r"mlx5_\d+ port 1 ==> \S+ \((Up|Down)\)", ln) for ln in lines)
+
+
+def test_faults_show_in_the_tools(tmp_path: Path) -> None:
+    assert set(FAULT_KINDS) >= {
+        "slow-nic",
+        "port-down",
+        "swap-cables",
+        "pcie-degraded",
+        "peermem-missing",
+        "fabricmanager-stopped",
+        "ecc-errors",
+        "sshd-down",
+    }
+    data = hw()
+    apply_fault(data, {"kind": "port-down", "rail": 1})
+    apply_fault(data, {"kind": "pcie-degraded", "gpu": 3})
+    apply_fault(data, {"kind": "ecc-errors", "gpu": 2})
+    apply_fault(data, {"kind": "peermem-missing"})
+    apply_fault(data, {"kind": "fabricmanager-stopped"})
+    ib = run_tool("ibstat", ["mlx5_1"], data, tmp_path)
+    assert "State: Down" in ib and "Physical state: Polling" in ib
+    assert "PORT_DOWN (1)" in run_tool("ibv_devinfo", ["-d", "mlx5_1"], data, tmp_path)
+    q = run_tool("nvidia-smi", ["-q"], data, tmp_path)
+    assert q.count("Current                   : 8x") == 1
+    assert "Double Bit ECC                    : 2" in q
+    lspci = run_tool("lspci", ["-vvv"], data, tmp_path)
+    assert "Width x8 (downgraded)" in lspci
+    assert "nvidia_peermem" not in run_tool("lsmod", [], data, tmp_path)
+    assert (
+        run_tool("systemctl", ["is-active", "nvidia-fabricmanager"], data, tmp_path).strip()
+        == "inactive"
+    )
+    assert "Fabric" in q and "Not Started" in q
