@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import AictlError, ExitCode, ToolMissingError
-from aictl.lab.hardware import FAULT_KINDS, apply_fault, node_hardware
+from aictl.lab.hardware import FAULT_KINDS, apply_fault, fabric_description, node_hardware
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -44,6 +44,13 @@ SIM_TOOLS = (
     "setpci",
     "lsmod",
     "systemctl",
+    "ib_write_bw",
+    "ib_read_bw",
+    "all_reduce_perf",
+    "all_gather_perf",
+    "reduce_scatter_perf",
+    "alltoall_perf",
+    "sendrecv_perf",
 )
 DIAGS = (
     "ibnetdiscover",
@@ -257,6 +264,9 @@ def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
         str(key),
     )
     shutil.copyfile(key.with_suffix(".pub"), shared / "authorized_keys")
+    shutil.copyfile(Path(__file__).with_name("fabricmodel.py"), shared / "fabricmodel.py")
+    for sub in ("jobs", "flows"):
+        (shared / sub).mkdir(mode=0o1777)
 
 
 def _networks(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
@@ -270,8 +280,15 @@ def _networks(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
     _sh("ip", "addr", "add", f"{topo.mgmt_gateway}/{mgmt.prefixlen}", "dev", bridges[0])
 
 
+def _write_fabric(paths: LabPaths, fab: dict[str, Any]) -> None:
+    tmp = paths.run / "shared" / ".fabric.json"
+    tmp.write_text(json.dumps(fab, indent=1, sort_keys=True))
+    tmp.replace(paths.run / "shared" / "fabric.json")
+
+
 def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
     tag = state["tag"]
+    _write_fabric(paths, fabric_description(topo))
     mgmt_len = topo.spec.addressing.management.subnet.prefixlen
     from ipaddress import IPv4Network
 
@@ -328,7 +345,36 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             "MaxStartups 64:30:128\nMaxSessions 64\nSubsystem sftp internal-sftp\n"
             "LogLevel ERROR\n"
         )
+
+    _node_client_files(topo, paths)
+    for node in topo.nodes:
         _start_node(paths, state, node.name)
+
+
+def _node_client_files(topo: Topology, paths: LabPaths) -> None:
+    """Inside every node: /etc/hosts with the lab's names, root's SSH key and known_hosts
+    (mpirun and Ansible hop from node to node with verified host keys)."""
+    known = []
+    for node in topo.nodes:
+        pub = (paths.node(node.name) / "etc-lab" / "ssh_host_ed25519_key.pub").read_text()
+        known.append(f"{node.name},{node.mgmt_ip} {' '.join(pub.split()[:2])}")
+    hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else ""
+    hosts += "# aictl lab\n" + "".join(f"{n.mgmt_ip} {n.name}\n" for n in topo.nodes)
+    key = paths.client / "id_ed25519"
+    for node in topo.nodes:
+        upper = paths.node(node.name) / "upper"
+        (upper / "etc").mkdir(parents=True, exist_ok=True)
+        (upper / "etc" / "hosts").write_text(hosts)
+        ssh = upper / "root" / ".ssh"
+        ssh.mkdir(parents=True, exist_ok=True)
+        ssh.chmod(0o700)
+        shutil.copyfile(key, ssh / "id_ed25519")
+        (ssh / "id_ed25519").chmod(0o600)
+        (ssh / "known_hosts").write_text("\n".join(known) + "\n")
+        (ssh / "config").write_text(
+            "Host *\n  IdentityFile /root/.ssh/id_ed25519\n"
+            "  StrictHostKeyChecking yes\n  BatchMode yes\n"
+        )
 
 
 def _start_node(paths: LabPaths, state: dict[str, Any], name: str) -> None:
@@ -673,7 +719,14 @@ def lab_inject(
     _hw_edit(paths, host, fault)
     state["faults"].append(fault)
     _save(paths, state)
+    _sync_fabric_faults(paths, state)
     return fault
+
+
+def _sync_fabric_faults(paths: LabPaths, state: dict[str, Any]) -> None:
+    fab = json.loads((paths.run / "shared" / "fabric.json").read_text())
+    fab["faults"] = state["faults"]
+    _write_fabric(paths, fab)
 
 
 def _stop_node(state: dict[str, Any], name: str) -> None:
@@ -730,6 +783,7 @@ def lab_clear(cluster: str) -> int:
         (paths.node(name) / "etc-lab" / "hardware.json").write_text(base.read_text())
     state["faults"] = []
     _save(paths, state)
+    _sync_fabric_faults(paths, state)
     if any(f["kind"] == "sshd-down" for f in faults):
         deadline = time.monotonic() + 20
         for f in faults:

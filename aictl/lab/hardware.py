@@ -131,3 +131,36 @@ def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
         gpu["ecc"].update(sbe_retired=12, dbe_retired=2, pending=True, volatile_uncorr=2)
     elif kind == "swap-cables" and nic is not None:
         nic["swapped_with"] = fault.get("with")
+
+
+def fabric_description(topo: Topology) -> dict[str, Any]:
+    """What the fabric model needs to know about every node (see lab/fabricmodel.py)."""
+    spec = topo.spec
+    nodes = {}
+    for node in topo.nodes:
+        prof = spec.node_profiles[node.profile]
+        nodes[node.name] = {
+            "su": node.su,
+            "mgmt_ip": node.mgmt_ip,
+            "rail_ips": list(node.rail_ips),
+            "leaves": [leaf for leaf, _ in node.leaf_ports[: topo.rails]],
+            "devs": [nic.rdma_device for nic in prof.compute_nics.rails],
+            "netdevs": [nic.netdev for nic in prof.compute_nics.rails],
+            "pix": [list(nic.gpus) for nic in prof.compute_nics.rails],
+            "gpus": prof.gpu.count,
+            "gpu_model": prof.gpu.model,
+            "nvswitch": prof.gpu.nvswitch,
+            "nvlink_gbytes": prof.gpu.nvlink_gbytes or 300.0,
+            "nic_gbps": spec.compute_fabric.link_gbps,
+        }
+    return {
+        "simulated": True,
+        "cluster": topo.name,
+        "seed": f"aictl-lab/{topo.name}",
+        "rails": topo.rails,
+        "link_gbps": spec.compute_fabric.link_gbps,
+        "leaf_uplinks": topo.shape.leaf_uplinks,
+        "tiers": topo.shape.tiers,
+        "nodes": nodes,
+        "faults": [],
+    }

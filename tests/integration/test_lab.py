@@ -221,3 +221,93 @@ def test_two_labs_side_by_side(lab: Lab, tmp_path: Path) -> None:
         lab_down("lab-other")
     _assert_nothing_left("lab-other", build)
     assert lab_status("lab-small")["nodes"][0]["sshd"] == "up"
+
+
+MPI = "mpirun --allow-run-as-root --mca btl_tcp_if_include bond0 --mca oob_tcp_if_include bond0"
+
+
+def _perftest(build: Path, server: str, client: str, args: str) -> tuple[str, str, int]:
+    srv = subprocess.Popen(
+        [
+            "ssh",
+            "-F",
+            str(build / "lab" / "ssh_config"),
+            "-o",
+            "BatchMode=yes",
+            server,
+            f"ib_write_bw {args}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(0.5)
+    cli = ssh(build, client, f"ib_write_bw {args} {server}", check=False)
+    out, _ = srv.communicate(timeout=60)
+    return out, cli.stdout, cli.returncode
+
+
+def _avg(text: str) -> float:
+    rows = [ln.split() for ln in text.splitlines() if re.match(r"^ \d+\s+\d+\s", ln)]
+    return float(rows[-1][3])
+
+
+def test_gpudirect_perftest_between_nodes(lab: Lab) -> None:
+    topo, build, _ = lab
+    args = "-d mlx5_1 -F --report_gbits -s 8388608"
+    server, client, rc = _perftest(build, "node02", "node06", f"{args} --use_cuda=2")
+    assert rc == 0
+    assert client.startswith("# aictl-lab: simulated ib_write_bw output (node06)")
+    assert "RDMA_Write BW Test" in client and "Waiting for client to connect" in server
+    assert "Picking device No. 2" in client  # GPU 2 sits beside mlx5_1
+    assert 0.95 * 200 < _avg(client) < 200
+    assert _avg(server) == _avg(client)
+    far = _perftest(build, "node02", "node06", f"{args} --use_cuda=7")[1]
+    assert _avg(far) < 0.5 * 200  # a GPU on the other side of the host
+    lab_inject(topo.name, "slow-nic", host="node06", rail=1, factor=0.5)
+    lab_inject(topo.name, "peermem-missing", host="node03")
+    try:
+        assert 90 < _avg(_perftest(build, "node02", "node06", args)[1]) < 100
+        _, out, rc = _perftest(build, "node02", "node03", f"{args} --use_cuda=2")
+        assert rc == 1 and "Couldn't allocate MR" in out
+    finally:
+        lab_clear(topo.name)
+
+
+def _busbw(out: str, size: int) -> float:
+    row = next(ln for ln in out.splitlines() if ln.strip().startswith(f"{size} "))
+    return float(row.split()[7])
+
+
+def test_nccl_tests_under_mpirun(lab: Lab) -> None:
+    topo, build, _ = lab
+    run = ssh(
+        build,
+        "node01",
+        f"{MPI} -np 16 -H node01:8,node05:8 all_reduce_perf -b 1M -e 1G -f 4 -g 1 -J /tmp/ar.json",
+    )
+    out = run.stdout
+    assert "# nccl-tests version" in out and "# Collective test concluded: all_reduce_perf" in out
+    assert out.count("#  Rank ") == 16 and " on     node05 device  7 " in out
+    assert _busbw(out, 2**30) == pytest.approx(4 * 200 * 0.92 / 8, rel=0.02)
+    report = json.loads(ssh(build, "node01", "cat /tmp/ar.json").stdout)
+    assert report["version"] == 3 and report["simulated"] is True
+    assert len(report["config"]["devices"]) == 16 and report["results"][-1]["size"] == 2**30
+    a2a = ssh(
+        build, "node01", f"{MPI} -np 2 -H node02:1,node06:1 alltoall_perf -b 1G -e 1G -g 1"
+    ).stdout
+    assert _busbw(a2a, 2**30) == pytest.approx(200 * 0.92 / 8, rel=0.02)  # one NIC
+    local = ssh(build, "node03", "all_reduce_perf -b 1G -e 1G -g 8").stdout
+    assert _busbw(local, 2**30) == pytest.approx(400 / 2 * 0.78, rel=0.02)
+    lab_inject(topo.name, "fabricmanager-stopped", host="node05")
+    try:
+        bad = ssh(
+            build,
+            "node01",
+            f"{MPI} -np 2 -H node01:1,node05:1 all_reduce_perf -b 1G -e 1G -g 1",
+            check=False,
+        )
+        assert bad.returncode != 0
+        assert "node05: Test CUDA failure common.cu:1304 'system not yet initialized'" in bad.stdout
+    finally:
+        lab_clear(topo.name)
