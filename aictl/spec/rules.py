@@ -27,8 +27,12 @@ def hostnames(spec: ClusterSpec) -> list[str]:
 
 
 def rail_count(spec: ClusterSpec) -> int:
-    """Rails = compute NICs of the default profile (rules make every profile agree)."""
-    return len(spec.node_profiles[spec.nodes.profile].compute_nics.rails)
+    """Rails = compute NICs of the default profile (rules make every profile agree).
+
+    An unknown default profile is reported by the rules; meanwhile any profile answers.
+    """
+    prof = spec.node_profiles.get(spec.nodes.profile) or next(iter(spec.node_profiles.values()))
+    return len(prof.compute_nics.rails)
 
 
 def rail_mtu(spec: ClusterSpec) -> int:
