@@ -137,8 +137,11 @@ def test_faults_show_in_the_tools(tmp_path: Path) -> None:
 
 
 def test_perftest_layout_matches_the_real_tool() -> None:
-    real = (require_shared("samples") / "perftest_ib_write_bw_ib_client_cx6_all_sizes.txt"
-            ).read_text().splitlines()
+    real = (
+        (require_shared("samples") / "perftest_ib_write_bw_ib_client_cx6_all_sizes.txt")
+        .read_text()
+        .splitlines()
+    )
     nic = hw()["nics"][0]
     ours = simtools._perf_header("ib_write_bw", nic, 1, 3, 4, server=False)
     keys = {ln.split(":")[0].strip() for ln in real[1:14] if ":" in ln}
@@ -146,13 +149,16 @@ def test_perftest_layout_matches_the_real_tool() -> None:
     assert ours[0] == real[1] and ours[1] == real[2]  # dashes and the centred title
     assert simtools._units(True) == real[17]
     row = simtools._row(8388608, 5000, 98.38, True)
-    assert row.split() == real[-2].split()[:2] + ["98.38", "98.38", "0.001466"]
+    assert row.split() == [*real[-2].split()[:2], "98.38", "98.38", "0.001466"]
     assert "\t\t" in row  # the real rows carry TABs before MsgRate
 
 
 def test_nccl_report_layout_matches_the_real_tool(tmp_path: Path) -> None:
-    real = (require_shared("samples") / "nccl_all_reduce_2node_2xGH200_v2.18.2_newest_format.txt"
-            ).read_text().splitlines()
+    real = (
+        (require_shared("samples") / "nccl_all_reduce_2node_2xGH200_v2.18.2_newest_format.txt")
+        .read_text()
+        .splitlines()
+    )
     loaded = load_preset("lab-small")
     topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
     from aictl.lab.hardware import fabric_description
@@ -160,20 +166,31 @@ def test_nccl_report_layout_matches_the_real_tool(tmp_path: Path) -> None:
     fab = tmp_path / "fabric.json"
     fab.write_text(json.dumps(fabric_description(topo)))
     simtools.FABRIC_FILE = str(fab)
-    ranks = [{"rank": 0, "host": "node01", "pid": 11, "local": 0},
-             {"rank": 1, "host": "node05", "pid": 12, "local": 0}]
+    ranks = [
+        {"rank": 0, "host": "node01", "pid": 11, "local": 0},
+        {"rank": 1, "host": "node05", "pid": 12, "local": 0},
+    ]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = simtools._nccl_report("all_reduce_perf", "all_reduce", "sum",
-                                     ["-b", "1M", "-e", "128M", "-f", "2"], ranks, 1, hw())
+        code = simtools._nccl_report(
+            "all_reduce_perf",
+            "all_reduce",
+            "sum",
+            ["-b", "1M", "-e", "128M", "-f", "2"],
+            ranks,
+            1,
+            hw(),
+        )
     assert code == 0
     ours = buf.getvalue().splitlines()
     for prefix in ("#       size", "#        (B)", "#  ", "# Out of bounds", "# Avg bus"):
         theirs = next(ln for ln in real if ln.startswith(prefix))
         mine = next(ln for ln in ours if ln.startswith(prefix))
         assert mine.split()[:3] == theirs.split()[:3], prefix
-    assert next(ln for ln in ours if ln.startswith("#       size")).split() == \
-        next(ln for ln in real if ln.startswith("#       size")).split()
+    assert (
+        next(ln for ln in ours if ln.startswith("#       size")).split()
+        == next(ln for ln in real if ln.startswith("#       size")).split()
+    )
     rows_real = [ln for ln in real if re.match(r"^\s+\d+\s+\d+\s+float", ln)]
     rows_ours = [ln for ln in ours if re.match(r"^\s+\d+\s+\d+\s+float", ln)]
     assert len(rows_ours) == len(rows_real) == 8
