@@ -100,10 +100,59 @@ def roce_2k() -> str:
     return text
 
 
+def lab_rows(aictl: str) -> list[tuple[str, str, str, bool]]:
+    """Bring up lab-small and a 64-node lab, report the time, take them down."""
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        spec = tmp / "lab64.yaml"
+        spec.write_text(lab_64())
+        for label, args, target in (
+            ("lab up lab-small (8 nodes)", ["--preset", "lab-small"], 30),
+            ("lab up 64 nodes", [str(spec)], 60),
+        ):
+            p = subprocess.run(
+                [aictl, "lab", "up", *args, "--out", str(tmp / "b"), "-o", "json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            secs = json.loads(p.stdout)["up_seconds"]
+            name = json.loads(p.stdout)["cluster"]
+            subprocess.run(
+                [aictl, "lab", "down", "--cluster", name], capture_output=True, check=True
+            )
+            out.append((label, f"{secs:.1f} s", f"<= {target} s", secs <= target))
+    return out
+
+
+def lab_64() -> str:
+    """lab-small grown to 64 nodes (4 SUs of 16 on 32-port switches)."""
+    from aictl.spec.loader import preset_text
+
+    text = preset_text("lab-small")
+    for a, b in [
+        ("name: lab-small", "name: lab-64"),
+        ('  count: 8\n  hostname: "node{n:02d}"', '  count: 64\n  hostname: "n{n:02d}"'),
+        ("  switch_ports: 8\n", "  switch_ports: 32\n"),
+        ("  nodes_per_su: 4\n", "  nodes_per_su: 16\n"),
+        ("10.77.", "10.79."),
+        ("  nodes_per_tor: 4\n", "  nodes_per_tor: 16\n"),
+        ("  tor_ports: 16\n", "  tor_ports: 32\n"),
+        ("control_plane: [node01]", "control_plane: [n01]"),
+        ("members: [node01, node02, node03, node04]", "members: [n01]"),
+        ("  rail_prefix: 24\n", "  rail_prefix: 23\n"),
+    ]:
+        assert a in text, a
+        text = text.replace(a, b)
+    return text
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--skip-131k", action="store_true", help="skip the 131,072-GPU case")
+    ap.add_argument("--lab", action="store_true", help="also time a 64-node lab (root)")
     # the machine is shared: print a CPU reference so figures from busy moments are visible
     t0 = time.perf_counter()
     sum(i * i for i in range(10**7))
@@ -134,9 +183,10 @@ def main() -> int:
         same = again == (tmp / "b16b" / "topology.json").read_bytes()
         rows.append(("same spec, same bytes (h100-16k topology.json)", str(same), "True", same))
         wall, rss = run(["render", "--preset", "h100-16k", "-o", "json", "--out", "r16"], tmp)
+        files = sum(1 for p in (tmp / "r16" / "artifacts").rglob("*") if p.is_file())
         rows.append(
             (
-                "render h100-16k (2,048 IB nodes + ToRs, 12,419 files written)",
+                f"render h100-16k (2,048 IB nodes + ToRs, {files:,} files)",
                 f"{wall:.2f} s, {rss / 1024:.0f} MB",
                 "<= 5 s",
                 wall <= 5,
@@ -179,6 +229,8 @@ def main() -> int:
             rows.append(
                 ("time per cable, 131k vs 65k GPUs", f"{growth:.2f}x", "~1x (linear)", growth < 1.5)
             )
+    if a.lab:
+        rows += lab_rows(aictl)
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'measured':<20} {'target':<18} ok")
     for name, measured, target, ok in rows:

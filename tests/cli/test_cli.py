@@ -262,3 +262,25 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--debug", "spec", "validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code != 0
     assert result.exception is not None
+
+
+def test_lab_needs_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = runner.invoke(app, ["lab", "up", "--preset", "lab-small", "--out", str(tmp_path)])
+    assert result.exit_code == ExitCode.INTERNAL
+    assert result.stderr.startswith("error[LAB] the lab needs root")
+    assert "hint:" in result.stderr
+    assert not (tmp_path / "lab").exists()
+
+
+def test_lab_commands_without_a_lab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import aictl.lab
+
+    monkeypatch.setattr(aictl.lab, "RUN_ROOT", tmp_path / "run")
+    result = runner.invoke(app, ["lab", "status"])
+    assert result.exit_code == ExitCode.USAGE and "no lab is up" in result.stderr
+    result = runner.invoke(app, ["lab", "inject", "slow-nic", "--host", "node01", "--cluster",
+                                 "nope"])
+    assert result.exit_code == ExitCode.INTERNAL and "no lab 'nope' is up" in result.stderr
