@@ -281,6 +281,7 @@ def test_lab_commands_without_a_lab(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     monkeypatch.setattr(aictl.lab, "RUN_ROOT", tmp_path / "run")
     result = runner.invoke(app, ["lab", "status"])
     assert result.exit_code == ExitCode.USAGE and "no lab is up" in result.stderr
-    result = runner.invoke(app, ["lab", "inject", "slow-nic", "--host", "node01", "--cluster",
-                                 "nope"])
+    result = runner.invoke(
+        app, ["lab", "inject", "slow-nic", "--host", "node01", "--cluster", "nope"]
+    )
     assert result.exit_code == ExitCode.INTERNAL and "no lab 'nope' is up" in result.stderr
