@@ -99,6 +99,13 @@ class RenderDriftError(RenderError):
     label = "DRIFT"
 
 
+class RemoteError(AictlError):
+    """Hosts failed or could not be reached (the results are printed first)."""
+
+    exit_code = ExitCode.REMOTE
+    label = "REMOTE"
+
+
 class ToolMissingError(AictlError):
     """An external tool a command needs is not installed."""
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from aictl import __version__
+from aictl.cli import exec as exec_cmd
 from aictl.cli import lab as lab_cmd
 from aictl.cli import render as render_cmd
 from aictl.cli import spec as spec_cmd
@@ -25,6 +26,7 @@ app.add_typer(spec_cmd.app, name="spec")
 app.add_typer(topo_cmd.app, name="topo")
 app.command("render")(render_cmd.render_cmd)
 app.add_typer(lab_cmd.app, name="lab")
+app.command("exec")(exec_cmd.exec_cmd)
 
 
 def _version(value: bool) -> None:

@@ -123,7 +123,95 @@ def lab_rows(aictl: str) -> list[tuple[str, str, str, bool]]:
                 [aictl, "lab", "down", "--cluster", name], capture_output=True, check=True
             )
             out.append((label, f"{secs:.1f} s", f"<= {target} s", secs <= target))
+        out += fanout_rows(aictl, spec, tmp)
     return out
+
+
+def fanout_rows(aictl: str, spec: Path, tmp: Path) -> list[tuple[str, str, str, bool]]:
+    """`hostname` on 64 lab nodes: aictl exec vs pdsh vs ansible (default forks), one run."""
+    import os
+    import shutil
+
+    subprocess.run(
+        [aictl, "lab", "up", str(spec), "--out", str(tmp / "f"), "-o", "json"],
+        capture_output=True,
+        check=True,
+    )
+    lab = tmp / "f" / "lab"
+    try:
+        hosts = [ln.split() for ln in (lab / "hosts.txt").read_text().splitlines()]
+
+        def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True, env=env)
+            return time.perf_counter() - t0
+
+        ours = min(
+            timed([aictl, "exec", "hostname", "--spec", str(spec), "--out", str(tmp / "f")])
+            for _ in range(2)
+        )
+        rows = [("aictl exec hostname on 64 lab nodes", f"{ours:.2f} s", "", True)]
+        if shutil.which("pdsh"):
+            (tmp / "ips").write_text("\n".join(h[1] for h in hosts) + "\n")
+            env = {
+                **os.environ,
+                "PDSH_SSH_ARGS_APPEND": f"-i {lab / 'id_ed25519'} -o "
+                f"UserKnownHostsFile={lab / 'known_hosts'} -o StrictHostKeyChecking=yes "
+                "-o BatchMode=yes",
+            }
+            pdsh = min(
+                timed(
+                    [
+                        "pdsh",
+                        "-R",
+                        "ssh",
+                        "-f",
+                        "64",
+                        "-l",
+                        "root",
+                        "-w",
+                        f"^{tmp / 'ips'}",
+                        "hostname",
+                    ],
+                    env,
+                )
+                for _ in range(2)
+            )
+            rows.append(
+                (
+                    "pdsh (Debian) on the same nodes",
+                    f"{pdsh:.2f} s",
+                    f"aictl <= 1.5x: {ours / pdsh:.2f}x",
+                    ours <= 1.5 * pdsh,
+                )
+            )
+        ansible = Path(sys.executable).with_name("ansible")
+        if ansible.exists():
+            inv = tmp / "inv.ini"
+            inv.write_text("[gpu]\n" + "".join(f"{h[0]} ansible_host={h[1]}\n" for h in hosts))
+            cfg = tmp / "ansible.cfg"
+            cfg.write_text(
+                f"[defaults]\nhost_key_checking = True\ngathering = explicit\n"
+                f"interpreter_python = /usr/bin/python3\nremote_user = root\n"
+                f"private_key_file = {lab / 'id_ed25519'}\n[ssh_connection]\n"
+                f"ssh_args = -o UserKnownHostsFile={lab / 'known_hosts'} "
+                "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes\n"
+            )
+            env = {**os.environ, "ANSIBLE_CONFIG": str(cfg)}
+            slow = timed(
+                [str(ansible), "all", "-i", str(inv), "-m", "command", "-a", "hostname"], env
+            )
+            rows.append(
+                (
+                    "ansible -m command, default forks",
+                    f"{slow:.2f} s",
+                    f"aictl >= 5x faster: {slow / ours:.1f}x",
+                    slow >= 5 * ours,
+                )
+            )
+        return rows
+    finally:
+        subprocess.run([aictl, "lab", "down", "--cluster", "lab-64"], capture_output=True)
 
 
 def lab_64() -> str:

@@ -311,3 +311,81 @@ def test_nccl_tests_under_mpirun(lab: Lab) -> None:
         assert "node05: Test CUDA failure common.cu:1304 'system not yet initialized'" in bad.stdout
     finally:
         lab_clear(topo.name)
+
+
+def test_exec_fans_out_with_strict_host_keys(lab: Lab, tmp_path: Path) -> None:
+    from aictl.remote import SshOptions, Target, group_results, run_all
+
+    topo, build, _ = lab
+    key, known = build / "lab" / "id_ed25519", build / "lab" / "known_hosts"
+    targets = [Target(n.name, n.mgmt_ip) for n in topo.nodes]
+    opts = SshOptions(key=key, known_hosts=known, forks=8, command_timeout=20)
+    results = run_all(targets, "ofed_info -s", opts)
+    assert all(r.ok for r in results)
+    groups = group_results(results)
+    assert len(groups) == 1 and groups[0].hosts == "node[01-08]" and groups[0].count == 8
+    lab_inject(topo.name, "sshd-down", host="node03")
+    try:
+        results = run_all(targets, "hostname", opts)
+        bad = [r for r in results if not r.ok]
+        assert [r.host for r in bad] == ["node03"] and "connection refused" in bad[0].error
+        assert sum(r.ok for r in results) == 7
+    finally:
+        lab_clear(topo.name)
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    refused = run_all(targets[:1], "true", SshOptions(key=key, known_hosts=empty))[0]
+    assert refused.rc is None and "ssh-ed25519 SHA256:" in refused.error
+    assert "--accept-new" in refused.error
+    accepted = run_all(
+        targets[:1], "hostname", SshOptions(key=key, known_hosts=empty, accept_new=True)
+    )[0]
+    assert accepted.ok and accepted.accepted_key.startswith("ssh-ed25519 SHA256:")
+    assert targets[0].address in empty.read_text()
+    # a changed key is never accepted, not even with --accept-new
+    other_key = (build / "lab" / "known_hosts").read_text().splitlines()[1].split()[1:]
+    wrong = tmp_path / "wrong"
+    wrong.write_text(f"{targets[0].address} {' '.join(other_key)}\n")
+    changed = run_all(targets[:1], "true", SshOptions(key=key, known_hosts=wrong, accept_new=True))[
+        0
+    ]
+    assert changed.rc is None and "HOST KEY CHANGED" in changed.error
+    via = run_all(
+        [targets[6]], "hostname", SshOptions(key=key, known_hosts=known, jump=targets[0])
+    )[0]
+    assert via.ok and via.stdout.strip() == "node07"
+
+
+def test_exec_command_line(lab: Lab) -> None:
+    from typer.testing import CliRunner
+
+    from aictl.cli.app import app
+
+    _, build, _ = lab
+    result = CliRunner().invoke(
+        app,
+        [
+            "exec",
+            "hostname",
+            "--preset",
+            "lab-small",
+            "--out",
+            str(build),
+            "--limit",
+            "su02",
+            "-o",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] == 4 and [r["host"] for r in data["results"]] == [
+        "node05",
+        "node06",
+        "node07",
+        "node08",
+    ]
+    bad = CliRunner().invoke(
+        app, ["exec", "false", "--preset", "lab-small", "--out", str(build), "--limit", "node0[12]"]
+    )
+    assert bad.exit_code == 7 and "node[01-02] (2) rc=1" in bad.stdout

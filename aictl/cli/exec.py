@@ -1,0 +1,144 @@
+"""`aictl exec`: one command on many nodes over SSH, identical outputs grouped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from aictl.cli._handle import run
+from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, load, plan
+
+if TYPE_CHECKING:
+    from aictl.remote import Target
+    from aictl.topology.model import Topology
+
+
+def select(topo: Topology, limit: str | None) -> list[Target]:
+    """Nodes matching `--limit`: comma list of host globs, SU (su01) or rack names."""
+    from fnmatch import fnmatch
+
+    from aictl.errors import UsageError
+    from aictl.remote import Target
+
+    su_w = max(2, len(str(topo.shape.sus)))
+    nodes = topo.nodes
+    if limit:
+        pats = [p.strip() for p in limit.split(",") if p.strip()]
+        nodes = tuple(
+            n
+            for n in nodes
+            if any(fnmatch(n.name, p) or p == f"su{n.su:0{su_w}d}" or p == n.rack for p in pats)
+        )
+        if not nodes:
+            raise UsageError(
+                f"--limit {limit!r} matches no node",
+                hint="host globs (gpu0*), SUs (su01) or racks, comma separated",
+            )
+    return [Target(n.name, n.mgmt_ip) for n in nodes]
+
+
+def ssh_defaults(build: Path) -> tuple[Path | None, Path]:
+    """The lab's key and known_hosts when a lab of this cluster is up, else ~/.ssh."""
+    lab = build / "lab"
+    if (lab / "id_ed25519").exists():
+        return lab / "id_ed25519", lab / "known_hosts"
+    return None, Path.home() / ".ssh" / "known_hosts"
+
+
+def exec_cmd(
+    command: Annotated[str, typer.Argument(help="Command to run on every node.")],
+    spec: Annotated[Path | None, typer.Option("--spec", "-s", help="Cluster spec file.")] = None,
+    preset: PresetOpt = None,
+    limit: Annotated[
+        str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
+    ] = None,
+    user: Annotated[str, typer.Option("--user", help="SSH user.")] = "root",
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
+    ] = None,
+    known_hosts: Annotated[
+        Path | None,
+        typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
+    ] = None,
+    accept_new: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new",
+            help="Accept and record keys of "
+            "hosts known_hosts has no entry for (never a "
+            "changed key).",
+        ),
+    ] = False,
+    jump: Annotated[str | None, typer.Option("--jump", help="Jump host, host[:port].")] = None,
+    forks: Annotated[int, typer.Option("--forks", min=1, max=1024, help="Hosts at a time.")] = 64,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per host.")] = 60.0,
+    out: OutDirOpt = None,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Run COMMAND on the cluster's nodes; identical outputs are shown once with their hosts.
+
+    Exit 7 when any host failed or could not be reached (after printing every result).
+
+    Example: aictl exec --preset lab-small 'nvidia-smi -L | wc -l' --limit su01
+    """
+
+    def body() -> None:
+        from aictl import ui
+        from aictl.errors import RemoteError
+        from aictl.remote import SshOptions, Target, group_results, run_all
+
+        topo = plan(load(spec, preset or (None if spec else "lab-small")))
+        targets = select(topo, limit)
+        build = out or Path("build") / topo.name
+        dkey, dknown = ssh_defaults(build)
+        jump_target = None
+        if jump:
+            host, _, port = jump.partition(":")
+            jump_target = Target(host, host, int(port or 22))
+        opts = SshOptions(
+            user=user,
+            key=key or dkey,
+            known_hosts=known_hosts or dknown,
+            accept_new=accept_new,
+            jump=jump_target,
+            command_timeout=timeout,
+            connect_timeout=min(timeout, 10.0),
+            forks=forks,
+        )
+        results = run_all(targets, command, opts)
+        failed = [r for r in results if not r.ok]
+        if output is Output.json:
+            data: dict[str, Any] = {
+                "command": command,
+                "hosts": len(results),
+                "ok": len(results) - len(failed),
+                "failed": [r.host for r in failed],
+                "results": [r.as_dict() for r in results],
+                "groups": [
+                    {
+                        "hosts": g.hosts,
+                        "count": g.count,
+                        "rc": g.rc,
+                        "output": g.output,
+                        "error": g.error,
+                    }
+                    for g in group_results(results)
+                ],
+            }
+            ui.print_json(data)
+        else:
+            for g in group_results(results):
+                status = g.error or (f"rc={g.rc}" if g.rc else "ok")
+                ui.say(f"[bold]{g.hosts}[/bold] ({g.count}) {status}")
+                if g.output:
+                    ui.out().print(g.output.rstrip("\n"), markup=False, highlight=False)
+            ui.say(f"{len(results) - len(failed)}/{len(results)} ok")
+        if failed:
+            raise RemoteError(
+                f"{len(failed)} host(s) failed: {', '.join(r.host for r in failed)}",
+                hint="see the results above; unreachable hosts are listed too",
+            )
+
+    run(body)
