@@ -8,6 +8,7 @@ import typer
 
 from aictl import __version__
 from aictl.cli import exec as exec_cmd
+from aictl.cli import inventory as inventory_cmd
 from aictl.cli import lab as lab_cmd
 from aictl.cli import render as render_cmd
 from aictl.cli import spec as spec_cmd
@@ -27,6 +28,7 @@ app.add_typer(topo_cmd.app, name="topo")
 app.command("render")(render_cmd.render_cmd)
 app.add_typer(lab_cmd.app, name="lab")
 app.command("exec")(exec_cmd.exec_cmd)
+app.command("inventory")(inventory_cmd.inventory_cmd)
 
 
 def _version(value: bool) -> None:

@@ -199,6 +199,7 @@ def test_explicit_node_list_keeps_given_addresses() -> None:
         )
         .replace("control_plane: [node01]", "control_plane: [alpha]")
         .replace("members: [node01, node02, node03, node04]", "members: [alpha, beta]")
+        .replace("hosts: [node01]", "hosts: [alpha]")
     )
     loaded = parse_spec_text(text, "t.yaml")
     topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)

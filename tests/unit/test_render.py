@@ -140,7 +140,14 @@ def test_cli_render_check_and_exit_codes(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["render", "--preset", "lab-small", "--out", str(out), "-o", "json"])
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.output)
-    assert data["files"] == {"hosts": 8, "ib": 5, "k8s": 6, "profiles": 5, "switches": 4}
+    assert data["files"] == {
+        "hosts": 8,
+        "ib": 5,
+        "inventory": 13,
+        "k8s": 6,
+        "profiles": 5,
+        "switches": 4,
+    }
     assert (
         runner.invoke(
             app, ["render", "--preset", "lab-small", "--out", str(out), "--check"]

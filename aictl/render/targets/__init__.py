@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from aictl.render.targets.hosts import render_hosts
 from aictl.render.targets.infiniband import render_ib
+from aictl.render.targets.inventory import render_inventory
 from aictl.render.targets.kubernetes import render_k8s
 from aictl.render.targets.switches import render_switches
 
@@ -22,4 +23,5 @@ TARGETS: dict[str, tuple[tuple[str, ...], Target]] = {
     "switches": (("switches/",), render_switches),
     "ib": (("ib/",), render_ib),
     "k8s": (("k8s/",), render_k8s),
+    "inventory": (("inventory/",), render_inventory),
 }
