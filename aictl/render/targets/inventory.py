@@ -69,7 +69,7 @@ def inventory_data(
     }
     groups["k8s_cluster"] = {"children": {"kube_control_plane": None, "kube_node": None}}
     hosts = {"all": {"children": groups}}
-    host_vars = {}
+    host_vars: dict[str, dict[str, Any]] = {}
     for n in topo.nodes:
         prof = spec.node_profiles[n.profile]
         mgmt_len = spec.addressing.management.subnet.prefixlen
@@ -96,7 +96,7 @@ def inventory_data(
                 for r, nic in enumerate(prof.compute_nics.rails)
             ],
         }
-    group_vars = {
+    group_vars: dict[str, dict[str, Any]] = {
         "aictl": {
             "aictl_cluster": topo.name,
             "aictl_transport": spec.compute_fabric.transport,
