@@ -99,6 +99,13 @@ class RenderDriftError(RenderError):
     label = "DRIFT"
 
 
+class ProvisionError(AictlError):
+    """Provisioning ran, and hosts failed or were unreachable (named in the message)."""
+
+    exit_code = ExitCode.PROVISION
+    label = "PROVISION"
+
+
 class RemoteError(AictlError):
     """Hosts failed or could not be reached (the results are printed first)."""
 

@@ -10,6 +10,7 @@ from aictl import __version__
 from aictl.cli import exec as exec_cmd
 from aictl.cli import inventory as inventory_cmd
 from aictl.cli import lab as lab_cmd
+from aictl.cli import provision as provision_cmd
 from aictl.cli import render as render_cmd
 from aictl.cli import spec as spec_cmd
 from aictl.cli import topo as topo_cmd
@@ -29,6 +30,7 @@ app.command("render")(render_cmd.render_cmd)
 app.add_typer(lab_cmd.app, name="lab")
 app.command("exec")(exec_cmd.exec_cmd)
 app.command("inventory")(inventory_cmd.inventory_cmd)
+app.command("provision")(provision_cmd.provision_cmd)
 
 
 def _version(value: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from aictl.render.targets.accept import render_accept
 from aictl.render.targets.hosts import render_hosts
 from aictl.render.targets.infiniband import render_ib
 from aictl.render.targets.inventory import render_inventory
@@ -24,4 +25,5 @@ TARGETS: dict[str, tuple[tuple[str, ...], Target]] = {
     "ib": (("ib/",), render_ib),
     "k8s": (("k8s/",), render_k8s),
     "inventory": (("inventory/",), render_inventory),
+    "accept": (("accept/",), render_accept),
 }

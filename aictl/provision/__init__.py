@@ -1,0 +1,144 @@
+"""Stage 4: provision nodes with the playbooks, through ansible-runner.
+
+`provision` builds a private data dir under build/<cluster>/runner (inventory, env with an
+ansible.cfg that checks host keys strictly, every event kept under artifacts/), runs
+playbooks/site.yml, streams progress through a callback, and returns per-host counts as data.
+This is the only module that imports ansible_runner.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aictl.paths import data_root
+
+RECAP_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionOptions:
+    """What to run and how."""
+
+    playbook: str = "site.yml"
+    check: bool = False
+    diff: bool = False
+    limit: str | None = None
+    tags: str | None = None
+    forks: int = 32
+    extravars: dict[str, Any] = field(default_factory=dict)
+    key: Path | None = None
+    known_hosts: Path | None = None
+    user: str = "root"
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionResult:
+    """The run's status, per-host recap counts and where its events are kept."""
+
+    status: str
+    rc: int
+    hosts: dict[str, dict[str, int]]
+    artifacts: str
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return sorted(h for h, c in self.hosts.items() if c.get("failures") or c.get("dark"))
+
+    @property
+    def unreachable_hosts(self) -> list[str]:
+        return sorted(h for h, c in self.hosts.items() if c.get("dark"))
+
+
+def _ansible_cfg(opts: ProvisionOptions, data_dir: Path) -> str:
+    known = f"-o UserKnownHostsFile={opts.known_hosts}" if opts.known_hosts else ""
+    key = f"private_key_file = {opts.key}\n" if opts.key else ""
+    return (
+        "[defaults]\nhost_key_checking = True\ninterpreter_python = auto_silent\n"
+        f"remote_user = {opts.user}\n{key}forks = {opts.forks}\nretry_files_enabled = False\n"
+        f"local_tmp = {data_dir / 'tmp'}\nroles_path = {data_root('playbooks') / 'roles'}\n"
+        "[ssh_connection]\npipelining = True\n"
+        f"control_path_dir = {data_dir / 'cp'}\n"
+        f"ssh_args = -o ControlMaster=auto -o ControlPersist=60s {known} "
+        "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes\n"
+    )
+
+
+def provision(
+    inventory: Path,
+    build: Path,
+    opts: ProvisionOptions,
+    *,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> ProvisionResult:
+    """Run a playbook against the inventory; never raises for host failures (they are data).
+
+    Args:
+        inventory: the inventory directory aictl rendered.
+        build: build/<cluster>; the runner's private data dir is build/<cluster>/runner.
+        opts: playbook, check/diff/limit/tags/forks, extra vars, SSH key and known_hosts.
+        on_event: called with every ansible-runner event (progress).
+    """
+    import ansible_runner
+
+    data_dir = (build / "runner").resolve()
+    for sub in ("env", "tmp", "cp"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    cfg = data_dir / "env" / "ansible.cfg"
+    cfg.write_text(_ansible_cfg(opts, data_dir))
+    # the ansible-playbook installed beside this Python first (a venv need not be on PATH)
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    (data_dir / "env" / "envvars").write_text(
+        json.dumps(
+            {
+                "PATH": path,
+                "ANSIBLE_CONFIG": str(cfg),
+                "ANSIBLE_HOME": str(data_dir / "ansible-home"),
+                "ANSIBLE_DEPRECATION_WARNINGS": "False",
+                "ANSIBLE_NOCOLOR": "True",
+            }
+        )
+    )
+    cmdline = []
+    if opts.check:
+        cmdline.append("--check")
+    if opts.diff:
+        cmdline.append("--diff")
+    if opts.tags:
+        cmdline += ["--tags", opts.tags]
+    playbook = data_root("playbooks") / opts.playbook
+    r = ansible_runner.run(
+        private_data_dir=str(data_dir),
+        project_dir=str(playbook.parent),
+        playbook=playbook.name,
+        inventory=str(inventory.resolve()),
+        extravars=opts.extravars,
+        limit=opts.limit,
+        forks=opts.forks,
+        cmdline=" ".join(cmdline) or None,
+        quiet=True,
+        event_handler=(lambda e: (on_event(e), True)[1]) if on_event else None,
+        rotate_artifacts=10,
+    )
+    stats: dict[str, dict[str, int]] = r.stats or {}
+    hosts: dict[str, dict[str, int]] = {}
+    for key in RECAP_KEYS:
+        for host, n in (stats.get(key) or {}).items():
+            hosts.setdefault(host, dict.fromkeys(RECAP_KEYS, 0))[key] = int(n)
+    return ProvisionResult(
+        status=str(r.status),
+        rc=int(r.rc or 0),
+        hosts=hosts,
+        artifacts=str(Path(r.config.artifact_dir)),
+    )
+
+
+def clean_runner(build: Path) -> None:
+    """Remove the runner's private data dir (kept between runs otherwise)."""
+    shutil.rmtree(build / "runner", ignore_errors=True)
