@@ -12,12 +12,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aictl.paths import data_root
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 RECAP_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
 
