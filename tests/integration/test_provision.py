@@ -1,0 +1,206 @@
+"""Provisioning on the lab with the real Ansible: converges, re-runs with nothing changed,
+--check changes nothing, an unreachable node is reported while the others finish, and the
+MOFED and driver roles take their install paths with test doubles (which record the arguments
+the roles passed) and their already-installed paths with the lab's simulated tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
+from aictl.provision import ProvisionOptions, ProvisionResult, provision
+from aictl.render import render_all, write_rendered
+from aictl.spec.loader import load_preset
+from aictl.topology import build_topology
+from aictl.topology.model import Topology
+from tests.conftest import ROOT, require_tools
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+Lab = tuple[Topology, Path]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    require_tools("ip", "unshare", "/usr/sbin/sshd", "ibsim", "opensm", "netplan")
+    loaded = load_preset("lab-small")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    build = tmp_path_factory.mktemp("prov") / "build"
+    lab_down(topo.name, build=build)
+    lab_up(topo, build=build)
+    write_rendered(topo, render_all(topo), build)
+    yield topo, build
+    lab_down(topo.name)
+
+
+def run(lab: Lab, **kw: Any) -> ProvisionResult:
+    _, build = lab
+    extravars = {
+        "aictl_artifacts": str((build / "artifacts").resolve()),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "network_apply_command": "netplan generate",
+        "mofed_restart_command": "true",
+        **kw.pop("extravars", {}),
+    }
+    opts = ProvisionOptions(
+        key=build / "lab" / "id_ed25519",
+        known_hosts=build / "lab" / "known_hosts",
+        extravars=extravars,
+        **kw,
+    )
+    return provision(build / "artifacts" / "inventory", build, opts)
+
+
+def ssh(lab: Lab, node: str, command: str) -> str:
+    _, build = lab
+    return subprocess.run(
+        ["ssh", "-F", str(build / "lab" / "ssh_config"), "-o", "BatchMode=yes", node, command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
+def test_converges_then_changes_nothing(lab: Lab) -> None:
+    first = run(lab)
+    assert first.status == "successful" and not first.failed_hosts
+    assert set(first.hosts) == {f"node{i:02d}" for i in range(1, 9)}
+    assert all(c["changed"] > 0 for c in first.hosts.values())
+    assert "bond0:" in ssh(lab, "node04", "cat /etc/netplan/60-aictl.yaml")
+    assert "nvidia-peermem" in ssh(
+        lab, "node04", "cat /etc/modules-load.d/aictl-nvidia-peermem.conf"
+    )
+    assert ssh(lab, "node06", "cat /etc/aictl/hostfile").splitlines()[1] == "node01 slots=8"
+    # netplan generate ran on the node itself: networkd files in the node's own /run
+    assert "10-netplan-bond0.netdev" in ssh(lab, "node02", "ls /run/systemd/network")
+    again = run(lab)
+    assert again.status == "successful"
+    assert {h: c["changed"] for h, c in again.hosts.items()} == dict.fromkeys(again.hosts, 0)
+    assert Path(again.artifacts, "job_events").is_dir()  # every event kept
+
+
+def _tree(lab: Lab, node: str) -> dict[str, bytes]:
+    topo, _ = lab
+    upper = Path("/run/aictl-lab") / topo.name / "nodes" / node / "upper"
+    return {
+        str(p.relative_to(upper)): p.read_bytes()
+        for p in upper.rglob("*")
+        if p.is_file()
+        and not str(p.relative_to(upper)).startswith(("root/.ansible", "tmp", "var/tmp"))
+    }
+
+
+def test_check_mode_changes_nothing(lab: Lab) -> None:
+    ssh(lab, "node02", "echo drift > /etc/sysctl.d/90-aictl-rdma.conf")
+    before = _tree(lab, "node02")
+    result = run(lab, check=True, limit="node02", tags="network")
+    assert result.hosts["node02"]["changed"] >= 1  # it would fix the drift...
+    assert _tree(lab, "node02") == before  # ...and did not
+    assert ssh(lab, "node02", "cat /etc/sysctl.d/90-aictl-rdma.conf").strip() == "drift"
+    assert run(lab, limit="node02", tags="network").hosts["node02"]["changed"] >= 1
+    assert "arp_ignore" in ssh(lab, "node02", "cat /etc/sysctl.d/90-aictl-rdma.conf")
+
+
+def test_unreachable_node_is_reported_and_the_others_finish(lab: Lab) -> None:
+    topo, build = lab
+    lab_inject(topo.name, "sshd-down", host="node03")
+    try:
+        result = run(lab, tags="preflight")
+        assert result.unreachable_hosts == ["node03"]
+        assert result.failed_hosts == ["node03"]
+        ok = [h for h, c in result.hosts.items() if c["ok"] and not c["dark"]]
+        assert len(ok) == 7
+        from typer.testing import CliRunner
+
+        from aictl.cli.app import app
+
+        cli = CliRunner().invoke(
+            app,
+            [
+                "provision",
+                "--preset",
+                "lab-small",
+                "--out",
+                str(build),
+                "--tags",
+                "preflight",
+                "-o",
+                "json",
+            ],
+        )
+        assert cli.exit_code == 6 and "node03" in cli.stderr
+    finally:
+        lab_clear(topo.name)
+
+
+def _bundle(tmp: Path, name: str, script: str) -> Path:
+    """A clearly labelled test double of an installer bundle."""
+    src = tmp / name
+    src.mkdir()
+    installer = src / script
+    installer.write_text(
+        "#!/bin/sh\n# TEST DOUBLE (aictl tests): records how the role ran it\n"
+        'echo "$0 $*" >> /var/log/aictl-test-double.log\n'
+    )
+    installer.chmod(0o755)
+    tgz = tmp / f"{name}.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(installer, arcname=script)
+    return tgz
+
+
+def test_mofed_and_driver_install_and_installed_paths(lab: Lab, tmp_path: Path) -> None:
+    installed = run(lab, tags="mofed", limit="node04")
+    assert installed.hosts["node04"]["changed"] == 0  # the lab's ofed_info has the version
+    bundle = _bundle(tmp_path, "mofed", "mlnxofedinstall")
+    result = run(
+        lab,
+        tags="mofed",
+        limit="node04",
+        extravars={"mofed_version": "24.10-1.1.4.0", "mofed_bundle": str(bundle)},
+    )
+    assert result.status == "successful" and result.hosts["node04"]["changed"] >= 1
+    log = ssh(lab, "node04", "cat /var/log/aictl-test-double.log")
+    assert "./mlnxofedinstall" in log and "--without-fw-update" in log and "--force" in log
+    runfile = tmp_path / "driver.run"
+    runfile.write_text(
+        "#!/bin/sh\n# TEST DOUBLE (aictl tests)\n"
+        'echo "driver $*" >> /var/log/aictl-test-double.log\n'
+    )
+    runfile.chmod(0o755)
+    on_branch = run(lab, tags="gpu", limit="node05")
+    assert on_branch.status == "successful"
+    assert "driver" not in ssh(lab, "node05", "cat /var/log/aictl-test-double.log 2>/dev/null")
+    result = run(
+        lab,
+        tags="gpu",
+        limit="node05",
+        extravars={"gpu_driver_branch": "550", "gpu_driver_runfile": str(runfile)},
+    )
+    assert result.status == "successful"
+    assert "driver --silent --no-questions --dkms" in ssh(
+        lab, "node05", "cat /var/log/aictl-test-double.log"
+    )
+
+
+def test_playbooks_pass_ansible_lint_production_offline(tmp_path: Path) -> None:
+    lint = Path(__import__("sys").executable).with_name("ansible-lint")
+    if not lint.exists():
+        pytest.skip("ansible-lint not installed")
+    cmd = [str(lint), "--offline", "--nocolor", "-f", "pep8", "playbooks"]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "-n", *cmd]  # proof that it needs no network
+    env = {**os.environ, "HOME": str(tmp_path), "ANSIBLE_HOME": str(tmp_path / ".ansible")}
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Profile 'production' was required, and it passed" in p.stdout + p.stderr
