@@ -193,6 +193,70 @@ def test_mofed_and_driver_install_and_installed_paths(lab: Lab, tmp_path: Path) 
     )
 
 
+HELM_DOUBLE = r"""#!/bin/sh
+# TEST DOUBLE (aictl tests): a stand-in helm that records its calls and remembers the release
+s=/var/lib/aictl-test-double; mkdir -p $s
+echo "helm $* KUBECONFIG=$KUBECONFIG" >> /var/log/aictl-test-double.log
+case "$1" in
+  list) cat $s/release 2>/dev/null || echo '[]' ;;
+  upgrade) v=$(echo "$*" | sed -n 's/.*--version \([^ ]*\).*/\1/p')
+    printf '[{"name":"network-operator","chart":"network-operator-%s",' "$v" > $s/release
+    echo '"status":"deployed"}]' >> $s/release ;;
+esac
+"""
+
+KUBECTL_DOUBLE = r"""#!/bin/sh
+# TEST DOUBLE (aictl tests): a stand-in kubectl that records its calls and remembers what was
+# applied (arguments and file contents), so diff says "differs" until the same was applied
+s=/var/lib/aictl-test-double; mkdir -p $s; touch $s/applied
+echo "kubectl $* KUBECONFIG=$KUBECONFIG" >> /var/log/aictl-test-double.log
+verb=$1; shift
+sig=$( (echo "$*"; for a in "$@"; do f=${a#--filename=}; [ -f "$f" ] && cat "$f"
+  [ -d "$f" ] && cat "$f"/*; done) | md5sum | cut -c1-32)
+case "$verb" in
+  diff) grep -qx "$sig" $s/applied && exit 0; echo "differs"; exit 1 ;;
+  apply) grep -qx "$sig" $s/applied || echo "$sig" >> $s/applied; echo "applied" ;;
+  label) if grep -qx "$sig" $s/applied; then echo "node/$2 not labeled"
+    else echo "$sig" >> $s/applied; echo "node/$2 labeled"; fi ;;
+esac
+"""
+
+
+def test_k8s_network_applies_to_a_cluster_then_converges(lab: Lab) -> None:
+    """With a kubeconfig on the first control-plane node, the play installs the pinned chart,
+    applies the policies and networks (not the acceptance job) and labels the nodes; a second
+    run changes nothing. helm and kubectl are test doubles: the lab has no Kubernetes."""
+    setup = (
+        "mkdir -p /etc/kubernetes && echo 'apiVersion: v1' > /etc/kubernetes/admin.conf && "
+        f"cat > /usr/local/bin/helm <<'EOF'\n{HELM_DOUBLE}EOF\n"
+        f"cat > /usr/local/bin/kubectl <<'EOF'\n{KUBECTL_DOUBLE}EOF\n"
+        "chmod 755 /usr/local/bin/helm /usr/local/bin/kubectl && "
+        "rm -f /var/log/aictl-test-double.log"
+    )
+    ssh(lab, "node01", setup)
+    try:
+        first = run(lab, tags="k8s_network")
+        assert first.status == "successful", first.artifacts
+        assert first.hosts["node01"]["changed"] >= 3
+        log = ssh(lab, "node01", "cat /var/log/aictl-test-double.log")
+        assert "KUBECONFIG=/etc/kubernetes/admin.conf" in log
+        assert "--repo https://helm.ngc.nvidia.com/nvidia --version 26.4.1" in log
+        assert "kubectl apply --filename=/var/lib/aictl/k8s/10-nicclusterpolicy.yaml" in log
+        assert "30-networks.yaml" in log and "50-nccl-mpijob" not in log
+        assert "kubectl label node node08 --overwrite" in log
+        again = run(lab, tags="k8s_network")
+        assert again.status == "successful"
+        assert again.hosts["node01"]["changed"] == 0
+        assert ssh(lab, "node01", "grep -c 'helm upgrade' /var/log/aictl-test-double.log") == "1\n"
+    finally:
+        ssh(
+            lab,
+            "node01",
+            "rm -rf /usr/local/bin/helm /usr/local/bin/kubectl /etc/kubernetes "
+            "/var/lib/aictl-test-double /var/lib/aictl/k8s",
+        )
+
+
 def test_playbooks_pass_ansible_lint_production_offline(tmp_path: Path) -> None:
     lint = Path(__import__("sys").executable).with_name("ansible-lint")
     if not lint.exists():
