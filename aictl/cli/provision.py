@@ -34,6 +34,14 @@ def provision_cmd(
         list[str] | None,
         typer.Option("--extra-var", "-e", help="key=value, e.g. mofed_bundle=/srv/ofed.tgz"),
     ] = None,
+    user: Annotated[str, typer.Option("--user", help="SSH user.")] = "root",
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
+    ] = None,
+    known_hosts: Annotated[
+        Path | None,
+        typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
+    ] = None,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -54,7 +62,7 @@ def provision_cmd(
         topo = plan(load(spec, preset))
         build = out or Path("build") / topo.name
         write_rendered(topo, render_all(topo), build)
-        key, known = ssh_defaults(build)
+        dkey, dknown = ssh_defaults(build)
         extravars: dict[str, Any] = {"aictl_artifacts": str((build / "artifacts").resolve())}
         if (build / "lab").is_dir():
             # the lab has no systemd: validate netplan on the node instead of applying it
@@ -73,8 +81,9 @@ def provision_cmd(
             tags=tags,
             forks=forks,
             extravars=extravars,
-            key=key,
-            known_hosts=known,
+            user=user,
+            key=key or dkey,
+            known_hosts=known_hosts or dknown,
         )
         show = output is Output.table
         result = provision(

@@ -65,7 +65,9 @@ def _ansible_cfg(opts: ProvisionOptions, data_dir: Path) -> str:
         "[defaults]\nhost_key_checking = True\ninterpreter_python = auto_silent\n"
         f"remote_user = {opts.user}\n{key}forks = {opts.forks}\nretry_files_enabled = False\n"
         f"local_tmp = {data_dir / 'tmp'}\nroles_path = {data_root('playbooks') / 'roles'}\n"
-        "[ssh_connection]\npipelining = True\n"
+        # the plays need root: another user reaches it with sudo
+        + ("" if opts.user == "root" else "[privilege_escalation]\nbecome = True\n")
+        + "[ssh_connection]\npipelining = True\n"
         f"control_path_dir = {data_dir / 'cp'}\n"
         f"ssh_args = -o ControlMaster=auto -o ControlPersist=60s {known} "
         "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes\n"
