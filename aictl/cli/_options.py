@@ -30,6 +30,14 @@ SpecArg = Annotated[Path | None, typer.Argument(help="Cluster spec YAML file.", 
 OutDirOpt = Annotated[
     Path | None, typer.Option("--out", help="Build directory (default: build/<cluster>).")
 ]
+UserOpt = Annotated[str, typer.Option("--user", help="SSH user.")]
+KeyOpt = Annotated[
+    Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
+]
+KnownHostsOpt = Annotated[
+    Path | None,
+    typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
+]
 
 
 def load(spec: Path | None, preset: str | None) -> LoadedSpec:

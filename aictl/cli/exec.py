@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from aictl.cli._handle import run
-from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, load, plan
+from aictl.cli._options import (
+    KeyOpt,
+    KnownHostsOpt,
+    OutDirOpt,
+    Output,
+    OutputOpt,
+    PresetOpt,
+    UserOpt,
+    load,
+    plan,
+)
 
 if TYPE_CHECKING:
     from aictl.remote import Target
@@ -54,14 +64,9 @@ def exec_cmd(
     limit: Annotated[
         str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
     ] = None,
-    user: Annotated[str, typer.Option("--user", help="SSH user.")] = "root",
-    key: Annotated[
-        Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
-    ] = None,
-    known_hosts: Annotated[
-        Path | None,
-        typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
-    ] = None,
+    user: UserOpt = "root",
+    key: KeyOpt = None,
+    known_hosts: KnownHostsOpt = None,
     accept_new: Annotated[
         bool,
         typer.Option(

@@ -8,7 +8,18 @@ from typing import Annotated, Any
 import typer
 
 from aictl.cli._handle import run
-from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg, load, plan
+from aictl.cli._options import (
+    KeyOpt,
+    KnownHostsOpt,
+    OutDirOpt,
+    Output,
+    OutputOpt,
+    PresetOpt,
+    SpecArg,
+    UserOpt,
+    load,
+    plan,
+)
 
 
 def provision_cmd(
@@ -34,14 +45,9 @@ def provision_cmd(
         list[str] | None,
         typer.Option("--extra-var", "-e", help="key=value, e.g. mofed_bundle=/srv/ofed.tgz"),
     ] = None,
-    user: Annotated[str, typer.Option("--user", help="SSH user.")] = "root",
-    key: Annotated[
-        Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
-    ] = None,
-    known_hosts: Annotated[
-        Path | None,
-        typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
-    ] = None,
+    user: UserOpt = "root",
+    key: KeyOpt = None,
+    known_hosts: KnownHostsOpt = None,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
