@@ -141,6 +141,7 @@ def test_cli_render_check_and_exit_codes(tmp_path: Path) -> None:
     assert ok.exit_code == 0, ok.output
     data = json.loads(ok.output)
     assert data["files"] == {
+        "accept": 1,
         "hosts": 8,
         "ib": 5,
         "inventory": 13,
