@@ -243,6 +243,7 @@ def test_k8s_network_applies_to_a_cluster_then_converges(lab: Lab) -> None:
         assert "--repo https://helm.ngc.nvidia.com/nvidia --version 26.4.1" in log
         assert "kubectl apply --filename=/var/lib/aictl/k8s/10-nicclusterpolicy.yaml" in log
         assert "30-networks.yaml" in log and "50-nccl-mpijob" not in log
+        assert "kubectl apply -k /var/lib/aictl/k8s/whereabouts" in log
         assert "kubectl label node node08 --overwrite" in log
         again = run(lab, tags="k8s_network")
         assert again.status == "successful"
