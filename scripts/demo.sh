@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in defaults: plan and render the seed's a800-200 cluster into
-# build/a800-200/, then rehearse on the lab twin (lab-small): bring it up, run a GPUDirect
-# perftest pair and a 2-node NCCL all_reduce over the simulated fabric, show a fault, and
-# take the lab down again. Needs root (the lab uses namespaces).
+# build/a800-200/, then rehearse on the lab twin (lab-small): bring it up, provision it with
+# the playbooks, run a GPUDirect perftest pair and a 2-node NCCL all_reduce over the simulated
+# fabric, show a fault, and take the lab down again. Needs root (the lab uses namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -17,6 +17,10 @@ trap '$A lab down --cluster lab-small >/dev/null 2>&1 || true' EXIT
 $A lab down --cluster lab-small >/dev/null 2>&1 || true
 $A lab up --preset lab-small
 SSH=(ssh -F build/lab-small/lab/ssh_config -o BatchMode=yes)
+echo "== reach every node (SSH fan-out, identical outputs grouped)"
+$A exec 'nvidia-smi -L | wc -l' --preset lab-small
+echo "== provision the nodes with Ansible (network, MOFED, driver, GPUDirect, acceptance tools)"
+$A provision --preset lab-small
 echo "== GPUDirect ib_write_bw node05 <- node01, rail 1 (simulated HCAs)"
 "${SSH[@]}" node05 'ib_write_bw -d mlx5_1 -F --report_gbits --use_cuda=2 -s 8388608' >/dev/null &
 sleep 0.5

@@ -59,8 +59,9 @@ class ProvisionResult:
 
 
 def _ansible_cfg(opts: ProvisionOptions, data_dir: Path) -> str:
-    known = f"-o UserKnownHostsFile={opts.known_hosts}" if opts.known_hosts else ""
-    key = f"private_key_file = {opts.key}\n" if opts.key else ""
+    # absolute: ansible-playbook runs in the runner's private data dir, not the caller's cwd
+    known = f"-o UserKnownHostsFile={opts.known_hosts.resolve()}" if opts.known_hosts else ""
+    key = f"private_key_file = {opts.key.resolve()}\n" if opts.key else ""
     return (
         "[defaults]\nhost_key_checking = True\ninterpreter_python = auto_silent\n"
         f"remote_user = {opts.user}\n{key}forks = {opts.forks}\nretry_files_enabled = False\n"

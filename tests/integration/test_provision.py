@@ -5,6 +5,7 @@ the roles passed) and their already-installed paths with the lab's simulated too
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from aictl.cli.app import app
 from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
 from aictl.provision import ProvisionOptions, ProvisionResult, provision
 from aictl.render import render_all, write_rendered
@@ -100,11 +103,18 @@ def _tree(lab: Lab, node: str) -> dict[str, bytes]:
     }
 
 
-def test_check_mode_changes_nothing(lab: Lab) -> None:
+def test_check_mode_changes_nothing(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the CLI, as a user runs it: relative build dir, the lab's SSH files found."""
+    _, build = lab
     ssh(lab, "node02", "echo drift > /etc/sysctl.d/90-aictl-rdma.conf")
     before = _tree(lab, "node02")
-    result = run(lab, check=True, limit="node02", tags="network")
-    assert result.hosts["node02"]["changed"] >= 1  # it would fix the drift...
+    monkeypatch.chdir(build.parent)
+    args = ["provision", "--preset", "lab-small", "--out", build.name, "--check"]
+    cli = CliRunner().invoke(app, [*args, "--limit", "node02", "--tags", "network", "-o", "json"])
+    assert cli.exit_code == 0, cli.output
+    result = json.loads(cli.output)
+    assert result["check"] and result["failed"] == [] and result["unreachable"] == []
+    assert result["hosts"]["node02"]["changed"] >= 1  # it would fix the drift...
     assert _tree(lab, "node02") == before  # ...and did not
     assert ssh(lab, "node02", "cat /etc/sysctl.d/90-aictl-rdma.conf").strip() == "drift"
     assert run(lab, limit="node02", tags="network").hosts["node02"]["changed"] >= 1
