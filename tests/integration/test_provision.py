@@ -121,6 +121,19 @@ def test_check_mode_changes_nothing(lab: Lab, monkeypatch: pytest.MonkeyPatch) -
     assert "arp_ignore" in ssh(lab, "node02", "cat /etc/sysctl.d/90-aictl-rdma.conf")
 
 
+def test_network_change_that_cuts_management_is_rolled_back(lab: Lab) -> None:
+    """A gateway that stops answering after apply: the previous netplan file goes back and
+    the host fails; the next good run converges it."""
+    old = "network: {version: 2}\n"
+    ssh(lab, "node06", f"printf '{old}' > /etc/netplan/60-aictl.yaml")
+    cut = {"aictl_mgmt_gateway": "192.0.2.1", "network_check_timeout": "1"}
+    result = run(lab, tags="network", limit="node06", extravars=cut)
+    assert result.failed_hosts == ["node06"]
+    assert ssh(lab, "node06", "cat /etc/netplan/60-aictl.yaml") == old
+    assert run(lab, tags="network", limit="node06").status == "successful"
+    assert "bond0" in ssh(lab, "node06", "cat /etc/netplan/60-aictl.yaml")
+
+
 def test_unreachable_node_is_reported_and_the_others_finish(lab: Lab) -> None:
     topo, build = lab
     lab_inject(topo.name, "sshd-down", host="node03")
