@@ -118,7 +118,37 @@ def provision(
     if opts.tags:
         cmdline += ["--tags", opts.tags]
     playbook = data_root("playbooks") / opts.playbook
-    r = ansible_runner.run(
+    # ansible-runner merges a leftover env/extravars into the next run: a one-off -e would
+    # stick, and a secret passed with -e would stay in the build dir; neither may happen
+    stale = data_dir / "env" / "extravars"
+    stale.unlink(missing_ok=True)
+    try:
+        r = _run(ansible_runner, data_dir, playbook, inventory, opts, cmdline, on_event)
+    finally:
+        stale.unlink(missing_ok=True)
+    stats: dict[str, dict[str, int]] = r.stats or {}
+    hosts: dict[str, dict[str, int]] = {}
+    for key in RECAP_KEYS:
+        for host, n in (stats.get(key) or {}).items():
+            hosts.setdefault(host, dict.fromkeys(RECAP_KEYS, 0))[key] = int(n)
+    return ProvisionResult(
+        status=str(r.status),
+        rc=int(r.rc or 0),
+        hosts=hosts,
+        artifacts=str(Path(r.config.artifact_dir)),
+    )
+
+
+def _run(
+    ansible_runner: Any,
+    data_dir: Path,
+    playbook: Path,
+    inventory: Path,
+    opts: ProvisionOptions,
+    cmdline: list[str],
+    on_event: Callable[[dict[str, Any]], None] | None,
+) -> Any:
+    return ansible_runner.run(
         private_data_dir=str(data_dir),
         project_dir=str(playbook.parent),
         playbook=playbook.name,
@@ -130,17 +160,6 @@ def provision(
         quiet=True,
         event_handler=(lambda e: (on_event(e), True)[1]) if on_event else None,
         rotate_artifacts=10,
-    )
-    stats: dict[str, dict[str, int]] = r.stats or {}
-    hosts: dict[str, dict[str, int]] = {}
-    for key in RECAP_KEYS:
-        for host, n in (stats.get(key) or {}).items():
-            hosts.setdefault(host, dict.fromkeys(RECAP_KEYS, 0))[key] = int(n)
-    return ProvisionResult(
-        status=str(r.status),
-        rc=int(r.rc or 0),
-        hosts=hosts,
-        artifacts=str(Path(r.config.artifact_dir)),
     )
 
 
