@@ -114,6 +114,11 @@ class LabPaths:
         return self.run / "nodes" / name
 
 
+def _keygen(path: Path, comment: str) -> None:
+    """An ed25519 key pair without a passphrase (the operator's key, each node's host key)."""
+    _sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path))
+
+
 def _sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if check and p.returncode != 0:
@@ -251,18 +256,7 @@ def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
     key = paths.client / "id_ed25519"
     for f in (key, key.with_suffix(".pub")):
         f.unlink(missing_ok=True)
-    _sh(
-        "ssh-keygen",
-        "-q",
-        "-t",
-        "ed25519",
-        "-N",
-        "",
-        "-C",
-        f"aictl-lab-{paths.cluster}",
-        "-f",
-        str(key),
-    )
+    _keygen(key, f"aictl-lab-{paths.cluster}")
     shutil.copyfile(key.with_suffix(".pub"), shared / "authorized_keys")
     shutil.copyfile(Path(__file__).with_name("fabricmodel.py"), shared / "fabricmodel.py")
     for sub in ("jobs", "flows"):
@@ -324,18 +318,7 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         hw = node_hardware(topo, node)
         (d / "etc-lab" / "hardware.base.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
         (d / "etc-lab" / "hardware.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
-        _sh(
-            "ssh-keygen",
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            node.name,
-            "-f",
-            str(d / "etc-lab" / "ssh_host_ed25519_key"),
-        )
+        _keygen(d / "etc-lab" / "ssh_host_ed25519_key", node.name)
         (d / "etc-lab" / "sshd_config").write_text(
             f"ListenAddress {node.mgmt_ip}:22\n"
             "HostKey /etc/aictl-lab/ssh_host_ed25519_key\nPidFile /run/sshd.pid\n"

@@ -119,63 +119,13 @@ def test_size_json_keys() -> None:
 
 
 def test_size_table_and_bad_ratio() -> None:
-    ok = runner.invoke(
-        app,
-        [
-            "topo",
-            "size",
-            "--nodes",
-            "201",
-            "--nodes-per-su",
-            "20",
-            "--rails",
-            "4",
-            "--link-gbps",
-            "200",
-            "--switch-ports",
-            "40",
-        ],
-    )
+    seed = "topo size --nodes 201 --nodes-per-su 20 --rails 4 --link-gbps 200 --switch-ports 40"
+    ok = runner.invoke(app, seed.split())
     assert ok.exit_code == 0 and "3 tiers" in ok.output
-    bad = runner.invoke(
-        app,
-        [
-            "topo",
-            "size",
-            "--nodes",
-            "8",
-            "--nodes-per-su",
-            "4",
-            "--rails",
-            "4",
-            "--link-gbps",
-            "200",
-            "--switch-ports",
-            "8",
-            "--oversubscription",
-            "x:1",
-        ],
-    )
+    small = "topo size --nodes 8 --nodes-per-su 4 --rails 4 --link-gbps 200 --switch-ports 8"
+    bad = runner.invoke(app, [*small.split(), "--oversubscription", "x:1"])
     assert bad.exit_code == ExitCode.USAGE
-    two = runner.invoke(
-        app,
-        [
-            "topo",
-            "size",
-            "--nodes",
-            "201",
-            "--nodes-per-su",
-            "20",
-            "--rails",
-            "4",
-            "--link-gbps",
-            "200",
-            "--switch-ports",
-            "40",
-            "--tiers",
-            "2",
-        ],
-    )
+    two = runner.invoke(app, [*seed.split(), "--tiers", "2"])
     assert two.exit_code == ExitCode.TOPOLOGY and "200 nodes" in two.stderr
 
 
