@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     REMOTE = 7
     ACCEPTANCE_FAILED = 8
     ACCEPTANCE_ERROR = 9
+    PREFLIGHT_FAILED = 10
     INTERRUPTED = 130
 
 
@@ -118,3 +119,16 @@ class ToolMissingError(AictlError):
 
     exit_code = ExitCode.INTERNAL
     label = "TOOL"
+
+
+class VerifyError(TopologyError):
+    """The discovered fabric differs from the plan (cabling, rates or routing)."""
+
+    label = "VERIFY"
+
+
+class PreflightError(AictlError):
+    """Preflight ran and some node failed a check (after the matrix is printed)."""
+
+    exit_code = ExitCode.PREFLIGHT_FAILED
+    label = "CHECK"

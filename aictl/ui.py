@@ -9,6 +9,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -43,12 +44,25 @@ def print_json(data: Any) -> None:
 
 
 def table(
-    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, right: Sequence[str] = ()
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    right: Sequence[str] = (),
+    compact: bool = False,
 ) -> None:
-    """Print a table; columns named in `right` are right-aligned (numbers)."""
-    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    """Print a table; columns named in `right` are right-aligned (numbers). `compact`: no
+    rules and one space between columns, cells never wrapped (wide matrices)."""
+    t = Table(
+        title=title,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        box=None if compact else box.HEAVY_HEAD,
+        padding=(0, 1, 0, 0) if compact else (0, 1),
+    )
     for c in columns:
-        t.add_column(c, justify="right" if c in right else "left")
+        t.add_column(c, justify="right" if c in right else "left", no_wrap=compact)
     for row in rows:
         t.add_row(*[str(v) for v in row])
     out().print(t)

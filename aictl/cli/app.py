@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from aictl import __version__
+from aictl.cli import accept as accept_cmd
+from aictl.cli import check as check_cmd
 from aictl.cli import exec as exec_cmd
 from aictl.cli import inventory as inventory_cmd
 from aictl.cli import lab as lab_cmd
@@ -31,6 +33,8 @@ app.add_typer(lab_cmd.app, name="lab")
 app.command("exec")(exec_cmd.exec_cmd)
 app.command("inventory")(inventory_cmd.inventory_cmd)
 app.command("provision")(provision_cmd.provision_cmd)
+app.command("check")(check_cmd.check_cmd)
+app.add_typer(accept_cmd.app, name="accept")
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ from aictl.cli._options import (
 )
 
 if TYPE_CHECKING:
-    from aictl.remote import Target
+    from aictl.remote import SshOptions, Target
     from aictl.topology.model import Topology
 
 
@@ -55,6 +55,37 @@ def ssh_defaults(build: Path) -> tuple[Path | None, Path]:
     if (lab / "id_ed25519").exists():
         return lab / "id_ed25519", lab / "known_hosts"
     return None, Path.home() / ".ssh" / "known_hosts"
+
+
+def ssh_options(
+    build: Path,
+    *,
+    user: str,
+    key: Path | None,
+    known_hosts: Path | None,
+    accept_new: bool = False,
+    jump: str | None = None,
+    timeout: float = 60.0,
+    forks: int = 64,
+) -> SshOptions:
+    """SshOptions from the shared CLI options, the lab's key and known_hosts by default."""
+    from aictl.remote import SshOptions, Target
+
+    dkey, dknown = ssh_defaults(build)
+    jump_target = None
+    if jump:
+        host, _, port = jump.partition(":")
+        jump_target = Target(host, host, int(port or 22))
+    return SshOptions(
+        user=user,
+        key=key or dkey,
+        known_hosts=known_hosts or dknown,
+        accept_new=accept_new,
+        jump=jump_target,
+        command_timeout=timeout,
+        connect_timeout=min(timeout, 10.0),
+        forks=forks,
+    )
 
 
 def exec_cmd(
@@ -92,24 +123,19 @@ def exec_cmd(
     def body() -> None:
         from aictl import ui
         from aictl.errors import RemoteError
-        from aictl.remote import SshOptions, Target, group_results, run_all
+        from aictl.remote import group_results, run_all
 
         topo = plan(load(spec, preset or (None if spec else "lab-small")))
         targets = select(topo, limit)
         build = out or Path("build") / topo.name
-        dkey, dknown = ssh_defaults(build)
-        jump_target = None
-        if jump:
-            host, _, port = jump.partition(":")
-            jump_target = Target(host, host, int(port or 22))
-        opts = SshOptions(
+        opts = ssh_options(
+            build,
             user=user,
-            key=key or dkey,
-            known_hosts=known_hosts or dknown,
+            key=key,
+            known_hosts=known_hosts,
             accept_new=accept_new,
-            jump=jump_target,
-            command_timeout=timeout,
-            connect_timeout=min(timeout, 10.0),
+            jump=jump,
+            timeout=timeout,
             forks=forks,
         )
         results = run_all(targets, command, opts)

@@ -12,13 +12,16 @@ import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg, load, plan
+from aictl.cli.verify import verify_cmd
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
 app = typer.Typer(
-    no_args_is_help=True, help="The fabric: quick sizing, the port-level plan, pictures."
+    no_args_is_help=True,
+    help="The fabric: quick sizing, the port-level plan, pictures, verification.",
 )
+app.command("verify")(verify_cmd)
 
 
 class Tiers(StrEnum):

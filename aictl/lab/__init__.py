@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import AictlError, ExitCode, ToolMissingError
-from aictl.lab.hardware import FAULT_KINDS, apply_fault, fabric_description, node_hardware
+from aictl.lab.hardware import (
+    FAULT_KINDS,
+    apply_fault,
+    bonding_status,
+    fabric_description,
+    node_hardware,
+)
+from aictl.spec.rules import rail_mtu
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -44,6 +51,7 @@ SIM_TOOLS = (
     "setpci",
     "lsmod",
     "systemctl",
+    "lldpctl",
     "ib_write_bw",
     "ib_read_bw",
     "all_reduce_perf",
@@ -61,7 +69,7 @@ DIAGS = (
     "saquery",
     "perfquery",
     "ibroute",
-    "dump_lfts.sh",
+    "dump_fts",
 )
 NODE_SCRIPT = """set -e
 R={run}
@@ -305,9 +313,28 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             )
             for r, nic in enumerate(prof.compute_nics.rails)
         ]
+        # planned MTUs on both ends (a veth drops frames larger than its peer's MTU)
+        storage = prof.storage_nics
+        mtus = [storage.bond.mtu if storage else 1500] + [rail_mtu(topo.spec)] * len(links)
         for i, (ifname, bridge, ip, plen) in enumerate(links):
             host_end = f"v{tag}{node.index:03d}{i}"
-            _sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", ifname, "netns", ns)
+            _sh(
+                "ip",
+                "link",
+                "add",
+                host_end,
+                "mtu",
+                str(mtus[i]),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                ifname,
+                "mtu",
+                str(mtus[i]),
+                "netns",
+                ns,
+            )
             _sh("ip", "link", "set", host_end, "master", bridge, "up")
             _sh("ip", "-n", ns, "addr", "add", f"{ip}/{plen}", "dev", ifname)
             _sh("ip", "-n", ns, "link", "set", ifname, "up")
@@ -326,8 +353,10 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "MaxStartups 64:30:128\nMaxSessions 64\nSubsystem sftp internal-sftp\n"
-            "LogLevel ERROR\n"
+            "LogLevel ERROR\nSetEnv AICTL_BONDING_DIR=/etc/aictl-lab/bonding\n"
         )
+        (d / "etc-lab" / "bonding").mkdir(exist_ok=True)
+        (d / "etc-lab" / "bonding" / hw["bond"]["name"]).write_text(bonding_status(hw) + "\n")
 
     _node_client_files(topo, paths)
     for node in topo.nodes:
@@ -532,7 +561,14 @@ def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         wrapper = upper / tool
         wrapper.write_text(
             f"#!/bin/sh\n# aictl lab: {tool} against the simulated fabric\n"
-            f'IBSIM_SOCKNAME={sock} exec ibsim-run {real} "$@"\n'
+            + (
+                f"echo '# aictl-lab: simulated fabric (ibsim), {tool} output (node01)'\n".replace(
+                    "node01", head
+                )
+                if tool in ("ibnetdiscover", "dump_fts")
+                else ""
+            )
+            + f'IBSIM_SOCKNAME={sock} exec ibsim-run {real} "$@"\n'
         )
         wrapper.chmod(0o755)
 

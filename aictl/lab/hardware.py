@@ -92,9 +92,23 @@ def node_hardware(
                 "leaf_port": node.leaf_ports[r][1],
             }
         )
+    storage = prof.storage_nics
+    bond = {
+        "name": storage.bond.name if storage else "bond0",
+        "mode": "802.3ad",
+        "mtu": storage.bond.mtu if storage else 1500,
+        "speed_mbps": (storage.speed_gbps if storage else 25) * 1000,
+        "members": [
+            {"ifname": m, "tor": tor, "port": port}
+            for m, (tor, port) in zip(
+                storage.netdevs if storage else [], node.tor_ports, strict=False
+            )
+        ],
+    }
     return {
         "simulated": True,
         "node": node.name,
+        "bond": bond,
         "cluster": topo.name,
         "driver": DRIVER,
         "cuda": CUDA,
@@ -109,6 +123,39 @@ def node_hardware(
         ],
         "faults": [],
     }
+
+
+def bonding_status(hw: dict[str, Any]) -> str:
+    """/proc/net/bonding/<bond> as the bonding driver prints it, for the simulated bond."""
+    b = hw["bond"]
+    out = [
+        f"# aictl-lab: simulated /proc/net/bonding/{b['name']} ({hw['node']})",
+        "Ethernet Channel Bonding Driver: v6.1.0",
+        "",
+        "Bonding Mode: IEEE 802.3ad Dynamic link aggregation",
+        "Transmit Hash Policy: layer3+4 (1)",
+        "MII Status: up",
+        "MII Polling Interval (ms): 100",
+        "",
+        "802.3ad info",
+        "LACP active: on",
+        "LACP rate: fast",
+        "Active Aggregator Info:",
+        "\tAggregator ID: 1",
+        f"\tNumber of ports: {len(b['members'])}",
+        "",
+    ]
+    for m in b["members"]:
+        out += [
+            f"Slave Interface: {m['ifname']}",
+            "MII Status: up",
+            f"Speed: {b['speed_mbps']} Mbps",
+            "Duplex: full",
+            "Link Failure Count: 0",
+            "Aggregator ID: 1",
+            "",
+        ]
+    return "\n".join(out)
 
 
 def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:

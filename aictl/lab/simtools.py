@@ -401,6 +401,25 @@ def lsmod(args: list[str], hw: dict[str, Any]) -> int:
     return 0
 
 
+def lldpctl(args: list[str], hw: dict[str, Any]) -> int:
+    """`lldpctl -f json`: the ToR port each bond member is cabled to (lldpd's JSON shape)."""
+    ifaces = [
+        {
+            m["ifname"]: {
+                "via": "LLDP",
+                "rid": "1",
+                "chassis": {m["tor"]: {"id": {"type": "mac", "value": "00:00:5e:00:53:01"}}},
+                "port": {"id": {"type": "ifname", "value": m["port"]}, "descr": m["port"]},
+            }
+        }
+        for m in hw.get("bond", {}).get("members", [])
+    ]
+    doc = {"lldp": {"interface": ifaces[0] if len(ifaces) == 1 else ifaces}}
+    print(mark("lldpctl", hw))
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
 def systemctl(args: list[str], hw: dict[str, Any]) -> int:
     if len(args) >= 2 and args[0] == "is-active" and args[1].startswith("nvidia-fabricmanager"):
         state = hw["fabricmanager"] if hw["nvswitch"] else "inactive"
@@ -925,6 +944,7 @@ TOOLS = {
     "setpci": setpci,
     "lsmod": lsmod,
     "systemctl": systemctl,
+    "lldpctl": lldpctl,
 }
 
 

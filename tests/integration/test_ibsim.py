@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from aictl.fabric.diff import compare
+from aictl.fabric.ibnet import parse_ibnetdiscover
+from aictl.fabric.routing import check_routing, parse_lfts
 from aictl.spec.loader import load_preset
 from aictl.topology import build_topology, write_plan
 from aictl.topology.model import Topology
@@ -71,6 +74,14 @@ def test_ibsim_loads_and_opensm_routes_with_ftree(preset: str, tmp_path: Path) -
         assert sorted(switches) == sorted(
             s.name for s in topo.switches if s.role in ("leaf", "spine", "core")
         )
+        # aictl's own verification on the real tools' output: exactly the plan, ftree spreads a
+        # cross-SU shift permutation one flow per leaf uplink
+        fab = parse_ibnetdiscover(disc)
+        assert compare(topo, fab)["findings"] == []
+        routing = check_routing(topo, fab, parse_lfts(run_sim(["dump_fts"], env)), opensm_log=text)
+        assert routing["findings"] == [] and routing["engine"] == "ftree"
+        assert routing["shift_pairs"] == len(topo.nodes) * topo.rails
+        assert routing["uplink_flows_max"] == 1 and routing["local_violations"] == 0
         ports = run_sim(["ibnetdiscover", "-p"], env)
         lid = {
             m.group(2): m.group(1)

@@ -1,0 +1,255 @@
+"""Preflight parsers on the real samples and on the lab's outputs; each lab fault fails exactly
+its check; parsers never crash on text they do not know."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aictl.checks import commands, preflight, rules
+from aictl.checks.registry import PARSERS, detect
+from aictl.lab import simtools
+from aictl.lab.hardware import apply_fault, bonding_status, node_hardware
+from aictl.spec.loader import load_preset
+from aictl.spec.rules import rail_mtu
+from aictl.topology import build_topology
+from aictl.topology.model import Topology
+from tests.conftest import require_shared
+
+
+def _sample(name: str) -> str:
+    return (require_shared("samples") / name).read_text()
+
+
+def _topo(preset: str = "lab-small") -> Topology:
+    loaded = load_preset(preset)
+    return build_topology(loaded.spec, spec_sha256=loaded.sha256)
+
+
+# ---- real samples ------------------------------------------------------------------------
+def test_topo_old_layout_with_tabs() -> None:
+    d = PARSERS["topo"](_sample("nvidia_smi_topo_m_dgx_a100_12xmlx5_tabs.txt"))
+    assert d["status"] == "ok" and d["gpus"] == 8 and len(d["nics"]) == 12
+    assert d["nearest_nics"]["0"] == ["mlx5_0", "mlx5_1"]
+    assert d["nearest_nics"]["4"] == ["mlx5_6", "mlx5_7"]
+    assert d["matrix"]["2"]["mlx5_2"] == "PXB" and d["simulated"] is False
+
+
+def test_topo_new_layout_resolves_the_nic_legend() -> None:
+    d = PARSERS["topo"](_sample("nvidia_smi_topo_m_hgx_h100_12nic_roce.txt"))
+    assert d["nearest_nics"]["0"] == ["mlx5_0"]
+    assert d["nearest_nics"]["3"] == ["mlx5_5"]  # not mlx5_3: never assume GPU i <-> mlx5_i
+    assert d["nearest_nics"]["7"] == ["mlx5_11"]
+
+
+def test_ibstat_roce_and_ib_and_partial() -> None:
+    d = PARSERS["ibstat"](_sample("ibstat_h100_roce_all_active.txt"))
+    assert d["status"] == "ok" and {p["link_layer"] for p in d["ports"]} == {"Ethernet"}
+    assert all(p["state"] == "Active" for p in d["ports"])
+    assert next(p for p in d["ports"] if p["device"] == "mlx5_0")["rate_gbps"] == 400
+    d = PARSERS["ibstat"](_sample("ibstat_a100_azure_vf_ibpanic_error.txt"))
+    assert d["status"] == "failed" and "mlx5_8" in d["failure"]["message"]
+    assert len(d["ports"]) == 8 and {p["rate_gbps"] for p in d["ports"]} == {200}
+    assert d["ports"][0]["lid"] == 13247 and d["ports"][0]["link_layer"] == "InfiniBand"
+    d = PARSERS["ibstat"](_sample("ibstat_azure_hbv3_mlx5_ib0_cx6vf.txt"))
+    assert d["status"] == "ok" and d["ports"][0]["rate_gbps"] == 200
+
+
+def test_ibv_devinfo_old_and_new_layouts() -> None:
+    d = PARSERS["ibv_devinfo"](_sample("ibv_devinfo_2hca_cx3_one_port_down.txt"))
+    states = [(p["device"], p["port"], p["state"]) for p in d["ports"]]
+    assert states == [
+        ("mlx4_1", 1, "Active"),
+        ("mlx4_1", 2, "Down"),
+        ("mlx4_0", 1, "Active"),
+        ("mlx4_0", 2, "Down"),
+    ]
+    d = PARSERS["ibv_devinfo"](_sample("ibv_devinfo_cx7_roce_mlx5_0.txt"))
+    assert d["ports"] == [
+        {
+            "device": "mlx5_0",
+            "port": 1,
+            "state": "Active",
+            "physical_state": None,
+            "rate_gbps": None,
+            "link_layer": "Ethernet",
+            "lid": 0,
+            "port_guid": None,
+            "active_mtu": 4096,
+        }
+    ]
+
+
+def test_show_gids_ibdev2netdev_nvlink_and_retirement() -> None:
+    g = PARSERS["show_gids"](_sample("show_gids_cx7_roce_mlx5_0.txt"))
+    assert len(g["gids"]) == 4 and g["gids"][3]["version"] == "v2"
+    assert g["gids"][3]["ipv4"] == "10.99.91.39" and g["gids"][0]["ipv4"] == ""
+    i = PARSERS["ibdev2netdev"](_sample("ibdev2netdev_hgx_h100_12nic.txt"))
+    by = {x["device"]: x for x in i["links"]}
+    assert len(by) == 12 and not by["mlx5_10"]["up"] and by["mlx5_3"]["netdev"] == "bond0"
+    n = PARSERS["nvlink"](_sample("nvidia_smi_nvlink_status_good_a100_gpu7.txt"))
+    assert [(x["index"], x["links_active"], x["links_total"]) for x in n["gpus"]] == [(7, 12, 12)]
+    q = PARSERS["nvidia-smi-q"](_sample("nvidia_smi_q_page_retirement_8xA100_azure.txt"))
+    assert q["driver"] == "535.86.10" and len(q["gpus"]) == 8
+    assert all(g["retired_dbe"] == 0 and not g["retired_pending"] for g in q["gpus"])
+
+
+def test_auto_detects_every_preflight_sample() -> None:
+    base = require_shared("samples")
+    want = {
+        "nvidia_smi_topo": "topo",
+        "ibstat_": "ibstat",
+        "ibv_devinfo_": "ibv_devinfo",
+        "show_gids_": "show_gids",
+        "ibdev2netdev_": "ibdev2netdev",
+        "nvidia_smi_nvlink": "nvlink",
+        "nvidia_smi_q_": "nvidia-smi-q",
+    }
+    seen = 0
+    for f in sorted(base.glob("*.txt")):
+        if f.name.endswith(".source.txt"):
+            continue
+        for prefix, tool in want.items():
+            if f.name.startswith(prefix):
+                assert detect(f.read_text()) == tool, f.name
+                seen += 1
+    assert seen >= 10
+
+
+# ---- the lab's outputs and the rules -----------------------------------------------------
+def _run(tool: str, args: list[str], hw: dict[str, Any], tmp: Path) -> str:
+    f = tmp / "hardware.json"
+    f.write_text(json.dumps(hw))
+    simtools.HW_FILE = str(f)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        simtools.main([f"/usr/local/bin/{tool}", *args])
+    return buf.getvalue()
+
+
+def _script_output(topo: Topology, hw: dict[str, Any], tmp: Path) -> str:
+    """What commands.script would print on a lab node with this hardware."""
+    mtu = rail_mtu(topo.spec)
+    links = [{"ifname": "bond0", "mtu": 9000, "operstate": "UP"}] + [
+        {"ifname": n["netdev"], "mtu": mtu, "operstate": "UP"} for n in hw["nics"]
+    ]
+    outputs = {
+        "smi": _run("nvidia-smi", ["-q"], hw, tmp),
+        "topo": _run("nvidia-smi", ["topo", "-m"], hw, tmp),
+        "nvlink": _run("nvidia-smi", ["nvlink", "-s"], hw, tmp),
+        "fabricmanager": hw["fabricmanager"] + "\n",
+        "lsmod": _run("lsmod", [], hw, tmp),
+        "ofed": _run("ofed_info", ["-s"], hw, tmp),
+        "ibstat": _run("ibstat", [], hw, tmp),
+        "lspci": _run("lspci", ["-vvv"], hw, tmp),
+        "bond": bonding_status(hw),
+        "iplink": json.dumps(links),
+    }
+    rc = {"fabricmanager": 0 if hw["fabricmanager"] == "active" else 3}
+    return "".join(
+        f"@@aictl {k}\n{v.rstrip()}\n@@aictl-rc {k} {rc.get(k, 0)}\n" for k, v in outputs.items()
+    )
+
+
+def _failed(topo: Topology, hw: dict[str, Any], tmp: Path) -> dict[str, str]:
+    facts = preflight.facts_of(_script_output(topo, hw, tmp))
+    res = rules.evaluate(rules.expect(topo, topo.nodes[0]), facts)
+    return {r.check: r.message for r in res if r.status == "fail"}
+
+
+def test_lab_outputs_parse_and_a_healthy_node_passes(tmp_path: Path) -> None:
+    topo = _topo()
+    hw = node_hardware(topo, topo.nodes[0])
+    facts = preflight.facts_of(_script_output(topo, hw, tmp_path))
+    assert all(f["status"] == "ok" for f in facts.values()), facts
+    assert facts["topo"]["nearest_nics"]["0"] == ["mlx5_0"] and facts["smi"]["simulated"]
+    assert facts["bond"]["members"][1] == {
+        "name": "lan1",
+        "mii_status": "up",
+        "speed_mbps": 25000,
+        "aggregator": 1,
+    }
+    assert _failed(topo, hw, tmp_path) == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "check", "words"),
+    [
+        ({"kind": "port-down", "rail": 2}, "hca", "rail 2 mlx5_2: state Down"),
+        ({"kind": "pcie-degraded", "gpu": 5, "factor": 8}, "pcie", "GPU5"),
+        ({"kind": "peermem-missing"}, "peermem", "GPUDirect RDMA is off"),
+        ({"kind": "fabricmanager-stopped"}, "fabricmanager", "inactive"),
+        ({"kind": "ecc-errors", "gpu": 3}, "ecc", "GPU3 2 uncorrectable"),
+    ],
+)
+def test_each_fault_fails_exactly_its_check(
+    fault: dict[str, Any], check: str, words: str, tmp_path: Path
+) -> None:
+    topo = _topo()
+    hw = node_hardware(topo, topo.nodes[0])
+    apply_fault(hw, {"rail": None, "gpu": None, "factor": None, **fault})
+    failed = _failed(topo, hw, tmp_path)
+    assert list(failed) == [check] and words in failed[check]
+
+
+def test_acs_bond_mtu_affinity_and_nvlink_rules(tmp_path: Path) -> None:
+    topo = _topo()
+    hw = node_hardware(topo, topo.nodes[0])
+    hw["bridges"][1]["acs"] = True
+    hw["gpus"][2]["nvlinks_down"] = 2
+    hw["nics"][1]["gpus"] = [4]  # GPU2/3 lose their PIX NIC
+    out = _script_output(topo, hw, tmp_path)
+    out = out.replace("Aggregator ID: 1\n\n", "Aggregator ID: 2\n\n", 1)  # lan0 elsewhere
+    out = out.replace('"mtu": 4092', '"mtu": 1500', 1)
+    facts = preflight.facts_of(out)
+    res = {r.check: r for r in rules.evaluate(rules.expect(topo, topo.nodes[0]), facts)}
+    bad = {c for c, r in res.items() if r.status == "fail"}
+    assert bad == {"acs", "nvlink", "affinity", "bond", "mtu"}
+    assert "0000:4a:00.0" in res["acs"].message and "GPU2 10/12" in res["nvlink"].message
+    assert "GPU2-mlx5_1 (rail 1) is NODE" in res["affinity"].message
+    assert "lan0 in aggregator 2, active is 1" in res["bond"].message
+    assert "lan2 1500 (planned 4092)" in res["mtu"].message
+
+
+def test_fleet_rule_flags_the_odd_driver() -> None:
+    ok = rules.Result("driver", "ok")
+    rows = {n: {"driver": ok, "ofed": ok} for n in ("a", "b", "c")}
+    versions = {
+        "a": {"driver": "535.1", "ofed": "X"},
+        "b": {"driver": "535.1", "ofed": "X"},
+        "c": {"driver": "550.2", "ofed": "X"},
+    }
+    rules.fleet(rows, versions)
+    assert (
+        rows["c"]["driver"].status == "fail" and "fleet runs 535.1" in rows["c"]["driver"].message
+    )
+    assert rows["a"]["driver"].status == "ok" and rows["c"]["ofed"].status == "ok"
+
+
+def test_missing_tools_and_cut_off_output_fail_their_checks() -> None:
+    topo = _topo()
+    out = (
+        "@@aictl smi\nbash: nvidia-smi: command not found\n@@aictl-rc smi 127\n"
+        "@@aictl ibstat\nCA 'm"
+    )
+    facts = preflight.facts_of(out)
+    assert facts["smi"]["status"] == "failed" and "not found" in facts["smi"]["failure"]["message"]
+    res = {r.check: r for r in rules.evaluate(rules.expect(topo, topo.nodes[0]), facts)}
+    assert res["gpu"].status == "fail" and "cannot read smi" in res["gpu"].message
+    assert res["hca"].status == "fail"
+    assert commands.split("@@aictl x\nabc\n@@aictl-rc x 0\n") == {"x": (0, "abc")}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=400))
+def test_parsers_never_crash(text: str) -> None:
+    for name, parse in PARSERS.items():
+        d = parse(text)
+        assert d["tool"] and d["status"] in ("ok", "failed"), name
