@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the built-in defaults: plan and render the seed's a800-200 cluster into
 # build/a800-200/, then rehearse on the lab twin (lab-small): bring it up, provision it with
-# the playbooks, run a GPUDirect perftest pair and a 2-node NCCL all_reduce over the simulated
+# the playbooks, verify its fabric and run preflight (and find two injected faults), run a
+# GPUDirect perftest pair and a 2-node NCCL all_reduce over the simulated
 # fabric, show a fault, and take the lab down again. Needs root (the lab uses namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,16 @@ echo "== reach every node (SSH fan-out, identical outputs grouped)"
 $A exec 'nvidia-smi -L | wc -l' --preset lab-small
 echo "== provision the nodes with Ansible (network, MOFED, driver, GPUDirect, acceptance tools)"
 $A provision --preset lab-small
+echo "== verify the fabric against the plan (ibnetdiscover, forwarding tables, opensm, LLDP)"
+$A topo verify --preset lab-small --live node01 --lldp
+echo "== preflight every node"
+$A check --preset lab-small
+echo "== swap two cables and stop peermem on node03: both are found and named"
+$A lab inject swap-cables --host node02 --rail 1 --with-host node03
+$A lab inject peermem-missing --host node03
+$A topo verify --preset lab-small --live node01 || echo "(exit $? as expected: the swap)"
+$A check --preset lab-small || echo "(exit $? as expected: node03)"
+$A lab clear
 echo "== GPUDirect ib_write_bw node05 <- node01, rail 1 (simulated HCAs)"
 "${SSH[@]}" node05 'ib_write_bw -d mlx5_1 -F --report_gbits --use_cuda=2 -s 8388608' >/dev/null &
 sleep 0.5

@@ -32,7 +32,21 @@ def _lldp(text: str) -> dict[str, Any]:
     }
 
 
+def _nccl(text: str) -> dict[str, Any]:
+    from aictl.accept.parse_nccl import parse_nccl
+
+    return parse_nccl(text)
+
+
+def _perftest(text: str) -> dict[str, Any]:
+    from aictl.accept.parse_perftest import parse_perftest
+
+    return parse_perftest(text)
+
+
 PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "nccl": _nccl,
+    "perftest": _perftest,
     "topo": parse_gpu.parse_topo,
     "nvlink": parse_gpu.parse_nvlink,
     "nvidia-smi-q": parse_gpu.parse_smi_query,
@@ -51,6 +65,17 @@ PARSERS: dict[str, Callable[[str], dict[str, Any]]] = {
 
 # (tool, pattern) in the order tried: the most specific first
 _DETECT = (
+    (
+        "perftest",
+        r"(RDMA_(Write|Read)|Send) (BW|Latency) Test|#bytes\s+#iterations|"
+        r"\bib_(write|read|send)_(bw|lat)\b",
+    ),
+    (
+        "nccl",
+        r"# nccl-tests version|^#\s+nThread|^\W*#\s+size\s+count|Out of bounds values|"
+        r"\b(all_reduce|all_gather|alltoall|reduce_scatter|sendrecv|broadcast|reduce)_perf\b|"
+        r'invalid size specified|"average_bus_bandwidth"',
+    ),
     ("ibnetdiscover", r'^(Switch|Ca|Hca)\s+\d+\s+"[SH]-'),
     ("show_gids", r"n_gids_found=|^DEV\s+PORT\s+INDEX\s+GID"),
     ("ibv_devinfo", r"^hca_id:"),

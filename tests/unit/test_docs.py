@@ -25,3 +25,23 @@ def test_every_spec_section_is_documented() -> None:
     text = (ROOT / "docs" / "spec.md").read_text()
     for section in ("ComputeFabric", "Addressing", "SubnetManager", "Kubernetes", "Acceptance"):
         assert f"## {section}" in text
+
+
+def test_every_command_check_and_finding_is_documented() -> None:
+    import re
+
+    from aictl.checks.rules import CHECKS
+
+    cli = (ROOT / "docs" / "cli.md").read_text()
+    for cmd in ("topo verify", "check", "accept parse", "exec", "provision", "inventory"):
+        assert f"`aictl {cmd}" in cli, cmd
+    verify = (ROOT / "docs" / "verify.md").read_text()
+    for check in CHECKS:
+        assert f"| `{check}` |" in verify, check
+    kinds = set()
+    for mod in ("diff", "routing", "lldp"):
+        src = (ROOT / "aictl" / "fabric" / f"{mod}.py").read_text()
+        kinds |= set(re.findall(r'Finding\(\s*"([a-z-]+)"', src))
+    assert len(kinds) >= 12
+    for kind in kinds:
+        assert f"`{kind}`" in verify, kind
