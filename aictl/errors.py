@@ -132,3 +132,10 @@ class PreflightError(AictlError):
 
     exit_code = ExitCode.PREFLIGHT_FAILED
     label = "CHECK"
+
+
+class AcceptanceFailedError(AictlError):
+    """Acceptance ran and a criterion failed (raised after everything is saved)."""
+
+    exit_code = ExitCode.ACCEPTANCE_FAILED
+    label = "ACCEPT"

@@ -117,10 +117,14 @@ def parse_perftest(text: str, *, expect_gbps: float | None = None) -> dict[str, 
     biggest = max(rows, key=lambda r: r["size_bytes"]) if rows else None
     bw = biggest.get("bw_avg_gbps") if biggest else None
     failure = None
-    for ln in lines:
-        for pattern, fkind in _ERRORS:
-            if pattern.search(ln):
-                failure = failure or {"kind": fkind, "message": ln.strip()}
+    # the most telling line first: a resource error explains the completion error after it
+    for pattern, fkind in sorted(
+        _ERRORS, key=lambda e: ("startup", "launch", "completion").index(e[1])
+    ):
+        hit = next((ln.strip() for ln in lines if pattern.search(ln)), None)
+        if hit:
+            failure = {"kind": fkind, "message": hit}
+            break
     if failure is None and not rows and side != "server":
         failure = {"kind": "truncated", "message": "no result row"}
     if failure is None and expect_gbps is not None and bw is not None and bw < expect_gbps:

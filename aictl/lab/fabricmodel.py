@@ -81,7 +81,9 @@ def gdr_factor(fab: dict[str, Any], host: str, rail: int, gpu: int | None) -> fl
 
 def links(fab: dict[str, Any], a: str, ra: int, b: str, rb: int) -> list[tuple[str, float]]:
     """The shared resources a flow crosses, with their capacities (Gb/s)."""
-    out = [(f"nic:{a}:{ra}", nic_gbps(fab, a, ra)), (f"nic:{b}:{rb}", nic_gbps(fab, b, rb))]
+    out = [(f"nic:{a}:{ra}", nic_gbps(fab, a, ra))]
+    if (a, ra) != (b, rb):  # a loopback crosses its one (full-duplex) port once
+        out.append((f"nic:{b}:{rb}", nic_gbps(fab, b, rb)))
     la, lb = leaf_of(fab, a, ra), leaf_of(fab, b, rb)
     if la != lb:
         up = float(fab["leaf_uplinks"] * fab["link_gbps"])

@@ -460,6 +460,13 @@ class Acceptance(_Model):
     gdr_min_fraction: Float = Field(
         0.9, gt=0, le=1, description="GPUDirect ib_write_bw must reach this fraction of line rate."
     )
+    nccl_min_fraction: Float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="NCCL busbw must reach this fraction of what the hardware can carry (the "
+        "aggregate NIC bandwidth across nodes, one NIC for alltoall, NVLink inside a node).",
+    )
     fleet_tolerance_pct: Float = Field(
         10.0, gt=0, lt=100, description="A unit more than this far below the fleet median fails."
     )

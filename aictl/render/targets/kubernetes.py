@@ -131,40 +131,33 @@ def _pools(topo: Topology) -> list[dict[str, Any]]:
     return out
 
 
-def _mpijob(topo: Topology, networks: list[dict[str, Any]]) -> str:
+def mpijob(
+    topo: Topology,
+    *,
+    name: str = "",
+    workers: int = 2,
+    prog: str = "all_reduce_perf",
+    sizes: tuple[str, str, str] = ("8", "8G", "2"),
+    env: dict[str, str] | None = None,
+) -> str:
+    """An MPIJob running one nccl-tests binary on `workers` nodes over every rail network
+    (the sample rendered into k8s/, and what `aictl accept run --launcher k8s` applies)."""
     k = topo.spec.kubernetes
     prof = topo.spec.node_profiles[topo.spec.nodes.profile]
     gpus = prof.gpu.count
-    workers = min(2, len(topo.nodes))
     hca = ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails)
-    args = [
-        "mpirun",
-        "--allow-run-as-root",
-        "-np",
-        str(workers * gpus),
-        "-bind-to",
-        "none",
-        "-map-by",
-        "slot",
-        "-x",
-        f"NCCL_IB_HCA=={hca}",
-        "-x",
-        "NCCL_SOCKET_IFNAME==eth0",
-        "-x",
-        "NCCL_DEBUG=INFO",
-        "all_reduce_perf",
-        "-b",
-        "8",
-        "-e",
-        "8G",
-        "-f",
-        "2",
-        "-g",
-        "1",
-    ]
+    networks = _networks(topo)
+    xs = [f"NCCL_IB_HCA=={hca}", "NCCL_SOCKET_IFNAME==eth0", "NCCL_DEBUG=INFO"]
+    xs += [f"{key}={value}" for key, value in sorted((env or {}).items())]
+    args = ["mpirun", "--allow-run-as-root", "-np", str(workers * gpus)]
+    args += ["-bind-to", "none", "-map-by", "slot"]
+    for x in xs:
+        args += ["-x", x]
+    args += [prog, "-b", sizes[0], "-e", sizes[1], "-f", sizes[2], "-g", "1"]
     return render(
         "k8s/mpijob.yaml.j2",
         cluster=topo.name,
+        name=name or f"{topo.name}-nccl-all-reduce",
         namespace=k.namespace,
         image=k.nccl_tests_image,
         gpus=gpus,
@@ -255,5 +248,6 @@ def render_k8s(topo: Topology) -> list[Artifact]:
             render("k8s/node-labels.sh.j2", cluster=topo.name, labels=labels).encode(),
         )
     )
-    out.append(Artifact("k8s/50-nccl-mpijob.yaml", _mpijob(topo, networks).encode()))
+    workers = min(2, len(topo.nodes))
+    out.append(Artifact("k8s/50-nccl-mpijob.yaml", mpijob(topo, workers=workers).encode()))
     return out
