@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Benchmarks (figures, not pass/fail tests): planner speed and memory, CLI start-up.
+# Benchmarks (figures, not pass/fail tests): planner speed and memory, CLI start-up, and
+# slow-node localization on the fabric model (rounds and modelled wall time vs bisection).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python tests/bench/bench_plan.py "$@"
+.venv/bin/python tests/bench/bench_localize.py "$@"

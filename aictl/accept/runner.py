@@ -151,7 +151,8 @@ def _k8s(ctx: Context, unit: Unit) -> tuple[int | None, str]:
         from aictl.artifact import Artifact
         from aictl.render.validate.k8s import check_crds
 
-        bad = check_crds([Artifact(f"k8s/{name}.yaml", path.read_bytes())], ctx.crds)
+        found = check_crds([Artifact(f"k8s/{name}.yaml", path.read_bytes())], ctx.crds)
+        bad = [f for f in found if f.status == "error"]
         if bad:
             return 2, f"the MPIJob does not validate: {bad[0].message}"
     kubectl = shutil.which("kubectl")

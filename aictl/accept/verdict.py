@@ -286,6 +286,14 @@ def judge(
     for h in dead:
         for k in [k for k in suspects if k[0] == h and k[1] is not None]:
             suspects.pop(k)
+    # slow only in NCCL with good partners while its GPUDirect per rail is fine: say where to look
+    with_rail = {k[0] for k in suspects if k[1] is not None}
+    for k, s in suspects.items():
+        if k[1] is None and k[0] not in with_rail and s["reason"].startswith("2-node all_reduce"):
+            s["reason"] += (
+                " (its GPUDirect tests per rail are fine: check its cabling with aictl topo "
+                "verify, and NCCL_IB_HCA)"
+            )
     # a node named on a rail: its rail-less findings (NCCL pairs) are evidence, not new suspects
     railed = {k[0] for k in suspects if k[1] is not None}
     for key in [k for k in suspects if k[1] is None and k[0] in railed]:
