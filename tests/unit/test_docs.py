@@ -33,7 +33,16 @@ def test_every_command_check_and_finding_is_documented() -> None:
     from aictl.checks.rules import CHECKS
 
     cli = (ROOT / "docs" / "cli.md").read_text()
-    for cmd in ("topo verify", "check", "accept parse", "exec", "provision", "inventory"):
+    for cmd in (
+        "topo verify",
+        "check",
+        "accept parse",
+        "accept run",
+        "accept localize",
+        "exec",
+        "provision",
+        "inventory",
+    ):
         assert f"`aictl {cmd}" in cli, cmd
     verify = (ROOT / "docs" / "verify.md").read_text()
     for check in CHECKS:
