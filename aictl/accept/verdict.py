@@ -27,6 +27,13 @@ def _criterion(
     }
 
 
+def _bytes(n: int) -> str:
+    for unit, div in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= div and n % div == 0:
+            return f"{n // div} {unit}"
+    return f"{n} bytes"
+
+
 def _low_fleet(values: dict[str, float], tol: float) -> set[str]:
     return set(localize.low_values(values, tolerance=tol, floor=None))
 
@@ -248,7 +255,7 @@ def judge(
         criteria.append(
             _criterion(
                 f"cluster_{c}",
-                f"{c} over {n} nodes at {expect.reference_bytes} bytes",
+                f"{c} over {n} nodes at {_bytes(expect.reference_bytes)}",
                 {"busbw": cr["value"], "status": cr["status"]},
                 {"min_busbw": floor, "peak_busbw": expect.busbw_peak(c, n)},
                 ok,

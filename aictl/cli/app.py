@@ -14,6 +14,7 @@ from aictl.cli import inventory as inventory_cmd
 from aictl.cli import lab as lab_cmd
 from aictl.cli import provision as provision_cmd
 from aictl.cli import render as render_cmd
+from aictl.cli import report as report_cmd
 from aictl.cli import spec as spec_cmd
 from aictl.cli import topo as topo_cmd
 from aictl.cli._handle import DEBUG
@@ -35,6 +36,7 @@ app.command("inventory")(inventory_cmd.inventory_cmd)
 app.command("provision")(provision_cmd.provision_cmd)
 app.command("check")(check_cmd.check_cmd)
 app.add_typer(accept_cmd.app, name="accept")
+app.command("report")(report_cmd.report_cmd)
 
 
 def _version(value: bool) -> None:

@@ -144,11 +144,15 @@ def plan_cmd(
         Level | None,
         typer.Option("--level", help="Picture detail (default: the most that stays readable)."),
     ] = None,
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write report/plan.html and plan.md.")
+    ] = False,
 ) -> None:
     """Plan the fabric port by port and write every export into the build dir.
 
     Writes topology.json, spec.resolved.json and exports/ (cabling.csv, bom.csv, GraphML,
-    SVG, ibsim net file and ftree GUID files, Slurm topology.conf, node labels).
+    SVG, ibsim net file and ftree GUID files, Slurm topology.conf, node labels); with
+    --report, the plan report (summary, BOM, cabling excerpt, picture) as HTML and Markdown.
 
     Example: aictl topo plan --preset a800-200
     """
@@ -161,7 +165,13 @@ def plan_cmd(
         arts = write_plan(
             topo, out_dir, picture=not no_picture, picture_level=level.value if level else None
         )
-        _report(topo, out_dir, [a.path for a in arts], output)
+        files = [a.path for a in arts]
+        if report:
+            from aictl.report import write_reports
+
+            done = write_reports(out_dir, ["html", "md"], out_dir / "report", plan_only=True)
+            files += [str(Path(f).relative_to(out_dir)) for f in done["files"]]
+        _report(topo, out_dir, files, output)
 
     run(body)
 

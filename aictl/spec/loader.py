@@ -278,3 +278,19 @@ def preset_text(name: str) -> str:
 def load_preset(name: str) -> LoadedSpec:
     """Validated embedded preset `name`."""
     return parse_spec_text(preset_text(name), f"preset:{name}")
+
+
+def load_resolved(path: Path) -> LoadedSpec:
+    """The spec `aictl topo plan` resolved into build/<cluster>/spec.resolved.json (later
+    stages read this, never the YAML again)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+        spec = ClusterSpec.model_validate(doc["spec"])
+    except (OSError, ValueError, KeyError, ValidationError) as exc:
+        raise SpecError(
+            f"{path}: not a resolved spec ({type(exc).__name__})",
+            hint="re-run aictl topo plan for this cluster",
+        ) from None
+    return LoadedSpec(spec, str(path), str(doc.get("spec_sha256", "")), {})

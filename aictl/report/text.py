@@ -1,0 +1,266 @@
+"""The Markdown report (for tickets) and JUnit XML (one test case per check and benchmark
+unit, for CI systems)."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from aictl.natsort import natural_key
+
+
+def _md_table(head: list[str], rows: list[list[Any]]) -> list[str]:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return out
+
+
+def _fmt(d: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in d.items()
+        if v is not None and not isinstance(v, (list, dict))
+    )
+
+
+def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
+    acc = doc.get("acceptance")
+    s = doc["plan"]["summary"]
+    out = [
+        f"# {doc['cluster']}: "
+        + (f"acceptance **{acc['verdict'].upper()}**" if acc else "plan report"),
+        "",
+    ]
+    if doc["simulated"]:
+        out += [
+            "> **Simulated**: results from the aictl lab (simulated GPUs, HCAs and benchmarks; "
+            "real opensm on an ibsim twin).",
+            "",
+        ]
+    out += [
+        f"{s['nodes']} nodes, {s['gpus']} GPUs, {s['rails']} rails x {s['link_gbps']} Gb/s "
+        f"{s['transport']}, {s['sus']} SUs, {s['tiers']} tiers ({s['switches']['leaf']} leaves, "
+        f"{s['switches']['spine']} spines, "
+        f"{s['switches']['core']} cores).",
+        "",
+    ]
+    if acc:
+        out += [
+            f"Run {acc['run_id']} (suite {acc['suite']}, launcher {acc['launcher']}).",
+            "",
+            "## Criteria",
+            "",
+        ]
+        mark = {True: "pass", False: "**FAIL**", None: "no verdict"}
+        out += _md_table(
+            ["criterion", "result", "measured", "expected"],
+            [
+                [c["name"], mark[c["pass"]], _fmt(c["measured"]), _fmt(c["expected"])]
+                for c in acc["criteria"]
+            ],
+        )
+        out += ["", "## Named", ""]
+        if acc["suspects"]:
+            for sp in acc["suspects"]:
+                where = sp.get("node") or sp.get("link")
+                rail = f" rail {sp['rail']}" if sp.get("rail") is not None else ""
+                out.append(f"- **{where}{rail}**: {sp['reason']}")
+        else:
+            out.append("Nothing: every node, rail and link met its criteria.")
+        out.append("")
+    ver = doc.get("verify")
+    if ver:
+        findings = [
+            f
+            for part in ("cabling", "routing", "lldp")
+            for f in (ver.get(part) or {}).get("findings", [])
+        ]
+        out += ["## Fabric verification", ""]
+        out += (
+            _md_table(
+                ["kind", "where", "what", "fix"],
+                [[f["kind"], f["where"], f["message"], f["fix"]] for f in findings],
+            )
+            if findings
+            else ["The fabric is exactly the plan."]
+        )
+        out.append("")
+    pre = doc.get("preflight")
+    if pre:
+        rows = [
+            [n, f["check"], f["message"], f["fix"]]
+            for n, fs in pre.get("failing", {}).items()
+            for f in fs
+        ]
+        out += [
+            "## Preflight",
+            "",
+            f"{pre['nodes'] - len(pre.get('failing', {}))}/{pre['nodes']} nodes pass.",
+            "",
+        ]
+        if rows:
+            out += [*_md_table(["node", "check", "what", "fix"], rows), ""]
+    out += ["## Software seen", ""]
+    out += _md_table(
+        ["component", "versions"], [[k, ", ".join(v) or "-"] for k, v in doc["versions"].items()]
+    )
+    out += ["", "## Bill of materials", ""]
+    if doc["plan"]["bom"]:
+        keys = list(doc["plan"]["bom"][0])
+        out += _md_table(keys, [[r[k] for k in keys] for r in doc["plan"]["bom"]])
+    out += ["", f"_generated {generated} by aictl_", ""]
+    return "\n".join(out)
+
+
+def _case(
+    classname: str,
+    name: str,
+    *,
+    failure: str | None = None,
+    skipped: str | None = None,
+    time: float = 0.0,
+) -> str:
+    head = f'<testcase classname={quoteattr(classname)} name={quoteattr(name)} time="{time:.3f}"'
+    if failure is not None:
+        msg = quoteattr(failure[:500])
+        return f"{head}><failure message={msg}>{escape(failure)}</failure></testcase>"
+    if skipped is not None:
+        return f"{head}><skipped message={quoteattr(skipped[:500])}/></testcase>"
+    return f"{head}/>"
+
+
+def _suite(name: str, cases: list[tuple[str, str]]) -> str:
+    fails = sum(1 for c, _ in cases if c == "f")
+    skips = sum(1 for c, _ in cases if c == "s")
+    body = "\n".join(x for _, x in cases)
+    return (
+        f'<testsuite name={quoteattr(name)} tests="{len(cases)}" failures="{fails}" errors="0" '
+        f'skipped="{skips}">\n{body}\n</testsuite>'
+    )
+
+
+def render_junit(doc: dict[str, Any]) -> str:
+    suites = []
+    cluster = doc["cluster"]
+    pre = doc.get("preflight")
+    if pre:
+        cases = []
+        results = pre.get("results", {})
+        for node in sorted(results, key=natural_key):
+            for r in results[node]:
+                cls = f"{cluster}.preflight.{node}"
+                if r["status"] == "fail":
+                    cases.append(
+                        ("f", _case(cls, r["check"], failure=f"{r['message']} (fix: {r['fix']})"))
+                    )
+                elif r["status"] == "skip":
+                    cases.append(
+                        ("s", _case(cls, r["check"], skipped=r["message"] or "not applicable"))
+                    )
+                else:
+                    cases.append(("p", _case(cls, r["check"])))
+        suites.append(_suite(f"{cluster}.preflight", cases))
+    ver = doc.get("verify")
+    if ver:
+        cases = []
+        for part in ("cabling", "routing", "lldp"):
+            if part not in ver:
+                continue
+            fs = ver[part]["findings"]
+            cls = f"{cluster}.fabric.{part}"
+            if not fs:
+                cases.append(("p", _case(cls, f"{part} matches the plan")))
+            for f in fs:
+                cases.append(
+                    (
+                        "f",
+                        _case(
+                            cls,
+                            f"{f['kind']} {f['where']}",
+                            failure=f"{f['message']} (fix: {f['fix']})",
+                        ),
+                    )
+                )
+        suites.append(_suite(f"{cluster}.fabric", cases))
+    acc = doc.get("acceptance")
+    if acc:
+        cases = []
+        # a test that ran but missed its criterion fails its case too
+        low = set(acc.get("low_pairs", []))
+        for c in acc["criteria"]:
+            low |= set(c.get("failing", []))
+        for r in acc["results"]:
+            cls = f"{cluster}.accept.{r['stage']}"
+            val = "" if r["value"] is None else f" = {r['value']:.2f} {r['unit']}"
+            name = f"{r['id']}{val}"
+            if r["status"] in ("failed", "error"):
+                f = r.get("failure") or {}
+                cases.append(
+                    (
+                        "f",
+                        _case(
+                            cls, name, failure=f"{f.get('kind', 'failed')}: {f.get('message', '')}"
+                        ),
+                    )
+                )
+            elif r["id"] in low:
+                cases.append(("f", _case(cls, name, failure="below its threshold or the fleet")))
+            elif r["status"] == "skipped":
+                cases.append(
+                    (
+                        "s",
+                        _case(
+                            cls, name, skipped=(r.get("failure") or {}).get("message", "skipped")
+                        ),
+                    )
+                )
+            else:
+                cases.append(("p", _case(cls, name)))
+        for c in acc["criteria"]:
+            cls = f"{cluster}.accept.criteria"
+            if c["pass"] is False:
+                cases.append(
+                    (
+                        "f",
+                        _case(
+                            cls,
+                            c["name"],
+                            failure=f"measured {_fmt(c['measured'])}; "
+                            f"expected {_fmt(c['expected'])}",
+                        ),
+                    )
+                )
+            elif c["pass"] is None:
+                cases.append(
+                    (
+                        "s",
+                        _case(
+                            cls, c["name"], skipped="no baseline for this SKU: measured, no verdict"
+                        ),
+                    )
+                )
+            else:
+                cases.append(("p", _case(cls, c["name"])))
+        for sp in acc["suspects"]:
+            where = sp.get("node") or sp.get("link")
+            cases.append(
+                (
+                    "f",
+                    _case(
+                        f"{cluster}.accept.suspects",
+                        f"{where} rail {sp.get('rail', '-')}",
+                        failure=sp["reason"],
+                    ),
+                )
+            )
+        suites.append(_suite(f"{cluster}.acceptance", cases))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name='
+        + quoteattr(f"aictl {cluster}")
+        + ">\n"
+        + "\n".join(suites)
+        + "\n</testsuites>\n"
+    )
