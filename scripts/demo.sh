@@ -1,49 +1,74 @@
 #!/usr/bin/env bash
-# The main job on the built-in defaults: plan and render the seed's a800-200 cluster into
-# build/a800-200/, then rehearse on the lab twin (lab-small): bring it up, provision it with
-# the playbooks, verify its fabric and run preflight (and find two injected faults), run a
-# GPUDirect perftest pair and a 2-node NCCL all_reduce over the simulated
-# fabric, show a fault, and take the lab down again. Needs root (the lab uses namespaces).
+# The main job, on the built-in defaults: the whole bring-up on the lab twin.
+# Installs what it needs, plans and renders the seed cluster (a800-200), then on the lab
+# (lab-small: 8 simulated A800 nodes, real sshd, ibsim + opensm fabric): plans, renders,
+# provisions over SSH with Ansible, verifies the fabric, runs preflight, injects one slow NIC,
+# runs the quick acceptance suite (which must name that NIC), writes the reports, prints a
+# summary and takes the lab down. Needs root (the lab uses namespaces). About 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+STAGE=setup
+T0=$(date +%s)
+fail() { echo "demo: FAILED in stage '$STAGE' after $(( $(date +%s) - T0 )) s: $*" >&2; exit 1; }
+trap 'rc=$?; [ $rc -eq 0 ] || echo "demo: FAILED in stage '"'"'$STAGE'"'"' (exit $rc); see the output above" >&2' EXIT
+stage() { STAGE=$1; echo; echo "== [$(( $(date +%s) - T0 ))s] $1"; }
+
+stage "install (apt packages, .venv)"
 bash scripts/setup.sh
 A=.venv/bin/aictl
-echo "== plan the seed cluster (a800-200)"
-$A topo plan --preset a800-200 "$@"
-$A topo draw --preset a800-200 --format png
-echo "== render and validate every config"
-$A render --preset a800-200 --validate
-echo "== the lab: lab-small"
-trap '$A lab down --cluster lab-small >/dev/null 2>&1 || true' EXIT
-$A lab down --cluster lab-small >/dev/null 2>&1 || true
-$A lab up --preset lab-small
-SSH=(ssh -F build/lab-small/lab/ssh_config -o BatchMode=yes)
-echo "== reach every node (SSH fan-out, identical outputs grouped)"
-$A exec 'nvidia-smi -L | wc -l' --preset lab-small
-echo "== provision the nodes with Ansible (network, MOFED, driver, GPUDirect, acceptance tools)"
-$A provision --preset lab-small
-echo "== verify the fabric against the plan (ibnetdiscover, forwarding tables, opensm, LLDP)"
-$A topo verify --preset lab-small --live node01 --lldp
-echo "== preflight every node"
-$A check --preset lab-small
-echo "== swap two cables and stop peermem on node03: both are found and named"
-$A lab inject swap-cables --host node02 --rail 1 --with-host node03
-$A lab inject peermem-missing --host node03
-$A topo verify --preset lab-small --live node01 || echo "(exit $? as expected: the swap)"
-$A check --preset lab-small || echo "(exit $? as expected: node03)"
-$A lab clear
-echo "== GPUDirect ib_write_bw node05 <- node01, rail 1 (simulated HCAs)"
-"${SSH[@]}" node05 'ib_write_bw -d mlx5_1 -F --report_gbits --use_cuda=2 -s 8388608' >/dev/null &
-sleep 0.5
-"${SSH[@]}" node01 'ib_write_bw -d mlx5_1 -F --report_gbits --use_cuda=2 -s 8388608 node05' | tail -3
-wait
-MPI='mpirun --allow-run-as-root --mca btl_tcp_if_include bond0 --mca oob_tcp_if_include bond0'
-echo "== NCCL all_reduce, 2 nodes x 8 GPUs, launched by mpirun"
-"${SSH[@]}" node01 "$MPI -np 16 -H node01:8,node05:8 all_reduce_perf -b 64M -e 1G -f 4 -g 1" | tail -8
-echo "== inject a slow NIC (node05 rail 2 at half speed) and run it again"
+LAB=lab-small
+
+stage "plan and render the seed cluster (a800-200: 200 x 8 A800, 4 HDR rails)"
+$A topo plan --preset a800-200 --report >/dev/null
+$A render --preset a800-200 --validate | tail -3
+echo "plan, cabling, BOM, configs and the plan report in build/a800-200/"
+
+stage "bring up the lab twin ($LAB)"
+trap 'rc=$?; $A lab down --cluster '"$LAB"' >/dev/null 2>&1 || true; [ $rc -eq 0 ] || echo "demo: FAILED in stage '"'"'$STAGE'"'"' (exit $rc); see the output above" >&2' EXIT
+$A lab down --cluster $LAB >/dev/null 2>&1 || true
+$A lab up --preset $LAB
+
+stage "plan and render $LAB"
+$A topo plan --preset $LAB --report | tail -1
+$A render --preset $LAB --validate | tail -2
+
+stage "provision the nodes over SSH with Ansible (network, MOFED, driver, GPUDirect, tools)"
+$A provision --preset $LAB | tail -12
+
+stage "verify the fabric against the plan (ibnetdiscover, forwarding tables, opensm, LLDP)"
+$A topo verify --preset $LAB --live node01 --lldp
+
+stage "preflight every node"
+$A check --preset $LAB
+
+stage "inject a fault: node05's rail-2 NIC at half speed"
 $A lab inject slow-nic --host node05 --rail 2 --factor 0.5
-"${SSH[@]}" node01 "$MPI -np 16 -H node01:8,node05:8 all_reduce_perf -b 1G -e 1G -g 1" | grep -E '^ +1073741824'
-$A lab status
-$A lab down
+
+stage "acceptance, quick suite (GPUDirect per rail, pairwise rounds, the whole cluster)"
+set +e
+$A accept run --preset $LAB --suite quick 2>&1 | grep -v '^\[[0-9]*/[0-9]*\] .* ok '
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 8 ] || fail "expected exit 8 (the injected slow NIC), got $rc"
+
+stage "reports (HTML, Markdown, JSON, JUnit)"
+$A report build/$LAB --format html,md,json,junit
+REPORT=$(ls -d build/$LAB/runs/run-*/report | sort | tail -1)
+grep -q "node05 rail 2" "$REPORT/report.md" || fail "the report does not name node05 rail 2"
+
+stage "take the lab down"
+$A lab down --cluster $LAB
 trap - EXIT
-echo "done: plan and configs in build/a800-200/, the lab is down"
+
+echo
+echo "== done in $(( $(date +%s) - T0 )) s"
+echo "the seed: build/a800-200/ (plan, exports, artifacts, report/plan.html)"
+.venv/bin/python - "build/$LAB" <<'PY'
+import json, sys
+v = json.load(open(f"{sys.argv[1]}/verify.json"))
+c = json.load(open(f"{sys.argv[1]}/check.json"))
+print(f"the lab run: {v['findings']} difference(s) between the fabric and the plan; "
+      f"preflight {c['nodes'] - len(c['failing'])}/{c['nodes']} nodes pass; acceptance named:")
+PY
+grep '^- \*\*' "$REPORT/report.md" | sed 's/^/  /'
+echo "report: $REPORT/report.html (also report.md, report.json, junit.xml)"

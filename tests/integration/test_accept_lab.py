@@ -19,8 +19,10 @@ from typer.testing import CliRunner
 
 from aictl.cli.app import app
 from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
+from aictl.report import write_reports
 from aictl.spec.loader import load_preset
-from aictl.topology import build_topology
+from aictl.topology import build_topology, write_plan
+from tests.integration._chromium import not_blank, page_requests, screenshot
 from tests.integration.test_lab import _require
 
 pytestmark = pytest.mark.lab
@@ -32,6 +34,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     loaded = load_preset("lab-small")
     topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
     out = tmp_path_factory.mktemp("acc") / "build"
+    write_plan(topo, out, picture=False)  # the report reads the resolved spec
     lab_down(topo.name, build=out)
     lab_up(topo, build=out)
     yield out
@@ -86,6 +89,17 @@ def test_faults_are_named_and_nothing_else(build: Path) -> None:
     assert "96." in got[("node05", 2)] and "< 180 Gb/s" in got[("node05", 2)]
     assert "2-node all_reduce" in got[("node07", None)] and "topo verify" in got[("node07", None)]
     assert any("node07" in p and "nccl" in p for p in d["low_pairs"])  # the affected pairs
+    # the report names them too, and renders in a browser with no network
+    rep = write_reports(Path(d["run_dir"]), ["html", "md", "junit"], None)
+    html = Path(rep["out"]) / "report.html"
+    text = html.read_text()
+    assert "node05 rail 2" in text and "GPUDirect RDMA unavailable on node03" in text
+    assert "Simulated." in text
+    log = screenshot(html, Path(rep["out"]) / "report.png")
+    assert (Path(rep["out"]) / "report.png").exists(), log[-2000:]
+    assert not_blank(Path(rep["out"]) / "report.png")
+    assert "CONSOLE" not in log, log[-2000:]  # no console message, let alone an error
+    assert page_requests(Path(rep["out"]) / "report.netlog.json") == []
 
 
 def _wait_lines(run_dir: Path, n: int, timeout: float = 120) -> None:

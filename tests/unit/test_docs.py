@@ -39,6 +39,7 @@ def test_every_command_check_and_finding_is_documented() -> None:
         "accept parse",
         "accept run",
         "accept localize",
+        "report",
         "exec",
         "provision",
         "inventory",
