@@ -6,3 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/python tests/bench/bench_plan.py "$@"
 .venv/bin/python tests/bench/bench_localize.py "$@"
+if [ "$(id -u)" = 0 ]; then
+  .venv/bin/python tests/bench/bench_check.py "$@"
+else
+  echo "bench_check: skipped (the lab needs root)"
+fi

@@ -34,6 +34,12 @@ UserOpt = Annotated[str, typer.Option("--user", help="SSH user.")]
 KeyOpt = Annotated[
     Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
 ]
+LimitOpt = Annotated[
+    str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
+]
+JumpOpt = Annotated[str | None, typer.Option("--jump", help="Jump host, host[:port].")]
+ForksOpt = Annotated[int, typer.Option("--forks", min=1, max=1024, help="Nodes at a time.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1, help="Seconds per node.")]
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),

@@ -10,8 +10,10 @@ import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import (
+    ForksOpt,
     KeyOpt,
     KnownHostsOpt,
+    LimitOpt,
     OutDirOpt,
     Output,
     OutputOpt,
@@ -79,9 +81,7 @@ def run_cmd(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Finish a run (its id or directory).")
     ] = None,
-    limit: Annotated[
-        str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
-    ] = None,
+    limit: LimitOpt = None,
     login: Annotated[
         str | None,
         typer.Option("--login", help="slurm: the host srun runs on (default: first node)."),
@@ -93,7 +93,7 @@ def run_cmd(
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
     timeout: Annotated[int, typer.Option("--timeout", min=10, help="Seconds per test.")] = 600,
-    forks: Annotated[int, typer.Option("--forks", min=1, max=1024, help="Tests at a time.")] = 64,
+    forks: ForksOpt = 64,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -110,12 +110,10 @@ def run_cmd(
     def body() -> None:
         from aictl import ui
         from aictl.accept import session
-        from aictl.cli.exec import select, ssh_options
+        from aictl.cli.exec import fleet, ssh_options
         from aictl.errors import AcceptanceFailedError
 
-        topo = plan(load(spec, preset or (None if spec else "lab-small")))
-        targets = select(topo, limit)
-        build = out or Path("build") / topo.name
+        topo, targets, build = fleet(spec, preset, limit, out)
         opts = ssh_options(
             build, user=user, key=key, known_hosts=known_hosts, timeout=timeout + 60, forks=forks
         )

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
 from aictl.cli._handle import run
 from aictl.cli._options import (
+    ForksOpt,
+    JumpOpt,
     KeyOpt,
     KnownHostsOpt,
+    LimitOpt,
     OutDirOpt,
     Output,
     OutputOpt,
     PresetOpt,
     SpecArg,
+    TimeoutOpt,
     UserOpt,
-    load,
-    plan,
 )
 
 _CELL = {"ok": "ok", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "-"}
@@ -30,15 +27,13 @@ _HEAD.update({"nvlink": "nvl"})
 def check_cmd(
     spec: SpecArg = None,
     preset: PresetOpt = None,
-    limit: Annotated[
-        str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
-    ] = None,
+    limit: LimitOpt = None,
     user: UserOpt = "root",
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
-    jump: Annotated[str | None, typer.Option("--jump", help="Jump host, host[:port].")] = None,
-    forks: Annotated[int, typer.Option("--forks", min=1, max=1024, help="Nodes at a time.")] = 64,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per node.")] = 60.0,
+    jump: JumpOpt = None,
+    forks: ForksOpt = 64,
+    timeout: TimeoutOpt = 60.0,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -55,12 +50,10 @@ def check_cmd(
     def body() -> None:
         from aictl import jsonio, ui
         from aictl.checks import preflight
-        from aictl.cli.exec import select, ssh_options
+        from aictl.cli.exec import fleet, ssh_options
         from aictl.errors import PreflightError
 
-        topo = plan(load(spec, preset or (None if spec else "lab-small")))
-        targets = select(topo, limit)
-        build = out or Path("build") / topo.name
+        topo, targets, build = fleet(spec, preset, limit, out)
         opts = ssh_options(
             build,
             user=user,

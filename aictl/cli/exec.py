@@ -9,12 +9,16 @@ import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import (
+    ForksOpt,
+    JumpOpt,
     KeyOpt,
     KnownHostsOpt,
+    LimitOpt,
     OutDirOpt,
     Output,
     OutputOpt,
     PresetOpt,
+    TimeoutOpt,
     UserOpt,
     load,
     plan,
@@ -47,6 +51,14 @@ def select(topo: Topology, limit: str | None) -> list[Target]:
                 hint="host globs (gpu0*), SUs (su01) or racks, comma separated",
             )
     return [Target(n.name, n.mgmt_ip) for n in nodes]
+
+
+def fleet(
+    spec: Path | None, preset: str | None, limit: str | None, out: Path | None
+) -> tuple[Topology, list[Target], Path]:
+    """The plan (the lab's by default), the nodes `--limit` selects, the build directory."""
+    topo = plan(load(spec, preset or (None if spec else "lab-small")))
+    return topo, select(topo, limit), out or Path("build") / topo.name
 
 
 def ssh_defaults(build: Path) -> tuple[Path | None, Path]:
@@ -92,9 +104,7 @@ def exec_cmd(
     command: Annotated[str, typer.Argument(help="Command to run on every node.")],
     spec: Annotated[Path | None, typer.Option("--spec", "-s", help="Cluster spec file.")] = None,
     preset: PresetOpt = None,
-    limit: Annotated[
-        str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
-    ] = None,
+    limit: LimitOpt = None,
     user: UserOpt = "root",
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
@@ -107,9 +117,9 @@ def exec_cmd(
             "changed key).",
         ),
     ] = False,
-    jump: Annotated[str | None, typer.Option("--jump", help="Jump host, host[:port].")] = None,
-    forks: Annotated[int, typer.Option("--forks", min=1, max=1024, help="Hosts at a time.")] = 64,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per host.")] = 60.0,
+    jump: JumpOpt = None,
+    forks: ForksOpt = 64,
+    timeout: TimeoutOpt = 60.0,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
@@ -125,9 +135,7 @@ def exec_cmd(
         from aictl.errors import RemoteError
         from aictl.remote import group_results, run_all
 
-        topo = plan(load(spec, preset or (None if spec else "lab-small")))
-        targets = select(topo, limit)
-        build = out or Path("build") / topo.name
+        _topo, targets, build = fleet(spec, preset, limit, out)
         opts = ssh_options(
             build,
             user=user,

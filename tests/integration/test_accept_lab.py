@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,27 +19,17 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
+from aictl.lab import lab_clear, lab_inject
 from aictl.report import write_reports
-from aictl.spec.loader import load_preset
-from aictl.topology import build_topology, write_plan
 from tests.integration._chromium import not_blank, page_requests, screenshot
-from tests.integration.test_lab import _require
+from tests.integration._labs import lab_small
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    _require()
-    loaded = load_preset("lab-small")
-    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
-    out = tmp_path_factory.mktemp("acc") / "build"
-    write_plan(topo, out, picture=False)  # the report reads the resolved spec
-    lab_down(topo.name, build=out)
-    lab_up(topo, build=out)
-    yield out
-    lab_down(topo.name)
+    yield from lab_small(tmp_path_factory, "acc")
 
 
 def _run(build: Path, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -100,6 +91,9 @@ def test_faults_are_named_and_nothing_else(build: Path) -> None:
     assert not_blank(Path(rep["out"]) / "report.png")
     assert "CONSOLE" not in log, log[-2000:]  # no console message, let alone an error
     assert page_requests(Path(rep["out"]) / "report.netlog.json") == []
+    junit = ET.parse(Path(rep["out"]) / "junit.xml").getroot()
+    failed = [c.get("name") or "" for c in junit.iter("testcase") if c.find("failure") is not None]
+    assert any(n.startswith("node/node05/gdr/r2") for n in failed)
 
 
 def _wait_lines(run_dir: Path, n: int, timeout: float = 120) -> None:

@@ -13,24 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
-from aictl.spec.loader import load_preset
-from aictl.topology import build_topology
-from tests.integration.test_lab import _require
+from aictl.lab import lab_clear, lab_inject
+from tests.integration._labs import lab_small
 
 pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    _require()
-    loaded = load_preset("lab-small")
-    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
-    out = tmp_path_factory.mktemp("vc") / "build"
-    lab_down(topo.name, build=out)
-    lab_up(topo, build=out)
-    yield out
-    lab_down(topo.name)
+    yield from lab_small(tmp_path_factory, "vc")
 
 
 def _cli(build: Path, *args: str) -> tuple[int, dict[str, Any]]:

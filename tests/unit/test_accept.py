@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +17,7 @@ from aictl.topology import build_topology
 from aictl.topology.model import Topology
 from tests.bench.localize_model import aictl_localize, cluster, slow_fabric, spread
 from tests.conftest import require_shared
+from tests.unit._results import result as _r
 
 
 @pytest.fixture(scope="module")
@@ -101,24 +101,6 @@ def test_no_fault_no_suspect() -> None:
     topo = cluster(64)
     out = aictl_localize(topo, slow_fabric(topo, []))
     assert out.rounds == 1 and out.named == []
-
-
-def _r(
-    uid: str, stage: str, kind: str, hosts: list[str], value: float | None, **kw: Any
-) -> dict[str, Any]:
-    return {
-        "id": uid,
-        "stage": stage,
-        "kind": kind,
-        "hosts": hosts,
-        "round": kw.pop("round", 0),
-        "rail": kw.pop("rail", None),
-        "collective": kw.pop("collective", None),
-        "status": kw.pop("status", "ok" if value is not None else "failed"),
-        "value": value,
-        "failure": kw.pop("failure", None),
-        **kw,
-    }
 
 
 def test_verdict_names_the_node_and_rail(lab: Topology) -> None:

@@ -199,3 +199,26 @@ def test_auto_detects_nccl_and_perftest_samples() -> None:
             assert detect(f.read_text()) == "nccl", f.name
         elif f.name.startswith("perftest_"):
             assert detect(f.read_text()) == "perftest", f.name
+
+
+def test_nccl_tag_output_prefixes_e_notation_and_noise_inside_the_table() -> None:
+    text = "\n".join(
+        [
+            "[1,0]<stdout>:# nccl-tests version 2.19.6 nccl-headers=22304 nccl-library=22304",
+            "[1,0]<stdout>:# Collective test starting: all_reduce_perf",
+            "[1,0]<stdout>:#  Rank  0 Group  0 Pid   7 on gpu01 device  0 [0000:18:00] NVIDIA H100",
+            "[1,0]<stdout>:#  Rank  1 Group  0 Pid   8 on gpu02 device  0 [0000:18:00] NVIDIA H100",
+            "[1,0]<stdout>:# size count type redop root time algbw busbw #wrong"
+            " time algbw busbw #wrong",
+            "[1,0]<stdout>:# (B) (elements) (us) (GB/s) (GB/s) (us) (GB/s) (GB/s)",
+            "gpu01:7:9 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[0] [send] via NET/IB/0/GDRDMA",
+            "[1,0]<stdout>: 17179869184 4294967296 float sum -1 1.2e+05 143.2 143.2 0"
+            " 1.2e+05 143.1 143.1 0",
+            "[1,0]<stdout>:# Out of bounds values : 0 OK",
+            "[1,0]<stdout>:# Avg bus bandwidth    : 143.15",
+        ]
+    )
+    d = parse_nccl(text)
+    assert d["status"] == "ok" and d["ranks"] == 2 and d["collective"] == "all_reduce"
+    assert d["rows"][0]["out_of_place"]["time_us"] == 1.2e05 and d["peak_busbw_gbps"] == 143.2
+    assert [x["host"] for x in d["devices"]] == ["gpu01", "gpu02"]

@@ -7,7 +7,6 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,28 +19,7 @@ from aictl.cli.app import app
 from aictl.report import write_reports
 from aictl.spec.loader import load_preset
 from aictl.topology import build_topology, write_plan
-
-
-def _result(
-    uid: str, stage: str, kind: str, hosts: list[str], value: float | None, **kw: Any
-) -> dict[str, Any]:
-    return {
-        "id": uid,
-        "stage": stage,
-        "kind": kind,
-        "hosts": hosts,
-        "round": kw.pop("round", 0),
-        "rail": kw.pop("rail", None),
-        "collective": kw.pop("collective", None),
-        "status": "ok" if value is not None else "failed",
-        "value": value,
-        "unit": "Gb/s" if kind != "nccl" else "GB/s",
-        "failure": None
-        if value is not None
-        else {"kind": "startup", "message": "Couldn't allocate MR"},
-        "simulated": True,
-        **kw,
-    }
+from tests.unit._results import result as _result
 
 
 @pytest.fixture(scope="module")
