@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.natsort import natural_key
 from aictl.report import charts
+from aictl.report.text import values as _fmt
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -58,14 +59,6 @@ def _cell(status: str) -> str:
         "none": "-",
     }.get(status, status)
     return f'<span class="{escape(status)}">{escape(word)}</span>'
-
-
-def _fmt(d: dict[str, Any]) -> str:
-    return ", ".join(
-        f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
-        for k, v in d.items()
-        if v is not None and not isinstance(v, (list, dict))
-    )
 
 
 def _node_matrix(doc: dict[str, Any]) -> str:

@@ -18,7 +18,8 @@ def _md_table(head: list[str], rows: list[list[Any]]) -> list[str]:
     return out
 
 
-def _fmt(d: dict[str, Any]) -> str:
+def values(d: dict[str, Any]) -> str:
+    """`key value, ...` of a criterion's measured or expected numbers."""
     return ", ".join(
         f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
         for k, v in d.items()
@@ -58,7 +59,7 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
         out += _md_table(
             ["criterion", "result", "measured", "expected"],
             [
-                [c["name"], mark[c["pass"]], _fmt(c["measured"]), _fmt(c["expected"])]
+                [c["name"], mark[c["pass"]], values(c["measured"]), values(c["expected"])]
                 for c in acc["criteria"]
             ],
         )
@@ -228,8 +229,8 @@ def render_junit(doc: dict[str, Any]) -> str:
                         _case(
                             cls,
                             c["name"],
-                            failure=f"measured {_fmt(c['measured'])}; "
-                            f"expected {_fmt(c['expected'])}",
+                            failure=f"measured {values(c['measured'])}; "
+                            f"expected {values(c['expected'])}",
                         ),
                     )
                 )
