@@ -55,7 +55,8 @@ def parse_ibstat(text: str) -> dict[str, Any]:
             port = None
             continue
         if s.startswith(("ibpanic:", "ibwarn:", "ibstat:")):
-            errors.append(s) if s.startswith(("ibpanic", "ibstat")) else None
+            if s.startswith(("ibpanic", "ibstat")):  # ibwarn lines are noise
+                errors.append(s)
             continue
         m = re.match(r"^Port (\d+):$", s)
         if m and ca is not None:
@@ -106,8 +107,8 @@ def parse_ibv_devinfo(text: str) -> dict[str, Any]:
             continue
         pair = kv(s)
         if pair is None:
-            if s not in ("Device ports:",):
-                errors.append(s) if "ailed" in s or "No IB devices" in s else None
+            if "ailed" in s or "No IB devices" in s:
+                errors.append(s)
             continue
         key, value = pair
         if key == "hca_id":
