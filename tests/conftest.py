@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import fcntl
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite expected files from what the code produces now",
     )
+
+
+# One lab at a time on a machine: a session that selects any lab test holds this lock until
+# it ends, so two test runs (two checkouts, or CI beside a developer) never overlap their labs.
+LAB_LOCK = Path(os.environ.get("AICTL_LAB_LOCK", "/tmp/aictl-lab-tests.lock"))
+_held: list[int] = []
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if _held or not any(item.get_closest_marker("lab") for item in items):
+        return
+    fd = os.open(LAB_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.stderr.write(f"waiting for {LAB_LOCK}: another test run has a lab up\n")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _held.append(fd)
 
 
 @pytest.fixture
