@@ -139,3 +139,45 @@ class AcceptanceFailedError(AictlError):
 
     exit_code = ExitCode.ACCEPTANCE_FAILED
     label = "ACCEPT"
+
+
+class RunError(AictlError):
+    """Acceptance cannot run (no such run to resume, a broken run directory, no nodes)."""
+
+    exit_code = ExitCode.ACCEPTANCE_ERROR
+    label = "ACCEPT"
+
+
+class ParseFailedError(AictlError):
+    """`aictl accept parse`: the output was read, and it is the output of a failed run."""
+
+    exit_code = ExitCode.ACCEPTANCE_ERROR
+    label = "PARSE"
+
+
+class InterruptedRunError(AictlError):
+    """Ctrl-C during a run: finished units are saved."""
+
+    exit_code = ExitCode.INTERRUPTED
+    label = "INTERRUPTED"
+
+
+class StaleBuildError(AictlError):
+    """A stage's input in the build directory was made from another spec (or is missing)."""
+
+    exit_code = ExitCode.USAGE
+    label = "STALE"
+
+
+class TargetError(AictlError):
+    """A target description (how to reach the nodes) is missing or malformed."""
+
+    exit_code = ExitCode.USAGE
+    label = "TARGET"
+
+
+class LabError(AictlError):
+    """The lab cannot be brought up, changed or found."""
+
+    exit_code = ExitCode.INTERNAL
+    label = "LAB"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from aictl.errors import AictlError, Problem
+    from aictl.events import Progress
 
 _out: Console | None = None
 _err: Console | None = None
@@ -68,9 +69,20 @@ def table(
     out().print(t)
 
 
-def say(text: str) -> None:
-    """A line of human output."""
-    out().print(text)
+def say(text: str, *, markup: bool = True) -> None:
+    """A line of human output (`markup=False` for text that is data, brackets and all)."""
+    out().print(text, markup=markup)
+
+
+def progress_line(event: Progress) -> None:
+    """One progress line on stderr: `[done/total] item status value (why)`."""
+    status = event.status.value if event.status is not None else event.event
+    parts = [f"[{event.done}/{event.total}]" if event.total else "", event.item, status]
+    if event.value:
+        parts.append(event.value)
+    if event.message:
+        parts.append(f"({event.message})")
+    err().print(" ".join(p for p in parts if p), markup=False, highlight=False)
 
 
 def _problem_line(label: str, p: Problem) -> str:

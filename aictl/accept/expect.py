@@ -1,4 +1,4 @@
-"""What the plan promises, as numbers a measurement can be held against.
+"""What the plan promises, as numbers a measurement can be held against — per node group.
 
 Per NIC: the line rate; GPUDirect `ib_write_bw` must reach `gdr_min_fraction` of it.
 Collectives (busbw, GB/s): across nodes all_reduce/all_gather/reduce_scatter can reach the
@@ -8,39 +8,36 @@ ports); inside one node NVLink bounds them (per-GPU NVLink bandwidth / 2, one di
 measurement passes at `nccl_min_fraction` of that. The fleet rule is separate: a unit more
 than `fleet_tolerance_pct` below the median of its peers fails. A GPU profile without NVLink
 figures gets measurements and no verdict for the intra-node test.
+
+Each node group (the nodes of one profile) has its own numbers; a test over nodes of several
+groups is held against the weaker side (the lowest bound among its groups), and says which.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from aictl.topology.model import Topology
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "alltoall", "sendrecv")
 
 
 @dataclass(frozen=True, slots=True)
-class Expectations:
-    """The numbers one run is judged by (stored in the run's plan.json)."""
+class GroupExpectation:
+    """What the nodes of one profile can do."""
 
+    group: str
     link_gbps: int
     rails: int
     gpus_per_node: int
     nvlink_gbytes: float | None
-    gdr_min_fraction: float
-    nccl_min_fraction: float
-    fleet_tolerance: float
-    reference_bytes: int
-    allreduce_override: float | None
-
-    @property
-    def gdr_min_gbps(self) -> float:
-        return round(self.link_gbps * self.gdr_min_fraction, 3)
 
     def busbw_peak(self, collective: str, nodes: int) -> float | None:
-        """The busbw (GB/s) the hardware can reach for `collective` over `nodes` nodes."""
+        """The busbw (GB/s) these nodes can reach for `collective` over `nodes` nodes."""
         if nodes <= 1:
             return self.nvlink_gbytes / 2 if self.nvlink_gbytes else None
         aggregate = self.rails * self.link_gbps / 8
@@ -50,29 +47,143 @@ class Expectations:
             return aggregate / 2
         return aggregate
 
-    def busbw_min(self, collective: str, nodes: int) -> float | None:
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    """The numbers one run is judged by (stored in the run's plan.json)."""
+
+    groups: dict[str, GroupExpectation]
+    node_group: dict[str, str]
+    gdr_min_fraction: float
+    nccl_min_fraction: float
+    fleet_tolerance: float
+    reference_bytes: int
+    allreduce_override: float | None
+
+    def group_of(self, host: str) -> GroupExpectation:
+        return self.groups[self.node_group[host]]
+
+    def groups_of(self, hosts: Iterable[str]) -> list[str]:
+        """The node groups `hosts` belong to, in name order."""
+        return sorted({self.node_group[h] for h in hosts})
+
+    @property
+    def rails(self) -> int:
+        """Rails per node (every profile of a fabric has the same count)."""
+        return max((g.rails for g in self.groups.values()), default=0)
+
+    def gdr_min_gbps(self, hosts: Iterable[str]) -> float:
+        """The GPUDirect floor for a test between `hosts` (the slower NIC's)."""
+        link = min(self.group_of(h).link_gbps for h in hosts)
+        return round(link * self.gdr_min_fraction, 3)
+
+    def busbw_peak(self, collective: str, hosts: Iterable[str]) -> float | None:
+        """What the weakest group among `hosts` can reach (None: no baseline for it)."""
+        hosts = list(hosts)
+        peaks = [self.groups[g].busbw_peak(collective, len(hosts)) for g in self.groups_of(hosts)]
+        if not peaks or any(p is None for p in peaks):
+            return None
+        return min(p for p in peaks if p is not None)
+
+    def busbw_min(self, collective: str, hosts: Iterable[str]) -> float | None:
         """The pass threshold (GB/s), or None when there is no baseline."""
-        if collective == "all_reduce" and nodes > 1 and self.allreduce_override is not None:
+        hosts = list(hosts)
+        if collective == "all_reduce" and len(hosts) > 1 and self.allreduce_override is not None:
             return self.allreduce_override
-        peak = self.busbw_peak(collective, nodes)
+        peak = self.busbw_peak(collective, hosts)
         return round(peak * self.nccl_min_fraction, 3) if peak else None
 
+    def weaker_side(self, hosts: Iterable[str], collective: str | None = None) -> str:
+        """'' for hosts of one group; else which group the test is judged by, in words."""
+        hosts = list(hosts)
+        groups = self.groups_of(hosts)
+        if len(groups) < 2:
+            return ""
+        if collective is None:
+            weakest = min(groups, key=lambda g: self.groups[g].link_gbps)
+        else:
+            weakest = min(
+                groups,
+                key=lambda g: self.groups[g].busbw_peak(collective, len(hosts)) or 0.0,
+            )
+        return f"spans node groups {', '.join(groups)}: judged by the weaker side ({weakest})"
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "gdr_min_gbps": self.gdr_min_gbps}
+        return {
+            "gdr_min_fraction": self.gdr_min_fraction,
+            "nccl_min_fraction": self.nccl_min_fraction,
+            "fleet_tolerance": self.fleet_tolerance,
+            "reference_bytes": self.reference_bytes,
+            "allreduce_override": self.allreduce_override,
+            "rails": self.rails,
+            "groups": {
+                name: {
+                    "link_gbps": g.link_gbps,
+                    "rails": g.rails,
+                    "gpus_per_node": g.gpus_per_node,
+                    "nvlink_gbytes": g.nvlink_gbytes,
+                    "gdr_min_gbps": round(g.link_gbps * self.gdr_min_fraction, 3),
+                    "nodes": sum(1 for v in self.node_group.values() if v == name),
+                }
+                for name, g in sorted(self.groups.items())
+            },
+            "node_group": dict(self.node_group),
+        }
+
+    @classmethod
+    def read(cls, d: dict[str, Any], hosts: Iterable[str] = ()) -> Expectations:
+        """From plan.json; a plan written before node groups (one flat set of numbers) reads
+        as one group holding `hosts`."""
+        if "groups" not in d:
+            one = GroupExpectation(
+                "all",
+                int(d["link_gbps"]),
+                int(d["rails"]),
+                int(d["gpus_per_node"]),
+                d.get("nvlink_gbytes"),
+            )
+            d = {**d, "groups": {}, "node_group": dict.fromkeys(hosts, "all")}
+            legacy = {"all": one}
+        else:
+            legacy = {}
+        groups = legacy or {
+            name: GroupExpectation(
+                name,
+                int(g["link_gbps"]),
+                int(g["rails"]),
+                int(g["gpus_per_node"]),
+                g.get("nvlink_gbytes"),
+            )
+            for name, g in (d.get("groups") or {}).items()
+        }
+        return cls(
+            groups=groups,
+            node_group=dict(d.get("node_group") or {}),
+            gdr_min_fraction=float(d["gdr_min_fraction"]),
+            nccl_min_fraction=float(d["nccl_min_fraction"]),
+            fleet_tolerance=float(d["fleet_tolerance"]),
+            reference_bytes=int(d["reference_bytes"]),
+            allreduce_override=d.get("allreduce_override"),
+        )
 
 
 def expectations(topo: Topology) -> Expectations:
-    """From the spec: the first node's profile (acceptance assumes one GPU SKU per run)."""
+    """From the plan: each node group's profile and the spec's acceptance thresholds."""
     spec = topo.spec
-    prof = spec.node_profiles[topo.nodes[0].profile]
     acc = spec.acceptance
+    groups = {}
+    for name in topo.groups():
+        prof = topo.profiles[name]
+        groups[name] = GroupExpectation(
+            group=name,
+            link_gbps=min(spec.compute_fabric.link_gbps, prof.nic_gbps),
+            rails=len(prof.rails),
+            gpus_per_node=prof.gpu.count,
+            nvlink_gbytes=prof.gpu.nvlink_gbytes if prof.gpu.nvswitch else None,
+        )
     return Expectations(
-        link_gbps=spec.compute_fabric.link_gbps,
-        rails=len(prof.compute_nics.rails),
-        gpus_per_node=prof.gpu.count,
-        nvlink_gbytes=prof.gpu.nvlink_gbytes
-        if prof.gpu.nvswitch and prof.gpu.nvlink_gbytes
-        else None,
+        groups=groups,
+        node_group={n.name: n.profile for n in topo.nodes},
         gdr_min_fraction=acc.gdr_min_fraction,
         nccl_min_fraction=acc.nccl_min_fraction,
         fleet_tolerance=acc.fleet_tolerance_pct / 100,

@@ -1,10 +1,14 @@
 """How a unit's commands are spelled: perftest over SSH, nccl-tests through a launcher.
 
-- ssh (default): `mpirun` on the unit's first node with a host list (one process per node,
-  `-g <GPUs>`), TCP bootstrap on the bond, `-x` for the NCCL variables of the rendered
-  /etc/nccl.conf (exact `NCCL_IB_HCA`, `NCCL_SOCKET_IFNAME`) and the unit's own (Ring).
-- slurm: `srun -N <n> -w <hosts> --ntasks-per-node=1 --gpus-per-node=<GPUs> --mpi=pmix
-  --export=ALL,...` on a login host.
+Every node is launched with its own profile: its GPU count, its rail devices, its bond.
+
+- ssh (default): `mpirun` on the unit's first node with a host list, TCP bootstrap on the
+  bond, `-x` for the NCCL variables of the rendered /etc/nccl.conf and the unit's own (Ring).
+  Nodes with the same GPU count run one process each with `-g <GPUs>`; a unit over nodes with
+  different GPU counts runs one process per GPU (`-g 1`, `host:<GPUs>` slots): nccl-tests
+  needs the same `-g` in every process.
+- slurm: `srun` on a login host, one task per node with `--gpus-per-node` (same counts), or
+  one task per GPU placed by an arbitrary-distribution host file (different counts).
 - k8s: an MPIJob with the Multus rail networks (rendered by the kubernetes target), applied
   with kubectl; its launcher's log is the output.
 perftest always runs over SSH: it is not an MPI program. A server is started first with a
@@ -17,7 +21,7 @@ import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from aictl.accept.plan import Unit
+    from aictl.accept.model import Unit
     from aictl.topology.model import Topology
 
 LAUNCHERS = ("ssh", "slurm", "k8s")
@@ -26,27 +30,35 @@ PERF_ITERS = 5000
 BASE_PORT = 18600
 
 
-def _profile(topo: Topology):  # type: ignore[no-untyped-def]
-    return topo.spec.node_profiles[topo.nodes[0].profile]
-
-
 def nccl_env(topo: Topology, unit: Unit) -> dict[str, str]:
-    """The NCCL variables a test needs (as /etc/nccl.conf has them, plus the unit's)."""
-    prof = _profile(topo)
-    bond = prof.storage_nics.bond.name if prof.storage_nics else "bond0"
-    env = {
-        "NCCL_IB_HCA": "=" + ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails),
-        "NCCL_SOCKET_IFNAME": f"={bond}",
-        "NCCL_DEBUG": "WARN",
-    }
-    env.update({k: str(v) for k, v in prof.nccl_env.items() if k != "NCCL_IB_HCA"})
-    env.update(unit.env)
+    """The NCCL variables a test needs: what /etc/nccl.conf sets on its nodes, plus the unit's.
+
+    Nodes of different groups may name their rail devices differently: NCCL_IB_HCA then lists
+    every group's devices (each node uses the ones it has)."""
+    profiles = [topo.profile(h) for h in unit.hosts]
+    env: dict[str, str] = {}
+    for prof in profiles:
+        for k, v in prof.nccl_env:
+            env.setdefault(k, v)
+    devices = list(dict.fromkeys(d for p in profiles for d in p.rdma_devices))
+    env["NCCL_IB_HCA"] = "=" + ",".join(f"{d}:1" for d in devices)
+    env["NCCL_DEBUG"] = "WARN"
+    env.update(dict(unit.env))
     return dict(sorted(env.items()))
 
 
-def nccl_args(topo: Topology, unit: Unit) -> list[str]:
+def gpu_counts(topo: Topology, unit: Unit) -> list[int]:
+    """GPUs per host of the unit."""
+    return [topo.profile(h).gpu.count for h in unit.hosts]
+
+
+def uniform(topo: Topology, unit: Unit) -> bool:
+    """Every host of the unit has the same GPU count (one process per node is possible)."""
+    return len(set(gpu_counts(topo, unit))) == 1
+
+
+def nccl_args(unit: Unit, gpus_per_process: int) -> list[str]:
     lo, hi, f = unit.sizes
-    gpus = _profile(topo).gpu.count
     return [
         f"{unit.collective}_perf",
         "-b",
@@ -56,7 +68,7 @@ def nccl_args(topo: Topology, unit: Unit) -> list[str]:
         "-f",
         str(f),
         "-g",
-        str(gpus),
+        str(gpus_per_process),
         "-c",
         "1",
     ]
@@ -64,33 +76,50 @@ def nccl_args(topo: Topology, unit: Unit) -> list[str]:
 
 def ssh_nccl(topo: Topology, unit: Unit, timeout: int) -> tuple[str, str]:
     """(host to run on, command) for the ssh launcher."""
-    prof = _profile(topo)
-    bond = prof.storage_nics.bond.name if prof.storage_nics else "bond0"
-    args = nccl_args(topo, unit)
+    first = topo.profile(unit.hosts[0])
     env = nccl_env(topo, unit)
+    counts = gpu_counts(topo, unit)
     if len(unit.hosts) == 1:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        args = nccl_args(unit, counts[0])
         return unit.hosts[0], f"env {exports} timeout {timeout} {shlex.join(args)}"
-    cmd = ["timeout", str(timeout), "mpirun", "--allow-run-as-root", "-np", str(len(unit.hosts))]
-    cmd += ["-H", ",".join(f"{h}:1" for h in unit.hosts), "--map-by", "node"]
+    bond = first.bond.name
+    if uniform(topo, unit):
+        procs, slots, per = len(unit.hosts), [1] * len(unit.hosts), counts[0]
+        mapping = "node"
+    else:
+        procs, slots, per = sum(counts), counts, 1
+        mapping = "slot"
+    cmd = ["timeout", str(timeout), "mpirun", "--allow-run-as-root", "-np", str(procs)]
+    cmd += ["-H", ",".join(f"{h}:{n}" for h, n in zip(unit.hosts, slots, strict=True))]
+    cmd += ["--map-by", mapping]
     cmd += ["--mca", "btl_tcp_if_include", bond, "--mca", "oob_tcp_if_include", bond]
     for k, v in env.items():
         cmd += ["-x", f"{k}={v}"]
-    return unit.hosts[0], shlex.join(cmd + args)
+    return unit.hosts[0], shlex.join(cmd + nccl_args(unit, per))
 
 
 def slurm_nccl(topo: Topology, unit: Unit, timeout: int) -> str:
     """The srun command for the slurm launcher (run on the login host)."""
-    gpus = _profile(topo).gpu.count
     env = ",".join(f"{k}={v}" for k, v in nccl_env(topo, unit).items())
+    counts = gpu_counts(topo, unit)
     cmd = ["srun", "-N", str(len(unit.hosts)), "-w", ",".join(unit.hosts)]
-    cmd += ["--ntasks-per-node=1", f"--gpus-per-node={gpus}", "--mpi=pmix"]
-    cmd += [f"--time={max(1, timeout // 60)}", f"--export=ALL,{env}"]
-    return shlex.join(cmd + nccl_args(topo, unit))
+    prefix = ""
+    if uniform(topo, unit):
+        cmd += ["--ntasks-per-node=1", f"--gpus-per-node={counts[0]}"]
+        per = counts[0]
+    else:
+        # one task per GPU, placed exactly: the host file lists each host once per GPU
+        lines = "\\n".join(h for h, n in zip(unit.hosts, counts, strict=True) for _ in range(n))
+        prefix = f"hf=$(mktemp) && printf '{lines}\\n' > $hf && SLURM_HOSTFILE=$hf "
+        cmd += [f"--ntasks={sum(counts)}", "--distribution=arbitrary", "--gpus-per-task=1"]
+        per = 1
+    cmd += ["--mpi=pmix", f"--time={max(1, timeout // 60)}", f"--export=ALL,{env}"]
+    return prefix + shlex.join(cmd + nccl_args(unit, per))
 
 
 def k8s_manifest(topo: Topology, unit: Unit, name: str) -> str:
-    """The MPIJob for the k8s launcher."""
+    """The MPIJob for the k8s launcher (every worker asks for the smallest group's GPUs)."""
     from aictl.render.targets.kubernetes import mpijob
 
     lo, hi, f = unit.sizes
@@ -101,22 +130,29 @@ def k8s_manifest(topo: Topology, unit: Unit, name: str) -> str:
         prog=f"{unit.collective}_perf",
         sizes=(str(lo), str(hi), str(f)),
         env=dict(unit.env),
+        hosts=unit.hosts,
     )
 
 
 def perftest(
-    topo: Topology, unit: Unit, *, server: bool, peer: str, gpu: int | None, timeout: int
+    topo: Topology,
+    unit: Unit,
+    *,
+    host: str,
+    server: bool,
+    peer: str,
+    gpu: int | None,
+    timeout: int,
 ) -> str:
-    """One side of an ib_write_bw test on the unit's rail."""
-    prof = _profile(topo)
+    """One side of an ib_write_bw test on the unit's rail, as `host` runs it."""
+    prof = topo.profile(host)
     assert unit.rail is not None
-    dev = prof.compute_nics.rails[unit.rail].rdma_device
+    dev = prof.rails[unit.rail].rdma_device
     port = BASE_PORT + (0 if unit.stage == "node" else 10) + unit.rail
     cmd = ["timeout", str(timeout), "ib_write_bw", "-d", dev, "-p", str(port), "-F"]
     cmd += ["--report_gbits", "-s", str(PERF_BYTES), "-n", str(PERF_ITERS)]
-    gid = prof.nccl_env.get("NCCL_IB_GID_INDEX")
-    if gid is not None:
-        cmd += ["-x", str(gid)]
+    if prof.gid_index is not None:
+        cmd += ["-x", str(prof.gid_index)]
     if gpu is not None:
         cmd.append(f"--use_cuda={gpu}")
     if not server:
@@ -129,10 +165,22 @@ def loopback(topo: Topology, unit: Unit, timeout: int) -> str:
     host = unit.hosts[0]
     gdr = unit.kind == "gdr"
     srv = perftest(
-        topo, unit, server=True, peer=host, gpu=unit.gpus[0] if gdr else None, timeout=timeout
+        topo,
+        unit,
+        host=host,
+        server=True,
+        peer=host,
+        gpu=unit.gpus[0] if gdr else None,
+        timeout=timeout,
     )
     cli = perftest(
-        topo, unit, server=False, peer=host, gpu=unit.gpus[-1] if gdr else None, timeout=timeout
+        topo,
+        unit,
+        host=host,
+        server=False,
+        peer=host,
+        gpu=unit.gpus[-1] if gdr else None,
+        timeout=timeout,
     )
     return (
         f"srv=$(mktemp); {srv} >$srv 2>&1 & sleep 1; {cli}; rc=$?; wait; "

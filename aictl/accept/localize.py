@@ -1,33 +1,53 @@
 """Slow-node localization: robust outliers over pairwise results, then a confirmation round.
 
 A pairwise measurement is low when it is below the absolute threshold or more than the fleet
-tolerance below the median of its family (the same test, the same rail); the MAD is reported
-beside it. Both ends of a low pair are suspects. The confirmation round pairs each suspect
-with a node that had no low result (a different one for each suspect, so the round is
-disjoint) and repeats the low tests: a suspect that is low again is named, with its rail;
-when neither end of a low pair is low with good partners, the path between them (their
-leaves) is named instead. One slow NIC among N nodes is named after two rounds.
+tolerance below the median of its family (the same test, the same rail, the same node groups
+at its ends); the MAD is reported beside it. Both ends of a low pair are suspects. The
+confirmation round pairs each suspect with a node that had no low result (one of its own node
+group when there is one, a different one for each suspect, so the round is disjoint) and
+repeats the low tests: a suspect that is low again is named, with its rail; when neither end
+of a low pair is low with good partners, the path between them (their leaves) is named
+instead. One slow NIC among N nodes is named after two rounds.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
+from aictl.accept.model import Kind, Stage, Suspect, SuspectKind, UnitResult
 from aictl.natsort import natural_key
+from aictl.status import Status
 
 if TYPE_CHECKING:
     from aictl.accept.expect import Expectations
 
 
-def floor_map(expect: Expectations) -> dict[str, float | None]:
-    """Absolute floors per result family (GPUDirect per rail, 2-node all_reduce)."""
-    floors: dict[str, float | None] = {
-        f"gdr//r{r}": expect.gdr_min_gbps for r in range(expect.rails)
-    }
-    floors["nccl/all_reduce/r"] = expect.busbw_min("all_reduce", 2)
-    return floors
+class Family(NamedTuple):
+    """Results compared with each other: same test, same rail, same node groups."""
+
+    kind: Kind
+    collective: str
+    rail: int | None
+    groups: tuple[str, ...]
+
+
+def family(result: UnitResult, expect: Expectations) -> Family:
+    return Family(
+        result.kind,
+        result.collective or "",
+        result.rail,
+        tuple(expect.groups_of(result.hosts)),
+    )
+
+
+def floor(result: UnitResult, expect: Expectations) -> float | None:
+    """The absolute floor a result of this kind and these hosts must reach."""
+    if result.kind is Kind.GDR:
+        return expect.gdr_min_gbps(result.hosts)
+    return expect.busbw_min(result.collective or "all_reduce", result.hosts)
 
 
 def median_mad(values: list[float]) -> tuple[float, float]:
@@ -38,120 +58,164 @@ def median_mad(values: list[float]) -> tuple[float, float]:
     return m, statistics.median(abs(v - m) for v in values)
 
 
+@dataclass(frozen=True, slots=True)
+class Low:
+    """A pairwise result below its floor or its family's median."""
+
+    id: str
+    value: float
+    median: float
+    mad: float
+    floor: float
+    hosts: tuple[str, ...]
+    rail: int | None
+    family: Family
+    failed: bool = False  # no number at all
+
+
+def is_low(value: float | None, median: float, tolerance: float, floor_: float | None) -> bool:
+    return (
+        value is None or (floor_ is not None and value < floor_) or value < median * (1 - tolerance)
+    )
+
+
+def pairwise(results: list[UnitResult]) -> list[UnitResult]:
+    """The pairwise results that measured something or failed (not skipped or lost)."""
+    return [r for r in results if r.stage is Stage.PAIR and r.status in (Status.OK, Status.FAIL)]
+
+
+def reference(results: list[UnitResult], expect: Expectations) -> dict[Family, float]:
+    """What good looks like: the median of each family over the pairwise rounds."""
+    values: dict[Family, list[float]] = defaultdict(list)
+    for r in pairwise(results):
+        if r.value is not None:
+            values[family(r, expect)].append(r.value)
+    return {f: median_mad(v)[0] for f, v in values.items()}
+
+
+def low_pairs(results: list[UnitResult], expect: Expectations) -> dict[str, Low]:
+    """Low pairwise results by unit id (a failed pair test, with no number, is low too)."""
+    pairs = pairwise(results)
+    fams: dict[Family, list[UnitResult]] = defaultdict(list)
+    for r in pairs:
+        fams[family(r, expect)].append(r)
+    out: dict[str, Low] = {}
+    for fam, members in fams.items():
+        m, mad = median_mad([r.value for r in members if r.value is not None])
+        for r in members:
+            fl = floor(r, expect)
+            if is_low(r.value, m, expect.fleet_tolerance, fl):
+                out[r.id] = Low(
+                    r.id,
+                    r.value or 0.0,
+                    m if r.value is not None else 0.0,
+                    mad if r.value is not None else 0.0,
+                    fl or 0.0,
+                    r.hosts,
+                    r.rail,
+                    fam,
+                    failed=r.value is None,
+                )
+    return out
+
+
 def low_values(
     values: dict[str, float], *, tolerance: float, floor: float | None
-) -> dict[str, dict[str, float]]:
-    """Keys whose value is under `floor` or more than `tolerance` below the median."""
-    m, mad = median_mad(list(values.values()))
-    out = {}
-    for k, v in values.items():
-        if (floor is not None and v < floor) or v < m * (1 - tolerance):
-            out[k] = {"value": v, "median": m, "mad": mad, "floor": floor or 0.0}
-    return out
+) -> dict[str, tuple[float, float]]:
+    """Keys whose value is under `floor` or more than `tolerance` below the median ->
+    (value, median)."""
+    m, _mad = median_mad(list(values.values()))
+    return {k: (v, m) for k, v in values.items() if is_low(v, m, tolerance, floor)}
 
 
-def family(result: dict[str, Any]) -> str:
-    """Results compared with each other: same stage kind, test and rail."""
-    rail = result.get("rail")
-    return f"{result['kind']}/{result.get('collective') or ''}/r{'' if rail is None else rail}"
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """Repeat a low test: the suspect with a known-good partner."""
 
-
-def suspects(
-    pair_results: list[dict[str, Any]], *, tolerance: float, floors: dict[str, float | None]
-) -> dict[str, dict[str, Any]]:
-    """Low pairwise results -> unit id -> why (value, median, hosts, rail)."""
-    fams: dict[str, dict[str, float]] = defaultdict(dict)
-    by_id = {}
-    for r in pair_results:
-        if r.get("value") is None:
-            continue
-        fams[family(r)][r["id"]] = float(r["value"])
-        by_id[r["id"]] = r
-    out: dict[str, dict[str, Any]] = {}
-    for fam, values in fams.items():
-        for uid, why in low_values(values, tolerance=tolerance, floor=floors.get(fam)).items():
-            out[uid] = {
-                **why,
-                "hosts": by_id[uid]["hosts"],
-                "rail": by_id[uid].get("rail"),
-                "family": fam,
-            }
-    return out
+    suspect: str
+    partner: str
+    family: Family
 
 
 def confirmation_pairs(
-    low: dict[str, dict[str, Any]], all_hosts: list[str], bad_hosts: set[str]
-) -> list[tuple[str, str, int | None, str]]:
-    """(suspect, good partner, rail or None for NCCL, family) for each suspect and low test."""
-    suspect_hosts: dict[str, list[tuple[int | None, str]]] = defaultdict(list)
+    low: dict[str, Low], all_hosts: list[str], bad_hosts: set[str], expect: Expectations
+) -> list[Confirmation]:
+    """One confirmation per suspect and low test, each suspect with its own good partner (of
+    its node group when one is left, so the result compares with the same family)."""
+    tests: dict[str, list[Family]] = defaultdict(list)
     for why in low.values():
-        for h in why["hosts"]:
-            key = (why["rail"], why["family"])
-            if key not in suspect_hosts[h]:
-                suspect_hosts[h].append(key)
-    involved = set(suspect_hosts) | bad_hosts
+        for h in why.hosts:
+            # the confirmation runs inside the suspect's group when it can
+            fam = why.family._replace(groups=(expect.node_group[h],))
+            if fam not in tests[h]:
+                tests[h].append(fam)
+    involved = set(tests) | bad_hosts
     good = [h for h in sorted(all_hosts, key=natural_key) if h not in involved]
+    by_group: dict[str, list[str]] = defaultdict(list)
+    for h in good:
+        by_group[expect.node_group[h]].append(h)
+    used: dict[str, int] = defaultdict(int)
     out = []
-    for i, s in enumerate(sorted(suspect_hosts, key=natural_key)):
+    for i, s in enumerate(sorted(tests, key=natural_key)):
         if not good:
             break
-        partner = good[i % len(good)]
-        for rail, fam in sorted(suspect_hosts[s], key=lambda t: (t[0] is None, t[0] or 0, t[1])):
-            out.append((s, partner, rail, fam))
+        own = by_group.get(expect.node_group[s]) or []
+        if own:
+            partner = own[used[expect.node_group[s]] % len(own)]
+            used[expect.node_group[s]] += 1
+        else:
+            partner = good[i % len(good)]
+        for fam in sorted(tests[s], key=lambda f: (f.rail is None, f.rail or 0, f.kind)):
+            out.append(Confirmation(s, partner, fam))
     return out
 
 
 def verdicts(
-    low: dict[str, dict[str, Any]],
-    confirm: list[dict[str, Any]],
+    low: dict[str, Low],
+    confirm: list[UnitResult],
     *,
-    tolerance: float,
-    floors: dict[str, float | None],
-    reference: dict[str, float],
+    expect: Expectations,
+    reference: dict[Family, float],
     leaf_of: dict[tuple[str, int], str],
-) -> list[dict[str, Any]]:
+) -> list[Suspect]:
     """Suspects named after the confirmation round: node and rail, or the link between leaves.
 
     `reference`: the median of each family from the pairwise rounds (what good looks like)."""
-    named: dict[tuple[str, Any], dict[str, Any]] = {}
-    cleared: set[tuple[str, Any]] = set()
+    named: dict[tuple[str, int | None], Suspect] = {}
+    cleared: set[tuple[str, int | None]] = set()
+    tol = expect.fleet_tolerance
     for c in confirm:
-        fam = c["family"]
-        value = c.get("value")
-        floor = floors.get(fam)
+        suspect_host, partner = c.hosts[0], c.hosts[-1]
+        fam = family(c, expect)
         med = reference.get(fam, 0.0)
-        is_low = (
-            value is None or (floor is not None and value < floor) or value < med * (1 - tolerance)
-        )
-        key = (c["suspect"], c.get("rail"))
-        if is_low:
-            what = "GPUDirect ib_write_bw" if c["kind"] == "gdr" else "2-node all_reduce busbw"
-            unit = "Gb/s" if c["kind"] == "gdr" else "GB/s"
-            got = "failed" if value is None else f"{value:.1f} {unit}"
-            named[key] = {
-                "node": c["suspect"],
-                **({"rail": c["rail"]} if c.get("rail") is not None else {}),
-                "reason": f"{what} {got} with known-good {c['partner']}, "
-                f"the fleet's median is {med:.1f} {unit}",
-            }
+        key = (suspect_host, c.rail)
+        if is_low(c.value, med, tol, floor(c, expect)):
+            what = "GPUDirect ib_write_bw" if c.kind is Kind.GDR else "2-node all_reduce busbw"
+            got = "failed" if c.value is None else f"{c.value:.1f} {c.unit}"
+            named[key] = Suspect(
+                SuspectKind.PAIR_CONFIRMED,
+                f"{what} {got} with known-good {partner}, the fleet's median is {med:.1f} {c.unit}",
+                node=suspect_host,
+                rail=c.rail,
+                measured=c.kind,
+            )
         else:
             cleared.add(key)
     # low pairs whose ends both came back clean: the path between them
     for why in low.values():
-        a, b = why["hosts"][0], why["hosts"][-1]
-        rail = why["rail"]
+        a, b = why.hosts[0], why.hosts[-1]
+        rail = why.rail
         if any(k[0] in (a, b) for k in named):
             continue
-        if (a, rail) in cleared and (b, rail) in cleared and rail is not None:
+        if rail is not None and (a, rail) in cleared and (b, rail) in cleared:
             la, lb = leaf_of.get((a, rail), "?"), leaf_of.get((b, rail), "?")
             link = f"{la} <-> {lb}" if la != lb else la
-            named[(f"{a}-{b}", rail)] = {
-                "link": link,
-                "rail": rail,
-                "reason": f"{a} and {b} are each fine with other partners but slow together "
-                f"({why['value']:.1f} vs median {why['median']:.1f}): check the path {link}",
-            }
-    return sorted(
-        named.values(),
-        key=lambda s: (natural_key(s.get("node", s.get("link", ""))), s.get("rail") or 0),
-    )
+            named[(f"{a}-{b}", rail)] = Suspect(
+                SuspectKind.LINK,
+                f"{a} and {b} are each fine with other partners but slow together "
+                f"({why.value:.1f} vs median {why.median:.1f}): check the path {link}",
+                link=link,
+                rail=rail,
+                measured=why.family.kind,
+            )
+    return sorted(named.values(), key=lambda s: (natural_key(s.where), s.rail or 0))

@@ -16,67 +16,26 @@ Unit ids are stable strings, so a resumed run skips exactly what is finished.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aictl.accept.expect import COLLECTIVES
+from aictl.accept.model import Kind, Stage, Unit
 from aictl.natsort import natural_key
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aictl.topology.model import Topology
 
 SUITES = ("quick", "full")
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One benchmark: where it runs and what it measures."""
-
-    id: str
-    stage: str  # node | pair | cluster | confirm
-    kind: str  # gdr | host | nccl
-    hosts: tuple[str, ...]
-    round: int = 0
-    rail: int | None = None
-    gpus: tuple[int, ...] = ()
-    collective: str = ""
-    sizes: tuple[int, int, int] = (0, 0, 2)  # min, max, factor
-    env: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "stage": self.stage,
-            "kind": self.kind,
-            "hosts": list(self.hosts),
-            "round": self.round,
-            "rail": self.rail,
-            "gpus": list(self.gpus),
-            "collective": self.collective,
-            "sizes": list(self.sizes),
-            "env": dict(self.env),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Unit:
-        return cls(
-            d["id"],
-            d["stage"],
-            d["kind"],
-            tuple(d["hosts"]),
-            d.get("round", 0),
-            d.get("rail"),
-            tuple(d.get("gpus", ())),
-            d.get("collective", ""),
-            (d["sizes"][0], d["sizes"][1], d["sizes"][2]),
-            dict(d.get("env", {})),
-        )
+RING = (("NCCL_ALGO", "Ring"),)
 
 
 def pair_rounds(topo: Topology, hosts: list[str]) -> list[list[tuple[str, str]]]:
     """Round 1: neighbours inside each SU; round 2: i <-> i + N/2 in (SU, slot) order."""
+    wanted = set(hosts)
     order = sorted(
-        (n for n in topo.nodes if n.name in set(hosts)), key=lambda n: (n.su, n.slot, n.name)
+        (n for n in topo.nodes if n.name in wanted), key=lambda n: (n.su, n.slot, n.name)
     )
     by_su: dict[int, list[str]] = {}
     for n in order:
@@ -95,44 +54,48 @@ def pair_rounds(topo: Topology, hosts: list[str]) -> list[list[tuple[str, str]]]
 def build(
     topo: Topology,
     hosts: list[str],
-    gpu_for_rail: dict[str, list[int]],
+    gpu_for_rail: Mapping[str, tuple[int, ...]],
     *,
     suite: str,
     reference_bytes: int,
 ) -> list[Unit]:
-    """Every unit of the run, in the order they run (confirmation units come later)."""
-    rails = len(topo.spec.node_profiles[topo.nodes[0].profile].compute_nics.rails)
+    """Every unit of the run, in the order they run (confirmation units come later).
+
+    Each node's rails and GPUs come from its own profile (every profile of a fabric has the
+    same number of rails)."""
     hosts = sorted(hosts, key=natural_key)
     ref = reference_bytes
+
+    def gpus(h: str) -> tuple[int, ...]:
+        return gpu_for_rail.get(h) or topo.profile(h).spec_gpu_for_rail()
+
     units: list[Unit] = []
     for h in hosts:
-        gpus = gpu_for_rail.get(h) or list(range(rails))
-        for r in range(rails):
+        g = gpus(h)
+        for r in range(len(topo.profile(h).rails)):
             units.append(
-                Unit(f"node/{h}/gdr/r{r}", "node", "gdr", (h,), rail=r, gpus=(gpus[r], gpus[r]))
+                Unit(f"node/{h}/gdr/r{r}", Stage.NODE, Kind.GDR, (h,), rail=r, gpus=(g[r], g[r]))
             )
-            units.append(Unit(f"node/{h}/host/r{r}", "node", "host", (h,), rail=r))
+            units.append(Unit(f"node/{h}/host/r{r}", Stage.NODE, Kind.HOST, (h,), rail=r))
         units.append(
             Unit(
                 f"node/{h}/nccl/all_reduce",
-                "node",
-                "nccl",
+                Stage.NODE,
+                Kind.NCCL,
                 (h,),
                 collective="all_reduce",
                 sizes=(ref, ref, 2),
             )
         )
-    ring = {"NCCL_ALGO": "Ring"}
     for i, pairs in enumerate(pair_rounds(topo, hosts), start=1):
         for a, b in pairs:
-            ga = gpu_for_rail.get(a) or list(range(rails))
-            gb = gpu_for_rail.get(b) or list(range(rails))
-            for r in range(rails):
+            ga, gb = gpus(a), gpus(b)
+            for r in range(min(len(ga), len(gb))):
                 units.append(
                     Unit(
                         f"pair/{i}/{a}-{b}/gdr/r{r}",
-                        "pair",
-                        "gdr",
+                        Stage.PAIR,
+                        Kind.GDR,
                         (a, b),
                         round=i,
                         rail=r,
@@ -142,13 +105,13 @@ def build(
             units.append(
                 Unit(
                     f"pair/{i}/{a}-{b}/nccl/all_reduce",
-                    "pair",
-                    "nccl",
+                    Stage.PAIR,
+                    Kind.NCCL,
                     (a, b),
                     round=i,
                     collective="all_reduce",
                     sizes=(ref, ref, 2),
-                    env=ring,
+                    env=RING,
                 )
             )
     if len(hosts) > 1:
@@ -158,6 +121,13 @@ def build(
         )
         for c in COLLECTIVES:
             units.append(
-                Unit(f"cluster/{c}", "cluster", "nccl", tuple(hosts), collective=c, sizes=sweep)
+                Unit(
+                    f"cluster/{c}",
+                    Stage.CLUSTER,
+                    Kind.NCCL,
+                    tuple(hosts),
+                    collective=c,
+                    sizes=sweep,
+                )
             )
     return units

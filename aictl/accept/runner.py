@@ -4,7 +4,8 @@ every result saved the moment it is known.
 A unit whose node cannot be reached is recorded (`error`, unreachable) and that node's later
 units are skipped; the rest of the run goes on. Ctrl-C stops scheduling, keeps what finished
 and says how to resume. Localization (a confirmation round) runs after the pairwise rounds
-when a pairwise result is low.
+when a pairwise result is low. Commands go through an executor (aictl/remote/executor.py), so
+all of this runs against a fake in unit tests.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aictl.accept import launch, localize
-from aictl.accept.parse_nccl import parse_nccl
-from aictl.accept.parse_perftest import parse_perftest
-from aictl.accept.plan import Unit
-from aictl.errors import AictlError, ExitCode
+from aictl.accept.model import Kind, SizePoint, Stage, Unit, UnitResult
+from aictl.errors import InterruptedRunError
+from aictl.events import Progress, emit
+from aictl.facts.model import Failure, FailureKind
+from aictl.facts.nccl import parse_nccl
+from aictl.facts.perftest import parse_perftest
 from aictl.natsort import natural_key
+from aictl.status import Status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,15 +34,9 @@ if TYPE_CHECKING:
 
     from aictl.accept.expect import Expectations
     from aictl.accept.store import RunStore
-    from aictl.remote import HostResult, SshOptions, Target
+    from aictl.remote import HostResult, Target
+    from aictl.remote.executor import Executor
     from aictl.topology.model import Topology
-
-
-class InterruptedRunError(AictlError):
-    """Ctrl-C during a run: finished units are saved."""
-
-    exit_code = ExitCode.INTERRUPTED
-    label = "INTERRUPTED"
 
 
 @dataclass
@@ -47,7 +45,7 @@ class Context:
 
     topo: Topology
     targets: dict[str, Target]
-    opts: SshOptions
+    executor: Executor
     store: RunStore
     expect: Expectations
     launcher: str = "ssh"
@@ -55,32 +53,17 @@ class Context:
     crds: Path | None = None
     timeout: int = 600
     forks: int = 64
-    progress: Callable[[dict[str, Any], int, int], None] | None = None
+    progress: Callable[[Progress], None] | None = None
+    # seconds between starting a perftest server and its client (0 for a fake executor)
+    server_head_start: float = 1.0
 
 
 def _ssh(ctx: Context, host: str, command: str) -> HostResult:
-    from aictl.remote import run_one
+    if host not in ctx.targets:
+        from aictl.remote import Target
 
-    return run_one(ctx.targets[host], command, ctx.opts)
-
-
-def _result(unit: Unit, **kw: Any) -> dict[str, Any]:
-    return {
-        "id": unit.id,
-        "stage": unit.stage,
-        "kind": unit.kind,
-        "hosts": list(unit.hosts),
-        "round": unit.round,
-        "rail": unit.rail,
-        "gpus": list(unit.gpus),
-        "collective": unit.collective or None,
-        "status": "ok",
-        "value": None,
-        "unit": "Gb/s" if unit.kind in ("gdr", "host") else "GB/s",
-        "failure": None,
-        "simulated": False,
-        **kw,
-    }
+        ctx.targets[host] = Target(host, host)
+    return ctx.executor.run(ctx.targets[host], command)
 
 
 def _lost(res: HostResult) -> bool:
@@ -88,18 +71,18 @@ def _lost(res: HostResult) -> bool:
     return res.rc is None or res.rc == -1
 
 
-def _unreachable(unit: Unit, res: HostResult) -> dict[str, Any]:
+def _unreachable(unit: Unit, res: HostResult) -> UnitResult:
     why = res.error or "the SSH session died without an exit status (node lost)"
-    return _result(
+    return UnitResult.of(
         unit,
-        status="error",
-        failure={"kind": "unreachable", "message": f"{res.host}: {why}", "host": res.host},
+        status=Status.ERROR,
+        failure=Failure(FailureKind.UNREACHABLE, f"{res.host}: {why}", res.host),
     )
 
 
-def _perf_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
+def _perf_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
     t = ctx.timeout
-    if unit.stage == "node":
+    if unit.stage is Stage.NODE:
         res = _ssh(ctx, unit.hosts[0], launch.loopback(ctx.topo, unit, t))
         if _lost(res):
             return _unreachable(unit, res), ""
@@ -107,18 +90,30 @@ def _perf_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
         client = raw.split("@@aictl server", 1)[0]
     else:
         a, b = unit.hosts
-        gdr = unit.kind == "gdr"
+        gdr = unit.kind is Kind.GDR
         srv_cmd = launch.perftest(
-            ctx.topo, unit, server=True, peer=b, gpu=unit.gpus[1] if gdr else None, timeout=t
+            ctx.topo,
+            unit,
+            host=b,
+            server=True,
+            peer=b,
+            gpu=unit.gpus[1] if gdr else None,
+            timeout=t,
         )
         cli_cmd = launch.perftest(
-            ctx.topo, unit, server=False, peer=b, gpu=unit.gpus[0] if gdr else None, timeout=t
+            ctx.topo,
+            unit,
+            host=a,
+            server=False,
+            peer=b,
+            gpu=unit.gpus[0] if gdr else None,
+            timeout=t,
         )
         box: dict[str, HostResult] = {}
         th = threading.Thread(target=lambda: box.setdefault("s", _ssh(ctx, b, srv_cmd)))
         th.start()
-        time.sleep(1.0)
-        res = _ssh(ctx, a, f"sleep 0.5; {cli_cmd}")
+        time.sleep(ctx.server_head_start)
+        res = _ssh(ctx, a, f"sleep 0.5; {cli_cmd}" if ctx.server_head_start else cli_cmd)
         th.join(timeout=t + 30)
         srv = box.get("s")
         if _lost(res):
@@ -128,30 +123,28 @@ def _perf_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
         client = res.stdout + res.stderr
         raw = client + "\n@@aictl server\n" + ((srv.stdout + srv.stderr) if srv else "")
     parsed = parse_perftest(client)
-    value = parsed["bw_avg_gbps"]
-    fail = parsed["failure"]
+    fail = parsed.failure
     if fail is None and res.rc not in (0, None):
-        fail = {"kind": "tool", "message": f"exit {res.rc}"}
-    return _result(
+        fail = Failure(FailureKind.TOOL, f"exit {res.rc}")
+    return UnitResult.of(
         unit,
-        status="failed" if fail else "ok",
-        value=value,
+        status=Status.FAIL if fail else Status.OK,
+        value=parsed.bw_avg_gbps,
         failure=fail,
-        simulated=parsed["simulated"],
-        gpu_direct=parsed["gpu_direct"],
+        simulated=parsed.simulated,
+        gpu_direct=parsed.gpu_direct,
     ), raw
 
 
 def _k8s(ctx: Context, unit: Unit) -> tuple[int | None, str]:
     name = f"{ctx.topo.name}-{unit.id.replace('/', '-').replace('_', '-')}"[:63].rstrip("-")
-    path = ctx.store.root / "k8s" / f"{name}.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(launch.k8s_manifest(ctx.topo, unit, name))
+    text = launch.k8s_manifest(ctx.topo, unit, name)
+    path = ctx.store.save_manifest(name, text)
     if ctx.crds is not None:
         from aictl.artifact import Artifact
         from aictl.render.validate.k8s import check_crds
 
-        found = check_crds([Artifact(f"k8s/{name}.yaml", path.read_bytes())], ctx.crds)
+        found = check_crds([Artifact(f"k8s/{name}.yaml", text.encode())], ctx.crds)
         bad = [f for f in found if f.status == "error"]
         if bad:
             return 2, f"the MPIJob does not validate: {bad[0].message}"
@@ -186,7 +179,7 @@ def _k8s(ctx: Context, unit: Unit) -> tuple[int | None, str]:
     return 0, out
 
 
-def _nccl_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
+def _nccl_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
     if ctx.launcher == "k8s" and len(unit.hosts) > 1:
         rc, raw = _k8s(ctx, unit)
     else:
@@ -195,63 +188,54 @@ def _nccl_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
             cmd = launch.slurm_nccl(ctx.topo, unit, ctx.timeout)
         else:
             host, cmd = launch.ssh_nccl(ctx.topo, unit, ctx.timeout)
-        if host not in ctx.targets:
-            from aictl.remote import Target
-
-            ctx.targets[host] = Target(host, host)
         res = _ssh(ctx, host, cmd)
         if _lost(res):
             return _unreachable(unit, res), ""
         rc, raw = res.rc, res.stdout + res.stderr
     hi = unit.sizes[1]
-    expect = ctx.expect.busbw_min(unit.collective, len(unit.hosts))
+    expect = ctx.expect.busbw_min(unit.collective, unit.hosts)
     parsed = parse_nccl(raw, collective=unit.collective)
-    ref = [r for r in parsed["rows"] if r["size_bytes"] == hi]
-    halves = [
-        h["busbw_gbps"] for r in ref for h in (r["out_of_place"], r["in_place"]) if h["busbw_gbps"]
-    ]
-    value = max(halves) if halves else parsed["peak_busbw_gbps"]
-    fail = parsed["failure"]
+    value = parsed.at(hi)
+    if value is None:
+        value = parsed.peak_busbw_gbps
+    fail = parsed.failure
     if fail is None and rc == 124:
-        fail = {"kind": "timeout", "message": f"killed after {ctx.timeout} s"}
+        fail = Failure(FailureKind.TIMEOUT, f"killed after {ctx.timeout} s")
     elif fail is None and rc not in (0, None):
-        fail = {
-            "kind": "launch" if not parsed["rows"] else "tool",
-            "message": raw.strip().splitlines()[-1] if raw.strip() else f"exit {rc}",
-        }
-    return _result(
+        fail = Failure(
+            FailureKind.LAUNCH if not parsed.rows else FailureKind.TOOL,
+            raw.strip().splitlines()[-1] if raw.strip() else f"exit {rc}",
+        )
+    return UnitResult.of(
         unit,
-        status="failed" if fail else "ok",
+        status=Status.FAIL if fail else Status.OK,
         value=value,
         failure=fail,
-        simulated=parsed["simulated"],
+        simulated=parsed.simulated,
         expected_min=expect,
-        rows=[
-            {
-                "size_bytes": r["size_bytes"],
-                "busbw_gbps": max(
-                    r["out_of_place"]["busbw_gbps"] or 0, r["in_place"]["busbw_gbps"] or 0
-                ),
-            }
-            for r in parsed["rows"]
-        ],
+        rows=tuple(SizePoint(r.size_bytes, r.busbw_gbps or 0.0) for r in parsed.rows),
     ), raw
 
 
-def run_unit(ctx: Context, unit: Unit, **extra: Any) -> dict[str, Any]:
+def run_unit(ctx: Context, unit: Unit, **extra: Any) -> UnitResult:
     """Run one unit, save its raw output and result; never raises for a failing test."""
     start = time.monotonic()
     try:
-        result, raw = _nccl_unit(ctx, unit) if unit.kind == "nccl" else _perf_unit(ctx, unit)
+        result, raw = _nccl_unit(ctx, unit) if unit.kind is Kind.NCCL else _perf_unit(ctx, unit)
     except (OSError, subprocess.SubprocessError) as exc:
         result, raw = (
-            _result(unit, status="error", failure={"kind": "launch", "message": str(exc)}),
+            UnitResult.of(unit, status=Status.ERROR, failure=Failure(FailureKind.LAUNCH, str(exc))),
             "",
         )
-    if raw:
-        result["raw"] = ctx.store.save_raw(unit.id, raw)
-    result["elapsed_s"] = round(time.monotonic() - start, 2)
-    result.update(extra)
+    groups = tuple(ctx.expect.groups_of(unit.hosts))
+    result = replace(
+        result,
+        raw=ctx.store.save_raw(unit.id, raw) if raw else "",
+        elapsed_s=round(time.monotonic() - start, 2),
+        groups=groups,
+        note=ctx.expect.weaker_side(unit.hosts, unit.collective or None),
+        **extra,
+    )
     ctx.store.append(result)
     return result
 
@@ -269,49 +253,45 @@ def _disjoint(units: list[Unit]) -> list[list[Unit]]:
     return waves
 
 
-def execute(ctx: Context, units: list[Unit], done: dict[str, dict[str, Any]], total: int) -> None:
+def execute(ctx: Context, units: list[Unit], done: dict[str, UnitResult], total: int) -> None:
     """Run `units` that are not in `done` (updated in place), stage by stage."""
     lock = threading.Lock()
-    dead = {
-        r["failure"]["host"]
-        for r in done.values()
-        if r.get("failure")
-        and r["failure"].get("kind") == "unreachable"
-        and r["failure"].get("host")
-    }
+    dead = {r.lost_host for r in done.values() if r.lost_host}
 
     def one(u: Unit) -> None:
         with lock:
             skip = sorted(set(u.hosts) & dead, key=natural_key)
-        if skip and u.stage == "cluster" and len(u.hosts) - len(skip) >= 2:
+        if skip and u.stage is Stage.CLUSTER and len(u.hosts) - len(skip) >= 2:
             # the whole-cluster tests go on without the nodes that died
-            live = tuple(h for h in u.hosts if h not in skip)
-            u = Unit(
-                u.id, u.stage, u.kind, live, u.round, u.rail, u.gpus, u.collective, u.sizes, u.env
-            )
-            res = run_unit(ctx, u, excluded=skip)
+            res = run_unit(ctx, u.without(set(skip)), excluded=tuple(skip))
         elif skip:
-            res = _result(
+            res = UnitResult.of(
                 u,
-                status="skipped",
-                failure={
-                    "kind": "unreachable",
-                    "message": f"{', '.join(skip)} unreachable earlier in this run",
-                },
+                status=Status.SKIP,
+                failure=Failure(
+                    FailureKind.UNREACHABLE, f"{', '.join(skip)} unreachable earlier in this run"
+                ),
             )
             ctx.store.append(res)
         else:
             res = run_unit(ctx, u)
         with lock:
             done[u.id] = res
-            if (
-                res["failure"]
-                and res["failure"].get("kind") == "unreachable"
-                and res["failure"].get("host")
-            ):
-                dead.add(res["failure"]["host"])
-            if ctx.progress:
-                ctx.progress(res, len(done), total)
+            if res.lost_host:
+                dead.add(res.lost_host)
+            emit(
+                ctx.progress,
+                Progress(
+                    "accept",
+                    "unit",
+                    res.id,
+                    len(done),
+                    total,
+                    res.status,
+                    f"{res.failure.kind}: {res.failure.message[:80]}" if res.failure else "",
+                    "" if res.value is None else f"{res.value:.1f} {res.unit}",
+                ),
+            )
 
     def chains(group: list[Unit]) -> list[list[Unit]]:
         """Units that must run one after another: a node's own tests, a pair's tests."""
@@ -330,19 +310,19 @@ def execute(ctx: Context, units: list[Unit], done: dict[str, dict[str, Any]], to
 
     todo = [u for u in units if u.id not in done]
     stages: list[list[Unit]] = []
-    for key in ("node", "pair", "confirm", "cluster"):
-        rounds = sorted({u.round for u in todo if u.stage == key})
+    for key in (Stage.NODE, Stage.PAIR, Stage.CONFIRM, Stage.CLUSTER):
+        rounds = sorted({u.round for u in todo if u.stage is key})
         for rnd in rounds:
-            stages.append([u for u in todo if u.stage == key and u.round == rnd])
+            stages.append([u for u in todo if u.stage is key and u.round == rnd])
     pool = ThreadPoolExecutor(max_workers=max(1, ctx.forks))
     try:
         for group in stages:
-            if group[0].stage == "cluster":
+            if group[0].stage is Stage.CLUSTER:
                 for u in group:
                     one(u)
                 continue
+            chain_of = {c[0].id: c for c in chains(group)}
             for wave in _disjoint([c[0] for c in chains(group)]):
-                chain_of = {c[0].id: c for c in chains(group)}
                 futures = [pool.submit(run_chain, chain_of[w.id]) for w in wave]
                 for f in futures:
                     f.result()
@@ -358,58 +338,44 @@ def execute(ctx: Context, units: list[Unit], done: dict[str, dict[str, Any]], to
 
 
 def confirm_units(
-    ctx: Context, results: list[dict[str, Any]], gpu_for_rail: dict[str, list[int]]
-) -> tuple[list[Unit], dict[str, dict[str, Any]]]:
+    ctx: Context, results: list[UnitResult], gpu_for_rail: dict[str, tuple[int, ...]]
+) -> list[Unit]:
     """The confirmation round for low pairwise results (empty when nothing is low)."""
-    pairs = [r for r in results if r["stage"] == "pair" and r["status"] in ("ok", "failed")]
-    floors = localize.floor_map(ctx.expect)
-    low = localize.suspects(pairs, tolerance=ctx.expect.fleet_tolerance, floors=floors)
-    # a failed pair test (no number) is low too
-    for r in pairs:
-        if r["value"] is None and r["id"] not in low:
-            low[r["id"]] = {
-                "value": 0.0,
-                "median": 0.0,
-                "mad": 0.0,
-                "floor": 0.0,
-                "hosts": r["hosts"],
-                "rail": r.get("rail"),
-                "family": localize.family(r),
-            }
+    low = localize.low_pairs(results, ctx.expect)
     if not low:
-        return [], low
+        return []
     hosts = list(ctx.targets)
-    dead = {r["failure"]["host"] for r in results if r.get("failure") and r["failure"].get("host")}
-    rnd = 1 + max((r["round"] for r in results if r["stage"] == "pair"), default=0)
+    dead = {r.lost_host for r in results if r.lost_host}
+    rnd = 1 + max((r.round for r in results if r.stage is Stage.PAIR), default=0)
     units = []
-    rails = ctx.expect.rails
-    for suspect, partner, rail, fam in localize.confirmation_pairs(low, hosts, dead):
-        gs = gpu_for_rail.get(suspect) or list(range(rails))
-        gp = gpu_for_rail.get(partner) or list(range(rails))
-        if fam.startswith("gdr") and rail is not None:
+    ref = ctx.expect.reference_bytes
+    for c in localize.confirmation_pairs(low, hosts, dead, ctx.expect):
+        gs = gpu_for_rail.get(c.suspect) or ctx.topo.profile(c.suspect).spec_gpu_for_rail()
+        gp = gpu_for_rail.get(c.partner) or ctx.topo.profile(c.partner).spec_gpu_for_rail()
+        if c.family.kind is Kind.GDR and c.family.rail is not None:
+            rail = c.family.rail
             units.append(
                 Unit(
-                    f"confirm/{suspect}-{partner}/gdr/r{rail}",
-                    "confirm",
-                    "gdr",
-                    (suspect, partner),
+                    f"confirm/{c.suspect}-{c.partner}/gdr/r{rail}",
+                    Stage.CONFIRM,
+                    Kind.GDR,
+                    (c.suspect, c.partner),
                     round=rnd,
                     rail=rail,
                     gpus=(gs[rail], gp[rail]),
                 )
             )
         else:
-            ref = ctx.expect.reference_bytes
             units.append(
                 Unit(
-                    f"confirm/{suspect}-{partner}/nccl/all_reduce",
-                    "confirm",
-                    "nccl",
-                    (suspect, partner),
+                    f"confirm/{c.suspect}-{c.partner}/nccl/all_reduce",
+                    Stage.CONFIRM,
+                    Kind.NCCL,
+                    (c.suspect, c.partner),
                     round=rnd,
                     collective="all_reduce",
                     sizes=(ref, ref, 2),
-                    env={"NCCL_ALGO": "Ring"},
+                    env=(("NCCL_ALGO", "Ring"),),
                 )
             )
-    return units, low
+    return units

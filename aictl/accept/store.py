@@ -1,4 +1,6 @@
-"""The run store, `build/<cluster>/runs/<id>/`: plan.json, results.jsonl, raw/, summary.json.
+"""The run store, `build/<cluster>/runs/<id>/`: plan.json, results.jsonl, raw/, summary.json,
+and the plan the run was made from (spec.resolved.json, topology.json), so a run directory is
+self-contained: `aictl report runs/<id>` needs nothing else.
 
 Results are appended one line per finished unit, flushed and fsynced under a lock, so Ctrl-C
 or a crash loses at most the units that were running; `--resume` reads the ids back and skips
@@ -13,17 +15,14 @@ import os
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aictl import jsonio
-from aictl.errors import AictlError, ExitCode
+from aictl.accept.model import SCHEMA_VERSION, Judgement, RunPlan, UnitResult
+from aictl.errors import RunError
 
-
-class RunError(AictlError):
-    """Acceptance cannot run (no such run to resume, a broken run directory, no nodes)."""
-
-    exit_code = ExitCode.ACCEPTANCE_ERROR
-    label = "ACCEPT"
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
 
 
 def _safe(unit_id: str) -> str:
@@ -57,20 +56,47 @@ class RunStore:
             )
         return cls(root)
 
+    @classmethod
+    def latest(cls, runs: Path) -> RunStore:
+        """The newest run under `runs`."""
+        from aictl.natsort import natural_key
+
+        have = sorted((p.name for p in runs.glob("run-*")), key=natural_key)
+        if not have:
+            raise RunError(f"no runs under {runs}", hint="aictl accept run first")
+        return cls.open(runs, have[-1])
+
     @property
     def id(self) -> str:
         return self.root.name
 
-    def write_plan(self, plan: dict[str, Any]) -> None:
-        tmp = self.root / "plan.json.tmp"
-        tmp.write_text(jsonio.dumps(plan))
-        tmp.replace(self.root / "plan.json")
+    def _write(self, name: str, text: str) -> None:
+        tmp = self.root / f".{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(self.root / name)
 
-    def plan(self) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads((self.root / "plan.json").read_text())
-        return data
+    def write_snapshot(self, topo: Topology) -> None:
+        """The plan the run was made from, so the run directory stands on its own."""
+        from aictl.topology.exports import plan_json
+        from aictl.topology.snapshot import resolved_json
 
-    def results(self) -> list[dict[str, Any]]:
+        self._write("spec.resolved.json", resolved_json(topo))
+        self._write("topology.json", plan_json.render(topo))
+
+    def write_plan(self, plan: RunPlan) -> None:
+        self._write("plan.json", jsonio.dumps(plan.as_json()))
+
+    def plan(self) -> RunPlan:
+        try:
+            data: dict[str, Any] = json.loads((self.root / "plan.json").read_text())
+            return RunPlan.read(data)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise RunError(
+                f"{self.root / 'plan.json'}: cannot be read ({exc})",
+                hint="start a new run (aictl accept run)",
+            ) from None
+
+    def results(self) -> list[UnitResult]:
         """Every complete result line (a line cut off by a crash is ignored)."""
         path = self.root / "results.jsonl"
         if not path.exists():
@@ -78,8 +104,8 @@ class RunStore:
         out = []
         for ln in path.read_text().splitlines():
             try:
-                out.append(json.loads(ln))
-            except json.JSONDecodeError:
+                out.append(UnitResult.read(json.loads(ln)))
+            except (ValueError, KeyError, TypeError):
                 continue
         return out
 
@@ -88,12 +114,31 @@ class RunStore:
         (self.raw / name).write_text(text)
         return f"raw/{name}"
 
-    def append(self, result: dict[str, Any]) -> None:
-        line = jsonio.dumps_compact(result) + "\n"
+    def save_manifest(self, name: str, text: str) -> Path:
+        """A manifest a launcher applies (k8s/<name>.yaml), kept with the run."""
+        path = self.root / "k8s" / f"{_safe(name)}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def append(self, result: UnitResult) -> None:
+        line = jsonio.dumps_compact(result.as_json()) + "\n"
         with self._lock, (self.root / "results.jsonl").open("a") as fh:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        (self.root / "summary.json").write_text(jsonio.dumps(summary))
+        self._write("summary.json", jsonio.dumps({"schema_version": SCHEMA_VERSION, **summary}))
+
+    def summary(self) -> dict[str, Any] | None:
+        path = self.root / "summary.json"
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def judgement(self) -> Judgement | None:
+        """The stored verdict (None before the run finished)."""
+        data = self.summary()
+        return Judgement.read(data) if data else None

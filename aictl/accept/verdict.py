@@ -1,30 +1,37 @@
-"""From a run's results to its verdict: the criteria with measured and expected values, and
-the suspects (node and rail, or the link), with the reason in operator words."""
+"""From a run's results to its verdict: small criterion functions over typed results, each
+adding its criteria and the suspects it finds (node and rail, or the link), then a few rules
+that fold the suspects into what an operator should look at first.
+
+Every node is judged by its own node group's numbers; a test over several groups by the
+weaker side, which its criterion says.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from aictl.accept import localize
 from aictl.accept.expect import COLLECTIVES
+from aictl.accept.model import (
+    Criterion,
+    Judgement,
+    Kind,
+    Measure,
+    Stage,
+    Suspect,
+    SuspectKind,
+    UnitResult,
+    Verdict,
+)
 from aictl.natsort import natural_key
+from aictl.status import Status
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from aictl.accept.expect import Expectations
-
-
-def _criterion(
-    name: str, what: str, measured: Any, expected: Any, ok: bool | None, **kw: Any
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "what": what,
-        "measured": measured,
-        "expected": expected,
-        "pass": ok,
-        **kw,
-    }
+    from aictl.accept.model import RunPlan
 
 
 def _bytes(n: int) -> str:
@@ -34,289 +41,387 @@ def _bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-def _low_fleet(values: dict[str, float], tol: float) -> set[str]:
-    return set(localize.low_values(values, tolerance=tol, floor=None))
+def _status(ok: bool | None) -> Status:
+    return Status.SKIP if ok is None else Status.OK if ok else Status.FAIL
 
 
-def judge(
-    plan: dict[str, Any],
-    results: list[dict[str, Any]],
-    expect: Expectations,
-    *,
-    leaf_of: dict[tuple[str, int], str],
-) -> dict[str, Any]:
-    """criteria, suspects and the verdict for one run."""
-    by_id = {r["id"]: r for r in results}
-    units = plan["units"] + plan.get("confirm_units", [])
-    missing = [u["id"] for u in units if u["id"] not in by_id]
-    tol = expect.fleet_tolerance
-    criteria: list[dict[str, Any]] = []
-    suspects: dict[tuple[str, Any], dict[str, Any]] = {}
+@dataclass
+class Evidence:
+    """What the criteria read, and the suspects they name (first reason per node and rail)."""
 
-    def suspect(node: str, rail: int | None, reason: str) -> None:
-        key = (node, rail)
-        if key not in suspects:
-            suspects[key] = {
-                "node": node,
-                **({"rail": rail} if rail is not None else {}),
-                "reason": reason,
-            }
+    plan: RunPlan
+    results: list[UnitResult]
+    expect: Expectations
+    leaf_of: dict[tuple[str, int], str]
+    by_id: dict[str, UnitResult] = field(default_factory=dict)
+    suspects: dict[tuple[str, int | None], Suspect] = field(default_factory=dict)
+    low: dict[str, localize.Low] = field(default_factory=dict)
+    dead: list[str] = field(default_factory=list)
 
-    # reachability
-    dead = sorted(
-        {
-            r["failure"]["host"]
-            for r in results
-            if r["status"] == "error"
-            and (r.get("failure") or {}).get("kind") == "unreachable"
-            and r["failure"].get("host")
-        },
+    def name(self, s: Suspect) -> None:
+        self.suspects.setdefault((s.where, s.rail), s)
+
+    def of(self, stage: Stage, kind: Kind) -> list[UnitResult]:
+        return [r for r in self.results if r.stage is stage and r.kind is kind]
+
+    def per_group(self, key: str, value: Callable[[str], float | None]) -> Measure:
+        """`{key: v}` for one group, `{key (group): v, ...}` for several."""
+        groups = sorted(self.expect.groups)
+        if len(groups) == 1:
+            return {key: value(groups[0])}
+        return {f"{key} ({g})": value(g) for g in groups}
+
+    def one_of(self, group: str) -> str:
+        return next(h for h, g in self.expect.node_group.items() if g == group)
+
+
+def reachability(ev: Evidence) -> list[Criterion]:
+    """Nodes lost during the run are suspects of their own."""
+    ev.dead = sorted(
+        {r.lost_host for r in ev.results if r.status is Status.ERROR and r.lost_host},
         key=natural_key,
     )
-    for h in dead:
-        suspect(h, None, "unreachable during the run (its remaining tests were skipped)")
-    # 1. per node GPUDirect and host-memory loopback
-    node_gdr = [r for r in results if r["stage"] == "node" and r["kind"] == "gdr"]
-    host_bw = {
-        (r["hosts"][0], r["rail"]): r["value"]
-        for r in results
-        if r["stage"] == "node" and r["kind"] == "host" and r["value"]
-    }
-    bad_gdr = []
-    for r in sorted(node_gdr, key=lambda r: (natural_key(r["hosts"][0]), r["rail"])):
-        h, rail = r["hosts"][0], r["rail"]
-        if r["status"] == "skipped":
-            continue
-        if r["value"] is None:
-            bad_gdr.append(r["id"])
-            msg = (r.get("failure") or {}).get("message", "failed")
-            suspect(
-                h,
-                rail,
-                f"GPUDirect RDMA unavailable on {h} rail {rail}: {msg} (is nvidia-peermem loaded?)",
+    for h in ev.dead:
+        ev.name(
+            Suspect(
+                SuspectKind.UNREACHABLE,
+                "unreachable during the run (its remaining tests were skipped)",
+                node=h,
             )
-        elif r["value"] < expect.gdr_min_gbps:
-            bad_gdr.append(r["id"])
+        )
+    return []
+
+
+def gdr_per_rail(ev: Evidence) -> list[Criterion]:
+    """GPUDirect loopback per node and rail, against the node's own NIC rate."""
+    units = ev.of(Stage.NODE, Kind.GDR)
+    host_bw = {(r.hosts[0], r.rail): r.value for r in ev.of(Stage.NODE, Kind.HOST) if r.value}
+    bad = []
+    for r in sorted(units, key=lambda r: (natural_key(r.hosts[0]), r.rail or 0)):
+        h, rail = r.hosts[0], r.rail
+        if r.status is Status.SKIP:
+            continue
+        floor = ev.expect.gdr_min_gbps([h])
+        if r.value is None:
+            bad.append(r.id)
+            msg = r.failure.message if r.failure else "failed"
+            ev.name(
+                Suspect(
+                    SuspectKind.GDR_UNAVAILABLE,
+                    f"GPUDirect RDMA unavailable on {h} rail {rail}: {msg} "
+                    "(is nvidia-peermem loaded?)",
+                    node=h,
+                    rail=rail,
+                    measured=Kind.GDR,
+                )
+            )
+        elif r.value < floor:
+            bad.append(r.id)
+            g = ev.expect.group_of(h)
             hb = host_bw.get((h, rail))
             extra = f"; from host memory {hb:.1f} Gb/s" if hb else ""
-            suspect(
-                h,
-                rail,
-                f"GPUDirect ib_write_bw {r['value']:.1f} Gb/s < {expect.gdr_min_gbps:g} Gb/s "
-                f"({expect.gdr_min_fraction:.0%} of {expect.link_gbps} Gb/s){extra}",
+            ev.name(
+                Suspect(
+                    SuspectKind.GDR_LOW,
+                    f"GPUDirect ib_write_bw {r.value:.1f} Gb/s < {floor:g} Gb/s "
+                    f"({ev.expect.gdr_min_fraction:.0%} of {g.link_gbps} Gb/s){extra}",
+                    node=h,
+                    rail=rail,
+                    measured=Kind.GDR,
+                )
             )
-    gdr_values = [r["value"] for r in node_gdr if r["value"] is not None]
-    criteria.append(
-        _criterion(
+    values = [r.value for r in units if r.value is not None]
+    return [
+        Criterion(
             "gdr_per_rail",
             "GPUDirect ib_write_bw per node and rail, GPU nearest the NIC (loopback)",
-            {"min": min(gdr_values, default=None), "units": len(node_gdr)},
-            {"min_gbps": expect.gdr_min_gbps},
-            not bad_gdr if node_gdr else None,
-            failing=bad_gdr,
+            _status(not bad if units else None),
+            {"min": min(values, default=None), "units": len(units)},
+            ev.per_group("min_gbps", lambda g: ev.expect.gdr_min_gbps([ev.one_of(g)])),
+            failing=tuple(bad),
         )
-    )
-    ratios = [
-        r["value"] / host_bw[(r["hosts"][0], r["rail"])]
-        for r in node_gdr
-        if r["value"] and host_bw.get((r["hosts"][0], r["rail"]))
     ]
-    criteria.append(
-        _criterion(
+
+
+def gdr_vs_host_memory(ev: Evidence) -> list[Criterion]:
+    """GPUDirect against the same NIC from host memory: the GPU path costs little."""
+    host_bw = {(r.hosts[0], r.rail): r.value for r in ev.of(Stage.NODE, Kind.HOST) if r.value}
+    ratios = [
+        r.value / hb
+        for r in ev.of(Stage.NODE, Kind.GDR)
+        if r.value and (hb := host_bw.get((r.hosts[0], r.rail)))
+    ]
+    frac = ev.expect.gdr_min_fraction
+    return [
+        Criterion(
             "gdr_vs_host_memory",
             "GPUDirect bandwidth against the same NIC from host memory",
+            _status((min(ratios) >= frac) if ratios else None),
             {"min_ratio": round(min(ratios), 3) if ratios else None},
-            {"min_ratio": expect.gdr_min_fraction},
-            (min(ratios) >= expect.gdr_min_fraction) if ratios else None,
+            {"min_ratio": frac},
         )
-    )
-    # single-node NCCL (NVLink)
-    node_nccl = [
-        r
-        for r in results
-        if r["stage"] == "node" and r["kind"] == "nccl" and r["status"] != "skipped"
     ]
-    floor1 = expect.busbw_min("all_reduce", 1)
-    bad1 = []
-    for r in node_nccl:
-        h = r["hosts"][0]
-        if r["value"] is None:
-            bad1.append(r["id"])
-            suspect(
-                h, None, f"single-node all_reduce {r['failure']['kind']}: {r['failure']['message']}"
+
+
+def nccl_single_node(ev: Evidence) -> list[Criterion]:
+    """all_reduce inside each node, against its group's NVLink and its group's median."""
+    units = [r for r in ev.of(Stage.NODE, Kind.NCCL) if r.status is not Status.SKIP]
+    bad = []
+    for r in units:
+        h = r.hosts[0]
+        floor = ev.expect.busbw_min("all_reduce", [h])
+        if r.value is None:
+            bad.append(r.id)
+            kind = r.failure.kind if r.failure else "failure"
+            msg = r.failure.message if r.failure else ""
+            ev.name(
+                Suspect(
+                    SuspectKind.NODE_NCCL,
+                    f"single-node all_reduce {kind}: {msg}",
+                    node=h,
+                    measured=Kind.NCCL,
+                )
             )
-        elif floor1 is not None and r["value"] < floor1:
-            bad1.append(r["id"])
-            suspect(
-                h,
-                None,
-                f"single-node all_reduce busbw {r['value']:.1f} GB/s < {floor1:g} GB/s (NVLink)",
+        elif floor is not None and r.value < floor:
+            bad.append(r.id)
+            ev.name(
+                Suspect(
+                    SuspectKind.NODE_NCCL,
+                    f"single-node all_reduce busbw {r.value:.1f} GB/s < {floor:g} GB/s (NVLink)",
+                    node=h,
+                    measured=Kind.NCCL,
+                )
             )
-    vals1 = {r["hosts"][0]: r["value"] for r in node_nccl if r["value"]}
-    for h in sorted(_low_fleet(vals1, tol), key=natural_key):
-        bad1.append(f"node/{h}/nccl/all_reduce")
-        suspect(
-            h,
-            None,
-            f"single-node all_reduce busbw {vals1[h]:.1f} GB/s is more than {tol:.0%} below "
-            "the fleet median",
-        )
-    criteria.append(
-        _criterion(
+    tol = ev.expect.fleet_tolerance
+    for group in sorted(ev.expect.groups):
+        vals = {
+            r.hosts[0]: r.value
+            for r in units
+            if r.value and ev.expect.node_group[r.hosts[0]] == group
+        }
+        for h in sorted(localize.low_values(vals, tolerance=tol, floor=None), key=natural_key):
+            bad.append(f"node/{h}/nccl/all_reduce")
+            ev.name(
+                Suspect(
+                    SuspectKind.NODE_NCCL,
+                    f"single-node all_reduce busbw {vals[h]:.1f} GB/s is more than {tol:.0%} "
+                    f"below the median of its node group ({group})",
+                    node=h,
+                    measured=Kind.NCCL,
+                )
+            )
+    floors = {g: ev.expect.busbw_min("all_reduce", [ev.one_of(g)]) for g in ev.expect.groups}
+    judged = units and all(f is not None for f in floors.values())
+    ok: bool | None = (not bad) if judged else (None if not bad else False)
+    values = [r.value for r in units if r.value]
+    return [
+        Criterion(
             "nccl_single_node",
             "all_reduce inside each node (NVLink)",
-            {"min": min(vals1.values(), default=None)},
-            {"min_busbw": floor1},
-            (not bad1) if node_nccl and floor1 is not None else (None if not bad1 else False),
-            failing=sorted(set(bad1)),
+            _status(ok),
+            {"min": min(values, default=None)},
+            ev.per_group("min_busbw", lambda g: floors[g]),
+            failing=tuple(sorted(set(bad))),
         )
-    )
-    # 2. pairwise + confirmation
-    pairs = [r for r in results if r["stage"] == "pair" and r["status"] in ("ok", "failed")]
-    floors = localize.floor_map(expect)
-    low = localize.suspects(pairs, tolerance=tol, floors=floors)
-    for r in pairs:
-        if r["value"] is None:
-            low.setdefault(
-                r["id"],
-                {
-                    "value": 0.0,
-                    "median": 0.0,
-                    "mad": 0.0,
-                    "hosts": r["hosts"],
-                    "rail": r.get("rail"),
-                    "family": localize.family(r),
-                },
-            )
-    fam_vals: dict[str, list[float]] = defaultdict(list)
-    for r in pairs:
-        if r["value"] is not None:
-            fam_vals[localize.family(r)].append(r["value"])
-    reference = {f: localize.median_mad(v)[0] for f, v in fam_vals.items()}
-    confirm = []
-    for r in results:
-        if r["stage"] != "confirm":
-            continue
-        confirm.append(
-            {**r, "suspect": r["hosts"][0], "partner": r["hosts"][1], "family": localize.family(r)}
-        )
-    named = localize.verdicts(
-        low, confirm, tolerance=tol, floors=floors, reference=reference, leaf_of=leaf_of
-    )
-    for s in named:
-        if "node" in s:
-            suspect(s["node"], s.get("rail"), s["reason"])
-        else:
-            suspects[(s["link"], s.get("rail"))] = s
-    if low and not confirm:
-        # no confirmation possible (no known-good node): name the low pairs
-        for why in low.values():
-            for h in why["hosts"]:
-                suspect(
-                    h,
-                    why["rail"],
-                    f"low in a pairwise test ({why['value']:.1f} vs median {why['median']:.1f}); "
-                    "not confirmed: no known-good partner",
-                )
-    for kind, what in (
-        ("gdr", "GPUDirect ib_write_bw between node pairs, per rail"),
-        ("nccl", "2-node all_reduce (Ring), node pairs"),
+    ]
+
+
+def pairwise_tests(ev: Evidence) -> list[Criterion]:
+    """Node pairs per rail (GPUDirect) and 2-node all_reduce; the confirmation round names
+    the node (or the link) behind a low pair."""
+    pairs = localize.pairwise(ev.results)
+    ev.low = localize.low_pairs(ev.results, ev.expect)
+    reference = localize.reference(ev.results, ev.expect)
+    confirm = [r for r in ev.results if r.stage is Stage.CONFIRM]
+    for s in localize.verdicts(
+        ev.low, confirm, expect=ev.expect, reference=reference, leaf_of=ev.leaf_of
     ):
-        fam = [r for r in pairs if r["kind"] == kind]
-        lows = sorted(uid for uid in low if uid.split("/")[3] == kind)
-        vals = [r["value"] for r in fam if r["value"] is not None]
-        criteria.append(
-            _criterion(
-                f"pairwise_{kind}",
+        if s.kind is SuspectKind.LINK:
+            ev.suspects[(s.where, s.rail)] = s
+        else:
+            ev.name(s)
+    if ev.low and not confirm:
+        # no confirmation possible (no known-good node): name the low pairs
+        for why in ev.low.values():
+            for h in why.hosts:
+                ev.name(
+                    Suspect(
+                        SuspectKind.PAIR_UNCONFIRMED,
+                        f"low in a pairwise test ({why.value:.1f} vs median {why.median:.1f}); "
+                        "not confirmed: no known-good partner",
+                        node=h,
+                        rail=why.rail,
+                        measured=why.family.kind,
+                    )
+                )
+    out = []
+    for kind, what in (
+        (Kind.GDR, "GPUDirect ib_write_bw between node pairs, per rail"),
+        (Kind.NCCL, "2-node all_reduce (Ring), node pairs"),
+    ):
+        fam = [r for r in pairs if r.kind is kind]
+        lows = sorted(uid for uid, why in ev.low.items() if why.family.kind is kind)
+        vals = [r.value for r in fam if r.value is not None]
+        floors = [f for r in fam if (f := localize.floor(r, ev.expect)) is not None]
+        notes = sorted({n for r in fam if (n := ev.expect.weaker_side(r.hosts, r.collective))})
+        out.append(
+            Criterion(
+                f"pairwise_{kind.value}",
                 what,
+                _status((not lows) if fam else None),
                 {
                     "min": min(vals, default=None),
                     "median": localize.median_mad(vals)[0] if vals else None,
                     "units": len(fam),
                 },
                 {
-                    "min": expect.gdr_min_gbps if kind == "gdr" else floors["nccl/all_reduce/r"],
-                    "fleet_tolerance_pct": round(tol * 100, 3),
+                    "min": min(floors, default=None),
+                    "fleet_tolerance_pct": round(ev.expect.fleet_tolerance * 100, 3),
                 },
-                (not lows) if fam else None,
-                failing=lows,
+                failing=tuple(lows),
+                note="; ".join(notes),
             )
         )
-    # 3. whole cluster
+    return out
+
+
+def cluster_collectives(ev: Evidence) -> list[Criterion]:
+    """Each collective over the whole cluster at the reference size."""
+    out = []
+    ref = ev.expect.reference_bytes
     for c in COLLECTIVES:
-        cr = by_id.get(f"cluster/{c}")
+        cr = ev.by_id.get(f"cluster/{c}")
         if cr is None:
             continue
-        n = len(cr["hosts"])
-        floor = expect.busbw_min(c, n)
-        ok = None if floor is None else (cr["value"] is not None and cr["value"] >= floor)
-        if cr["value"] is None and cr["status"] != "skipped":
+        n = len(cr.hosts)
+        floor = ev.expect.busbw_min(c, cr.hosts)
+        ok: bool | None = None if floor is None else (cr.value is not None and cr.value >= floor)
+        if cr.value is None and cr.status is not Status.SKIP:
             ok = False
-        criteria.append(
-            _criterion(
+        out.append(
+            Criterion(
                 f"cluster_{c}",
-                f"{c} over {n} nodes at {_bytes(expect.reference_bytes)}",
-                {"busbw": cr["value"], "status": cr["status"]},
-                {"min_busbw": floor, "peak_busbw": expect.busbw_peak(c, n)},
-                ok,
-                failure=cr.get("failure"),
+                f"{c} over {n} nodes at {_bytes(ref)}",
+                _status(ok),
+                {"busbw": cr.value, "status": cr.status.value},
+                {"min_busbw": floor, "peak_busbw": ev.expect.busbw_peak(c, cr.hosts)},
+                failure=cr.failure,
+                note=ev.expect.weaker_side(cr.hosts, c),
             )
         )
-    criteria.append(
-        _criterion(
+    return out
+
+
+def all_units_ran(ev: Evidence) -> list[Criterion]:
+    missing = [u.id for u in ev.plan.all_units() if u.id not in ev.by_id]
+    errors = sum(1 for r in ev.results if r.status in (Status.ERROR, Status.SKIP))
+    return [
+        Criterion(
             "all_units_ran",
             "every planned test ran",
-            {
-                "missing": len(missing),
-                "errors": sum(1 for r in results if r["status"] in ("error", "skipped")),
-            },
+            _status(not missing and not errors),
+            {"missing": len(missing), "errors": errors},
             {"missing": 0, "errors": 0},
-            not missing and not any(r["status"] in ("error", "skipped") for r in results),
         )
-    )
-    # every rail of a node without GPUDirect: one finding for the node (peermem, not cables)
-    for node in {k[0] for k in suspects}:
-        keys = [k for k in suspects if k[0] == node and k[1] is not None]
-        if len(keys) == expect.rails > 1 and all(
-            "unavailable" in suspects[k]["reason"] for k in keys
+    ]
+
+
+CRITERIA: tuple[Callable[[Evidence], list[Criterion]], ...] = (
+    reachability,
+    gdr_per_rail,
+    gdr_vs_host_memory,
+    nccl_single_node,
+    pairwise_tests,
+    cluster_collectives,
+    all_units_ran,
+)
+
+
+def _merge_gdr_unavailable(ev: Evidence) -> None:
+    """Every rail of a node without GPUDirect: one finding for the node (peermem, not cables)."""
+    for node in sorted({k[0] for k in ev.suspects}, key=natural_key):
+        keys = [k for k in ev.suspects if k[0] == node and k[1] is not None]
+        rails = ev.expect.group_of(node).rails if node in ev.expect.node_group else 0
+        if len(keys) == rails > 1 and all(
+            ev.suspects[k].kind is SuspectKind.GDR_UNAVAILABLE for k in keys
         ):
-            first = suspects[keys[0]]["reason"].split(": ", 1)[-1]
+            first = ev.suspects[keys[0]].reason.split(": ", 1)[-1]
             for k in keys:
-                suspects.pop(k)
-            before = suspects.pop((node, None), None)
-            suspects[(node, None)] = {
-                "node": node,
-                "reason": f"GPUDirect RDMA unavailable on {node} (every rail): {first}",
-                **({"evidence": [before["reason"]]} if before else {}),
-            }
-    # a node that died: the tests it could not finish say nothing more
-    for h in dead:
-        for k in [k for k in suspects if k[0] == h and k[1] is not None]:
-            suspects.pop(k)
-    # slow only in NCCL with good partners while its GPUDirect per rail is fine: say where to look
-    with_rail = {k[0] for k in suspects if k[1] is not None}
-    for k, s in suspects.items():
-        if k[1] is None and k[0] not in with_rail and s["reason"].startswith("2-node all_reduce"):
-            s["reason"] += (
-                " (its GPUDirect tests per rail are fine: check its cabling with aictl topo "
-                "verify, and NCCL_IB_HCA)"
+                ev.suspects.pop(k)
+            before = ev.suspects.pop((node, None), None)
+            ev.suspects[(node, None)] = Suspect(
+                SuspectKind.GDR_UNAVAILABLE,
+                f"GPUDirect RDMA unavailable on {node} (every rail): {first}",
+                node=node,
+                measured=Kind.GDR,
+                evidence=(before.reason,) if before else (),
             )
-    # a node named on a rail: its rail-less findings (NCCL pairs) are evidence, not new suspects
-    railed = {k[0] for k in suspects if k[1] is not None}
-    for key in [k for k in suspects if k[1] is None and k[0] in railed]:
-        extra = suspects.pop(key)["reason"]
-        for k, s in suspects.items():
+
+
+def _drop_dead_rails(ev: Evidence) -> None:
+    """A node that died: the tests it could not finish say nothing more."""
+    for h in ev.dead:
+        for k in [k for k in ev.suspects if k[0] == h and k[1] is not None]:
+            ev.suspects.pop(k)
+
+
+def _nccl_only_hint(ev: Evidence) -> None:
+    """Slow only in NCCL with good partners while its GPUDirect per rail is fine: say where."""
+    with_rail = {k[0] for k in ev.suspects if k[1] is not None}
+    for k, s in list(ev.suspects.items()):
+        if (
+            k[1] is None
+            and k[0] not in with_rail
+            and s.kind is SuspectKind.PAIR_CONFIRMED
+            and s.measured is Kind.NCCL
+        ):
+            ev.suspects[k] = replace(
+                s,
+                reason=s.reason + " (its GPUDirect tests per rail are fine: check its cabling "
+                "with aictl topo verify, and NCCL_IB_HCA)",
+            )
+
+
+def _fold_railless(ev: Evidence) -> None:
+    """A node named on a rail: its rail-less findings are evidence, not new suspects."""
+    railed = {k[0] for k in ev.suspects if k[1] is not None and k[0] in ev.expect.node_group}
+    for key in [k for k in ev.suspects if k[1] is None and k[0] in railed]:
+        extra = ev.suspects.pop(key).reason
+        for k, s in list(ev.suspects.items()):
             if k[0] == key[0]:
-                s.setdefault("evidence", []).append(extra)
-    failed = [c for c in criteria if c["pass"] is False]
-    verdict = "incomplete" if missing else ("fail" if failed or suspects else "pass")
-    return {
-        "verdict": verdict,
-        "criteria": criteria,
-        "suspects": sorted(
-            suspects.values(),
-            key=lambda s: (natural_key(s.get("node", s.get("link", ""))), s.get("rail") or 0),
-        ),
-        "missing_units": missing,
-        "low_pairs": sorted(low),
-    }
+                ev.suspects[k] = replace(s, evidence=(*s.evidence, extra))
+
+
+FOLDS: tuple[Callable[[Evidence], None], ...] = (
+    _merge_gdr_unavailable,
+    _drop_dead_rails,
+    _nccl_only_hint,
+    _fold_railless,
+)
+
+
+def judge(
+    plan: RunPlan,
+    results: Iterable[UnitResult],
+    expect: Expectations,
+    *,
+    leaf_of: dict[tuple[str, int], str],
+) -> Judgement:
+    """Criteria, suspects and the verdict for one run."""
+    results = list(results)
+    ev = Evidence(plan, results, expect, leaf_of, by_id={r.id: r for r in results})
+    criteria = [c for rule in CRITERIA for c in rule(ev)]
+    for fold in FOLDS:
+        fold(ev)
+    missing = tuple(u.id for u in plan.all_units() if u.id not in ev.by_id)
+    failed = any(c.status is Status.FAIL for c in criteria)
+    verdict = (
+        Verdict.INCOMPLETE if missing else Verdict.FAIL if failed or ev.suspects else Verdict.PASS
+    )
+    return Judgement(
+        verdict,
+        tuple(criteria),
+        tuple(sorted(ev.suspects.values(), key=lambda s: (natural_key(s.where), s.rail or 0))),
+        missing,
+        tuple(sorted(ev.low)),
+    )

@@ -1,35 +1,29 @@
 """What preflight runs on a node: one shell script, one SSH session, one section per fact.
 
-Each section prints a `@@aictl <name>` line, the command's output (stdout and stderr) and
-`@@aictl-rc <name> <rc>`. A missing tool is a section with rc 127, never a failed session.
-The bonding status file can be pointed elsewhere with AICTL_BONDING_DIR (the lab has no
-bonding driver and keeps its simulated status under /etc/aictl-lab).
+The script is built from the facts the checks name (aictl/facts/registry.py): each section
+prints a `@@aictl <fact>` line, the command's output (stdout and stderr) and
+`@@aictl-rc <fact> <rc>`. A missing tool is a section with rc 127, never a failed session.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-SECTIONS: dict[str, str] = {
-    "smi": "nvidia-smi -q",
-    "topo": "nvidia-smi topo -m",
-    "nvlink": "nvidia-smi nvlink -s",
-    "fabricmanager": "systemctl is-active nvidia-fabricmanager",
-    "lsmod": "lsmod",
-    "ofed": "ofed_info -s",
-    "ibstat": "ibstat",
-    "lspci": "lspci -vvv",
-    "bond": 'cat "${{AICTL_BONDING_DIR:-/proc/net/bonding}}/{bond}"',
-    "iplink": "ip -j link show",
-}
+from aictl.facts.registry import fact
+
+if TYPE_CHECKING:
+    from aictl.topology.profiles import Profile
+
 _MARK = re.compile(r"^@@aictl(-rc)? (\S+)(?: (-?\d+))?$")
 
 
-def script(bond: str) -> str:
-    """The preflight script for a node whose bond is called `bond`."""
+def script(profile: Profile, facts: list[str]) -> str:
+    """The preflight script for a node of `profile`, gathering `facts`."""
     parts = ["export LC_ALL=C"]
-    for name, cmd in SECTIONS.items():
-        cmd = cmd.format(bond=bond)
+    for name in facts:
+        # the bond name is a validated netdev name (spec grammar): safe inside the quotes
+        cmd = fact(name).command.format(bond=profile.bond.name)
         parts.append(f"echo '@@aictl {name}'; ({cmd}) 2>&1; echo \"@@aictl-rc {name} $?\"")
     return "\n".join(parts)
 

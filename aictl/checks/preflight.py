@@ -1,84 +1,156 @@
-"""Preflight over the remote room: one SSH session per node, facts parsed, rules applied.
+"""Preflight: one SSH session per node, facts parsed, every check judged against the node's own
+profile; the result is a node x check matrix (check.json).
 
-The result is a node x check matrix plus, per failing node, the reasons and fixes. Nodes that
-cannot be reached fail `ssh` and skip everything else.
+The script a node runs is built from the facts the checks need, per node group (a group's
+bond name goes into it). Nodes that cannot be reached fail `ssh` and skip everything else.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aictl.checks import commands, parse_gpu, parse_hca, parse_host, rules
+from aictl.checks import commands, rules
+from aictl.errors import UsageError
+from aictl.facts.gpu import SmiQuery
+from aictl.facts.hca import OfedVersion
+from aictl.facts.model import Failure, FailureKind
+from aictl.facts.registry import REGISTRY, fact
 from aictl.natsort import natural_key
+from aictl.status import Status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
-    from aictl.remote import HostResult, SshOptions
+    from aictl.events import Progress
+    from aictl.facts.model import Parsed
+    from aictl.remote import HostResult, Target
+    from aictl.remote.executor import Executor
     from aictl.topology.model import Topology
 
-PARSE: dict[str, Callable[[str], dict[str, Any]]] = {
-    "smi": parse_gpu.parse_smi_query,
-    "topo": parse_gpu.parse_topo,
-    "nvlink": parse_gpu.parse_nvlink,
-    "fabricmanager": parse_host.parse_is_active,
-    "lsmod": parse_host.parse_lsmod,
-    "ofed": parse_hca.parse_ofed_info,
-    "ibstat": parse_hca.parse_ibstat,
-    "lspci": parse_host.parse_lspci,
-    "bond": parse_host.parse_bonding,
-    "iplink": parse_host.parse_ip_link,
-}
+SCHEMA_VERSION = 1
+KIND = "aictl.check"
 
 
-def facts_of(stdout: str) -> rules.Facts:
-    """Script output -> parsed facts per section (a tool that is missing reads as failed)."""
-    facts: rules.Facts = {}
+def facts_of(stdout: str) -> rules.NodeFacts:
+    """Script output -> parsed facts by name (a tool that is missing reads as failed)."""
+    from dataclasses import replace
+
+    facts: dict[str, Parsed] = {}
     for name, (rc, text) in commands.split(stdout).items():
-        parsed = PARSE[name](text) if name in PARSE else {}
-        if rc == 127 or (
-            rc not in (0, None) and parsed.get("status") == "ok" and name != "fabricmanager"
-        ):
+        if name not in REGISTRY:
+            continue
+        parsed = fact(name).parse(text)
+        # systemctl is-active exits non-zero for an inactive unit: the word is the answer
+        if rc == 127 or (rc not in (0, None) and parsed.ok and name != "fabricmanager"):
             first = text.strip().splitlines()[-1] if text.strip() else f"exit {rc}"
-            parsed = {**parsed, "status": "failed", "failure": {"kind": "tool", "message": first}}
+            parsed = replace(parsed, status=Status.FAIL, failure=Failure(FailureKind.TOOL, first))
         facts[name] = parsed
-    return facts
+    return rules.NodeFacts(facts)
 
 
-def node_results(topo: Topology, host: HostResult) -> tuple[list[rules.Result], rules.Facts]:
-    """Rules for one node's SSH result."""
-    node = next(n for n in topo.nodes if n.name == host.host)
+@dataclass(frozen=True)
+class PreflightReport:
+    """check.json: every node's results in check order, the versions seen, the groups."""
+
+    cluster: str
+    spec_sha256: str
+    rows: dict[str, tuple[rules.Result, ...]]
+    versions: dict[str, dict[str, str]]
+    groups: dict[str, str]
+    simulated: bool
+    checks: tuple[str, ...] = rules.NAMES
+    schema_version: int = SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> dict[str, list[rules.Result]]:
+        """Nodes with a failed check, and those checks."""
+        return {
+            n: [r for r in row if r.status.failed]
+            for n, row in self.rows.items()
+            if any(r.status.failed for r in row)
+        }
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "kind": KIND,
+            "cluster": self.cluster,
+            "spec_sha256": self.spec_sha256,
+            "checks": list(self.checks),
+            "nodes": len(self.rows),
+            "groups": self.groups,
+            "matrix": {n: {r.check: r.status.value for r in row} for n, row in self.rows.items()},
+            "results": {n: [r.as_dict() for r in row] for n, row in self.rows.items()},
+            "failing": {n: [r.as_dict() for r in bad] for n, bad in self.failing.items()},
+            "versions": self.versions,
+            "simulated": self.simulated,
+            "ok": self.ok,
+            **self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PreflightReport:
+        rows = {
+            n: tuple(rules.Result.read(r) for r in results)
+            for n, results in (d.get("results") or {}).items()
+        }
+        return cls(
+            cluster=str(d.get("cluster", "")),
+            spec_sha256=str(d.get("spec_sha256", "")),
+            rows=rows,
+            versions={n: dict(v) for n, v in (d.get("versions") or {}).items()},
+            groups=dict(d.get("groups") or {}),
+            simulated=bool(d.get("simulated")),
+            checks=tuple(d.get("checks") or rules.NAMES),
+            schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> PreflightReport | None:
+        """check.json, or None when there is none."""
+        if not path.exists():
+            return None
+        try:
+            return cls.from_json(json.loads(path.read_text()))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(
+                f"{path}: not a check.json aictl can read ({exc})",
+                hint="run aictl check again to write a new one",
+            ) from None
+
+
+def node_results(topo: Topology, host: HostResult) -> tuple[list[rules.Result], rules.NodeFacts]:
+    """Every check for one node's SSH result."""
     if host.rc is None:
-        res = [rules.Result("ssh", "fail", host.error, "check sshd and the host key (aictl exec)")]
-        res += [rules.Result(c, "skip", "no SSH") for c in rules.CHECKS[1:]]
-        return res, {}
+        return rules.unreachable(host.error), rules.NodeFacts({})
     facts = facts_of(host.stdout)
-    return rules.evaluate(rules.expect(topo, node), facts), facts
+    return rules.evaluate(topo.profile(host.host), facts), facts
 
 
 def run(
     topo: Topology,
-    targets: list[Any],
-    opts: SshOptions,
+    targets: list[Target],
+    executor: Executor,
     *,
-    progress: Callable[[HostResult], None] | None = None,
-) -> dict[str, Any]:
-    """Preflight on `targets`; the matrix, failures and what the nodes reported."""
-    from aictl.remote import run_all
-
-    bonds = {
-        n.name: (
-            topo.spec.node_profiles[n.profile].storage_nics.bond.name
-            if topo.spec.node_profiles[n.profile].storage_nics
-            else "bond0"
-        )
-        for n in topo.nodes
-    }
-    # one script per bond name (normally one for the whole cluster)
+    progress: Callable[[Progress], None] | None = None,
+) -> PreflightReport:
+    """Preflight on `targets`: one script per node group, all groups' nodes at once."""
+    needed = rules.needed_facts()
     results: list[HostResult] = []
-    for bond in sorted({bonds[t.name] for t in targets}):
-        group = [t for t in targets if bonds[t.name] == bond]
-        results += run_all(group, commands.script(bond), opts, progress=progress)
+    by_group: dict[str, list[Target]] = {}
+    for t in targets:
+        by_group.setdefault(topo.node(t.name).profile, []).append(t)
+    for group, members in sorted(by_group.items()):
+        script = commands.script(topo.profiles[group], needed)
+        results += executor.run_all(members, script, progress=progress)
     results.sort(key=lambda r: natural_key(r.host))
     rows: dict[str, dict[str, rules.Result]] = {}
     versions: dict[str, dict[str, str]] = {}
@@ -86,24 +158,31 @@ def run(
     for h in results:
         res, facts = node_results(topo, h)
         rows[h.host] = {r.check: r for r in res}
+        smi = facts.get("nvidia-smi-q", SmiQuery)
+        ofed = facts.get("ofed_info", OfedVersion)
         versions[h.host] = {
-            "driver": (facts.get("smi") or {}).get("driver") or "",
-            "ofed": (facts.get("ofed") or {}).get("version") or "",
+            "driver": (smi.driver if smi else None) or "",
+            "ofed": (ofed.version if ofed else None) or "",
         }
-        simulated = simulated or any(f.get("simulated") for f in facts.values())
+        simulated = simulated or any(f.simulated for f in facts.values())
     rules.fleet(rows, versions)
-    failing = {
-        n: [r.as_dict() for r in row.values() if r.status == "fail"]
-        for n, row in rows.items()
-        if any(r.status == "fail" for r in row.values())
-    }
-    return {
-        "checks": list(rules.CHECKS),
-        "nodes": len(rows),
-        "matrix": {n: {c: row[c].status for c in rules.CHECKS} for n, row in rows.items()},
-        "results": {n: [row[c].as_dict() for c in rules.CHECKS] for n, row in rows.items()},
-        "failing": failing,
-        "versions": versions,
-        "simulated": simulated,
-        "ok": not failing,
-    }
+    return PreflightReport(
+        cluster=topo.name,
+        spec_sha256=topo.spec_sha256,
+        rows={n: tuple(row[c] for c in rules.NAMES) for n, row in rows.items()},
+        versions=versions,
+        groups={h.host: topo.node(h.host).profile for h in results},
+        simulated=simulated,
+    )
+
+
+def save(report: PreflightReport, build: Path) -> Path:
+    """Write build/<cluster>/check.json."""
+    from aictl import jsonio
+
+    build.mkdir(parents=True, exist_ok=True)
+    path = build / "check.json"
+    tmp = build / ".check.json.tmp"
+    tmp.write_text(jsonio.dumps(report.as_json()))
+    tmp.replace(path)
+    return path

@@ -1,53 +1,30 @@
-"""Preflight rules: parsed facts of one node + what the plan expects -> one result per check.
+"""Preflight checks: what each needs, and the rule that judges a node's facts against its profile.
 
-A check is `ok`, `warn` (shown, does not fail the node), `fail` or `skip` (its facts could
-not be read because an earlier fact failed, e.g. no SSH). Fleet rules (the same driver and
-MOFED everywhere) run over all nodes afterwards.
+A check names the facts it reads (aictl/facts/registry.py) and has one rule: the node's
+resolved profile (what the plan says it has) and its parsed facts in, results out. A result is
+`ok`, `warn` (shown, does not fail the node), `fail` or `skip` (not applicable, or its facts
+could not be read because an earlier step failed, e.g. no SSH). Fleet rules (the same driver
+and OFED everywhere) run over all nodes afterwards.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from aictl.checks.parse_gpu import DISTANCE
+from aictl.facts import gpu as gpu_facts
+from aictl.facts import hca as hca_facts
+from aictl.facts import host as host_facts
+from aictl.facts.model import Parsed
+from aictl.status import Status
 
 if TYPE_CHECKING:
-    from aictl.topology.model import NodePlacement, Topology
+    from collections.abc import Callable
 
-CHECKS = (
-    "ssh",
-    "gpu",
-    "driver",
-    "fabricmanager",
-    "peermem",
-    "ofed",
-    "hca",
-    "affinity",
-    "pcie",
-    "acs",
-    "bond",
-    "mtu",
-    "ecc",
-    "nvlink",
-)
-WHAT = {
-    "ssh": "the node answers over SSH with a verified host key",
-    "gpu": "GPU count and model as planned",
-    "driver": "NVIDIA driver present, the same version on every node",
-    "fabricmanager": "nvidia-fabricmanager active and fabric state completed (NVSwitch systems)",
-    "peermem": "nvidia_peermem loaded (GPUDirect RDMA)",
-    "ofed": "MLNX_OFED/DOCA-OFED present, the same version on every node",
-    "hca": "every rail HCA port Active/LinkUp at the planned rate and link layer",
-    "affinity": "each rail NIC is among the nearest NICs (PIX/PXB) of the GPUs it serves",
-    "pcie": "GPU and NIC PCIe links at their full width and speed",
-    "acs": "ACS disabled on the PCIe bridges (P2P between GPU and NIC not redirected)",
-    "bond": "bond in 802.3ad with every member up in one aggregator",
-    "mtu": "rail and bond MTUs as planned",
-    "ecc": "no uncorrectable ECC errors, retired pages pending or row-remapping failures",
-    "nvlink": "every NVLink of every GPU active (NVSwitch systems)",
-}
+    from aictl.topology.profiles import Profile
+
+P = TypeVar("P", bound=Parsed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,407 +32,421 @@ class Result:
     """One check on one node."""
 
     check: str
-    status: str  # ok | warn | fail | skip
+    status: Status
     message: str = ""
     fix: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return {
             "check": self.check,
-            "status": self.status,
+            "status": self.status.value,
             "message": self.message,
             "fix": self.fix,
         }
 
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> Result:
+        return cls(
+            str(d["check"]),
+            Status.read(d["status"]),
+            str(d.get("message", "")),
+            str(d.get("fix", "")),
+        )
+
+
+class NodeFacts:
+    """A node's parsed facts by name, read with the type the rule expects."""
+
+    def __init__(self, facts: dict[str, Parsed]) -> None:
+        self.by_name = facts
+
+    def get(self, name: str, kind: type[P]) -> P | None:
+        f = self.by_name.get(name)
+        return f if isinstance(f, kind) else None
+
+    def values(self) -> list[Parsed]:
+        return list(self.by_name.values())
+
 
 @dataclass(frozen=True, slots=True)
-class Expect:
-    """What the plan says one node has."""
+class Check:
+    """One preflight check: its column head, what it means, the facts it needs, its rule."""
 
-    gpus: int
-    gpu_model: str
-    nvswitch: bool
-    rails: tuple[tuple[str, str, tuple[int, ...]], ...]  # (rdma dev, netdev, gpus)
-    rate_gbps: int
-    link_layer: str
-    rail_mtu: int
-    bond: str
-    bond_mtu: int
-    bond_members: tuple[str, ...]
+    name: str
+    short: str
+    what: str
+    needs: tuple[str, ...]
+    rule: Callable[[Profile, NodeFacts], Result] | None
 
 
-def expect(topo: Topology, node: NodePlacement) -> Expect:
-    """The expectation for `node` from its profile and the fabric."""
-    from aictl.spec.rules import rail_mtu
-
-    spec = topo.spec
-    prof = spec.node_profiles[node.profile]
-    storage = prof.storage_nics
-    return Expect(
-        gpus=prof.gpu.count,
-        gpu_model=prof.gpu.model,
-        nvswitch=prof.gpu.nvswitch,
-        rails=tuple((n.rdma_device, n.netdev, tuple(n.gpus)) for n in prof.compute_nics.rails),
-        rate_gbps=prof.compute_nics.speed_gbps,
-        link_layer="InfiniBand" if spec.compute_fabric.transport == "infiniband" else "Ethernet",
-        rail_mtu=rail_mtu(spec),
-        bond=storage.bond.name if storage else "",
-        bond_mtu=storage.bond.mtu if storage else 0,
-        bond_members=tuple(storage.netdevs) if storage else (),
-    )
+def _ok(check: str, message: str = "") -> Result:
+    return Result(check, Status.OK, message)
 
 
-Facts = dict[str, dict[str, Any]]
+def _fail(check: str, message: str, fix: str = "") -> Result:
+    return Result(check, Status.FAIL, message, fix)
 
 
-def _ok(check: str, message: str = "") -> list[Result]:
-    return [Result(check, "ok", message)]
+def _read(check: str, f: NodeFacts, name: str, kind: type[P]) -> P | Result:
+    """The fact, or the failure that it could not be read."""
+    got = f.by_name.get(name)
+    if isinstance(got, kind) and got.ok:
+        return got
+    why = got.failure.message if got is not None and got.failure else "no output"
+    return _fail(check, f"cannot read {name}: {why}")
 
 
-def _missing(check: str, facts: Facts, *sections: str) -> list[Result] | None:
-    for s in sections:
-        f = facts.get(s)
-        if f is None or f.get("status") != "ok":
-            why = (f or {}).get("failure") or {}
-            return [Result(check, "fail", f"cannot read {s}: {why.get('message', 'no output')}")]
-    return None
-
-
-def gpu(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("gpu", f, "smi")) is not None:
-        return m
-    gpus = f["smi"]["gpus"]
+def gpu(p: Profile, f: NodeFacts) -> Result:
+    smi = _read("gpu", f, "nvidia-smi-q", gpu_facts.SmiQuery)
+    if isinstance(smi, Result):
+        return smi
     bad = []
-    if len(gpus) != e.gpus:
-        bad.append(f"{len(gpus)} GPUs, planned {e.gpus}")
-    models = Counter(g["model"] for g in gpus)
-    wrong = [m for m in models if m and e.gpu_model.lower() not in m.lower()]
+    if len(smi.gpus) != p.gpu.count:
+        bad.append(f"{len(smi.gpus)} GPUs, planned {p.gpu.count}")
+    models = Counter(g.model for g in smi.gpus)
+    wrong = [m for m in models if m and p.gpu.model.lower() not in m.lower()]
     if wrong:
-        bad.append(f"model {', '.join(wrong)}, planned {e.gpu_model}")
+        bad.append(f"model {', '.join(wrong)}, planned {p.gpu.model}")
     if bad:
-        return [
-            Result(
-                "gpu",
-                "fail",
-                "; ".join(bad),
-                "check the GPU baseboard and driver (dmesg, nvidia-bug-report)",
-            )
-        ]
-    return _ok("gpu", f"{len(gpus)} x {e.gpu_model}")
+        return _fail(
+            "gpu", "; ".join(bad), "check the GPU baseboard and driver (dmesg, nvidia-bug-report)"
+        )
+    return _ok("gpu", f"{len(smi.gpus)} x {p.gpu.model}")
 
 
-def driver(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("driver", f, "smi")) is not None:
-        return m
-    return _ok("driver", f"{f['smi']['driver']} (CUDA {f['smi']['cuda']})")
+def driver(p: Profile, f: NodeFacts) -> Result:
+    smi = _read("driver", f, "nvidia-smi-q", gpu_facts.SmiQuery)
+    if isinstance(smi, Result):
+        return smi
+    return _ok("driver", f"{smi.driver} (CUDA {smi.cuda})")
 
 
-def fabricmanager(e: Expect, f: Facts) -> list[Result]:
-    if not e.nvswitch:
-        return [Result("fabricmanager", "skip", "no NVSwitch")]
-    state = (f.get("fabricmanager") or {}).get("state")
-    fab = [g["fabric_state"] for g in (f.get("smi") or {}).get("gpus", []) if g.get("fabric_state")]
+def fabricmanager(p: Profile, f: NodeFacts) -> Result:
+    if not p.gpu.nvswitch:
+        return Result("fabricmanager", Status.SKIP, "no NVSwitch")
+    unit = f.get("fabricmanager", host_facts.UnitState)
+    state = unit.state if unit is not None else None
+    smi = f.get("nvidia-smi-q", gpu_facts.SmiQuery)
+    fab = [g.fabric_state for g in (smi.gpus if smi else ()) if g.fabric_state]
     if state != "active":
-        return [
-            Result(
-                "fabricmanager",
-                "fail",
-                f"nvidia-fabricmanager is {state or 'unknown'}",
-                "systemctl enable --now nvidia-fabricmanager (its version must match the driver)",
-            )
-        ]
+        return _fail(
+            "fabricmanager",
+            f"nvidia-fabricmanager is {state or 'unknown'}",
+            "systemctl enable --now nvidia-fabricmanager (its version must match the driver)",
+        )
     if any(s not in ("Completed", "N/A") for s in fab):
-        return [
-            Result(
-                "fabricmanager",
-                "fail",
-                f"GPU fabric state {', '.join(sorted(set(fab)))}",
-                "restart nvidia-fabricmanager; see its log",
-            )
-        ]
+        return _fail(
+            "fabricmanager",
+            f"GPU fabric state {', '.join(sorted(set(fab)))}",
+            "restart nvidia-fabricmanager; see its log",
+        )
     return _ok("fabricmanager", "active")
 
 
-def peermem(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("peermem", f, "lsmod")) is not None:
-        return m
-    mods = set(f["lsmod"]["modules"])
-    if mods & {"nvidia_peermem", "nv_peer_mem"}:
+def peermem(p: Profile, f: NodeFacts) -> Result:
+    mods = _read("peermem", f, "lsmod", host_facts.Modules)
+    if isinstance(mods, Result):
+        return mods
+    if set(mods.modules) & {"nvidia_peermem", "nv_peer_mem"}:
         return _ok("peermem", "nvidia_peermem loaded")
-    return [
-        Result(
-            "peermem",
-            "fail",
-            "nvidia_peermem not loaded: GPUDirect RDMA is off",
-            "modprobe nvidia_peermem; add it to /etc/modules-load.d (load after MOFED)",
-        )
-    ]
+    return _fail(
+        "peermem",
+        "nvidia_peermem not loaded: GPUDirect RDMA is off",
+        "modprobe nvidia_peermem; add it to /etc/modules-load.d (load after MOFED)",
+    )
 
 
-def ofed(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("ofed", f, "ofed")) is not None:
-        return [
-            Result(
-                "ofed",
-                "fail",
-                m[0].message,
-                "install MOFED/DOCA-OFED (aictl provision --tags mofed)",
-            )
-        ]
-    return _ok("ofed", f["ofed"]["version"])
+def ofed(p: Profile, f: NodeFacts) -> Result:
+    info = _read("ofed", f, "ofed_info", hca_facts.OfedVersion)
+    if isinstance(info, Result):
+        return _fail("ofed", info.message, "install MOFED/DOCA-OFED (aictl provision --tags mofed)")
+    return _ok("ofed", info.version or "")
 
 
-def hca(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("hca", f, "ibstat")) is not None:
-        return m
-    ports = {p["device"]: p for p in f["ibstat"]["ports"] if p["port"] == 1}
+def hca(p: Profile, f: NodeFacts) -> Result:
+    stat = _read("hca", f, "ibstat", hca_facts.HcaPorts)
+    if isinstance(stat, Result):
+        return stat
+    ports = stat.port1()
     bad = []
-    for r, (dev, _netdev, _g) in enumerate(e.rails):
-        p = ports.get(dev)
-        if p is None:
-            bad.append(f"rail {r} {dev}: not found")
+    for rail in p.rails:
+        dev = rail.rdma_device
+        port = ports.get(dev)
+        if port is None:
+            bad.append(f"rail {rail.index} {dev}: not found")
             continue
         why = []
-        if p["state"] != "Active":
-            why.append(f"state {p['state']}")
-        if p["physical_state"] not in (None, "LinkUp"):
-            why.append(f"physical {p['physical_state']}")
-        if p["rate_gbps"] is not None and p["rate_gbps"] != e.rate_gbps:
-            why.append(f"rate {p['rate_gbps']} Gb/s (planned {e.rate_gbps})")
-        if p["link_layer"] != e.link_layer:
-            why.append(f"link layer {p['link_layer']} (planned {e.link_layer})")
+        if port.state != "Active":
+            why.append(f"state {port.state}")
+        if port.physical_state not in (None, "LinkUp"):
+            why.append(f"physical {port.physical_state}")
+        if port.rate_gbps is not None and port.rate_gbps != p.nic_gbps:
+            why.append(f"rate {port.rate_gbps} Gb/s (planned {p.nic_gbps})")
+        if port.link_layer != p.link_layer:
+            why.append(f"link layer {port.link_layer} (planned {p.link_layer})")
         if why:
-            bad.append(f"rail {r} {dev}: {', '.join(why)}")
+            bad.append(f"rail {rail.index} {dev}: {', '.join(why)}")
     if bad:
-        return [
-            Result(
-                "hca",
-                "fail",
-                "; ".join(bad),
-                "check the cable and the leaf port (aictl topo verify), then the subnet manager",
-            )
-        ]
-    return _ok("hca", f"{len(e.rails)} rails Active at {e.rate_gbps} Gb/s")
+        return _fail(
+            "hca",
+            "; ".join(bad),
+            "check the cable and the leaf port (aictl topo verify), then the subnet manager",
+        )
+    return _ok("hca", f"{len(p.rails)} rails Active at {p.nic_gbps} Gb/s")
 
 
-def affinity(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("affinity", f, "topo")) is not None:
-        return m
-    nearest = f["topo"]["nearest_nics"]
-    matrix = f["topo"]["matrix"]
+def affinity(p: Profile, f: NodeFacts) -> Result:
+    topo_m = _read("affinity", f, "topo", gpu_facts.TopoMatrix)
+    if isinstance(topo_m, Result):
+        return topo_m
     bad = []
-    for r, (dev, _n, gpus) in enumerate(e.rails):
-        for g in gpus:
-            rel = matrix.get(str(g), {}).get(dev)
-            if dev not in nearest.get(str(g), []) or rel not in DISTANCE[:2]:
+    for rail in p.rails:
+        dev = rail.rdma_device
+        for g in rail.gpus:
+            rel = topo_m.matrix.get(str(g), {}).get(dev)
+            if dev not in topo_m.near(g) or rel not in gpu_facts.DISTANCE[:2]:
                 bad.append(
-                    f"GPU{g}-{dev} (rail {r}) is {rel or 'absent'}, nearest "
-                    + (",".join(nearest.get(str(g), [])) or "none")
+                    f"GPU{g}-{dev} (rail {rail.index}) is {rel or 'absent'}, nearest "
+                    + (",".join(topo_m.near(g)) or "none")
                 )
     if bad:
-        return [
-            Result(
-                "affinity",
-                "fail",
-                "; ".join(bad),
-                "fix the rail-to-GPU pairing in the spec (compute_nics.rails[].gpus) or the "
-                "NIC slots",
-            )
-        ]
+        return _fail(
+            "affinity",
+            "; ".join(bad),
+            "fix the rail-to-GPU pairing in the spec (compute_nics.rails[].gpus) or the NIC slots",
+        )
     return _ok("affinity", "every rail NIC is PIX/PXB to its GPUs")
 
 
-def pcie(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("pcie", f, "smi")) is not None:
-        return m
-    bad = []
-    for g in f["smi"]["gpus"]:
-        if g["pcie_width"] and g["pcie_width_max"] and g["pcie_width"] < g["pcie_width_max"]:
-            bad.append(
-                f"GPU{g['index']} ({g['bus_id']}) x{g['pcie_width']} of x{g['pcie_width_max']}"
-            )
-    lspci = f.get("lspci") or {}
-    for d in lspci.get("devices", []):
-        cap, sta = d.get("link_cap"), d.get("link_sta")
-        nic = "Infiniband" in d["class"] or (
-            "Ethernet controller" in d["class"] and "Mellanox" in d["description"]
-        )
-        if nic and cap and sta and (sta["width"] < cap["width"] or sta["gts"] < cap["gts"]):
-            bad.append(
-                f"NIC {d['bdf']} x{sta['width']} {sta['gts']:g}GT/s "
-                f"of x{cap['width']} {cap['gts']:g}GT/s"
-            )
+def pcie(p: Profile, f: NodeFacts) -> Result:
+    smi = _read("pcie", f, "nvidia-smi-q", gpu_facts.SmiQuery)
+    if isinstance(smi, Result):
+        return smi
+    bad = [
+        f"GPU{g.index} ({g.bus_id}) x{g.pcie_width} of x{g.pcie_width_max}"
+        for g in smi.gpus
+        if g.pcie_width and g.pcie_width_max and g.pcie_width < g.pcie_width_max
+    ]
+    lspci = f.get("lspci", host_facts.PciDevices)
+    for d in lspci.devices if lspci else ():
+        cap, sta = d.link_cap, d.link_sta
+        if d.is_rdma_nic and cap and sta and (sta.width < cap.width or sta.gts < cap.gts):
+            bad.append(f"NIC {d.bdf} x{sta.width} {sta.gts:g}GT/s of x{cap.width} {cap.gts:g}GT/s")
     if bad:
-        return [
-            Result(
-                "pcie",
-                "fail",
-                "; ".join(bad),
-                "reseat the card or riser; check the slot in the BIOS; a degraded link "
-                "halves GPUDirect bandwidth",
-            )
-        ]
+        return _fail(
+            "pcie",
+            "; ".join(bad),
+            "reseat the card or riser; check the slot in the BIOS; a degraded link halves "
+            "GPUDirect bandwidth",
+        )
     return _ok("pcie", "full width and speed")
 
 
-def acs(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("acs", f, "lspci")) is not None:
-        return m
-    on = [
-        d["bdf"] for d in f["lspci"]["devices"] if d.get("acs_ctl") and any(d["acs_ctl"].values())
-    ]
+def acs(p: Profile, f: NodeFacts) -> Result:
+    lspci = _read("acs", f, "lspci", host_facts.PciDevices)
+    if isinstance(lspci, Result):
+        return lspci
+    on = [d.bdf for d in lspci.devices if d.acs_ctl and any(d.acs_ctl.values())]
     if on:
-        return [
-            Result(
-                "acs",
-                "fail",
-                f"ACS enabled on {', '.join(on)}",
-                "disable ACS (setpci -s <bdf> ECAP_ACS+0x6.w=0000; the rendered ACS boot "
-                "unit does it at boot)",
-            )
-        ]
+        return _fail(
+            "acs",
+            f"ACS enabled on {', '.join(on)}",
+            "disable ACS (setpci -s <bdf> ECAP_ACS+0x6.w=0000; the rendered ACS boot unit does "
+            "it at boot)",
+        )
     return _ok("acs", "disabled")
 
 
-def bond(e: Expect, f: Facts) -> list[Result]:
-    if not e.bond:
-        return [Result("bond", "skip", "no bond planned")]
-    if (m := _missing("bond", f, "bond")) is not None:
-        return m
-    b = f["bond"]
+def bond(p: Profile, f: NodeFacts) -> Result:
+    if not p.bond.members:
+        return Result("bond", Status.SKIP, "no bond planned")
+    b = _read("bond", f, "bonding", host_facts.BondStatus)
+    if isinstance(b, Result):
+        return b
     bad = []
-    if "802.3ad" not in (b["mode"] or ""):
-        bad.append(f"mode {b['mode']}")
-    names = {m["name"]: m for m in b["members"]}
-    for want in e.bond_members:
+    if "802.3ad" not in (b.mode or ""):
+        bad.append(f"mode {b.mode}")
+    names = {m.name: m for m in b.members}
+    for want in p.bond.members:
         mem = names.get(want)
         if mem is None:
             bad.append(f"{want} not a member")
-        elif mem["mii_status"] != "up":
-            bad.append(f"{want} {mem['mii_status']}")
-        elif b["active_aggregator"] is not None and mem["aggregator"] != b["active_aggregator"]:
-            bad.append(
-                f"{want} in aggregator {mem['aggregator']}, active is {b['active_aggregator']}"
-            )
+        elif mem.mii_status != "up":
+            bad.append(f"{want} {mem.mii_status}")
+        elif b.active_aggregator is not None and mem.aggregator != b.active_aggregator:
+            bad.append(f"{want} in aggregator {mem.aggregator}, active is {b.active_aggregator}")
     if bad:
-        return [
-            Result(
-                "bond",
-                "fail",
-                f"{e.bond}: " + "; ".join(bad),
-                "check LACP on the ToR pair (MLAG bond for this host) and the member cables",
-            )
-        ]
+        return _fail(
+            "bond",
+            f"{p.bond.name}: " + "; ".join(bad),
+            "check LACP on the ToR pair (MLAG bond for this host) and the member cables",
+        )
     return _ok(
         "bond",
-        f"{e.bond} 802.3ad, {len(e.bond_members)} members in aggregator {b['active_aggregator']}",
+        f"{p.bond.name} 802.3ad, {len(p.bond.members)} members in aggregator {b.active_aggregator}",
     )
 
 
-def mtu(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("mtu", f, "iplink")) is not None:
-        return m
-    links = f["iplink"]["links"]
-    want = {n: e.rail_mtu for _d, n, _g in e.rails}
-    if e.bond:
-        want[e.bond] = e.bond_mtu
-    bad = [
-        f"{n} {links.get(n, {}).get('mtu', 'absent')} (planned {mtu_})"
-        for n, mtu_ in want.items()
-        if links.get(n, {}).get("mtu") != mtu_
-    ]
+def mtu(p: Profile, f: NodeFacts) -> Result:
+    ip = _read("mtu", f, "ip-link", host_facts.Links)
+    if isinstance(ip, Result):
+        return ip
+    want = {r.netdev: p.rail_mtu for r in p.rails}
+    want[p.bond.name] = p.bond.mtu
+    bad = []
+    for name, planned in want.items():
+        link = ip.links.get(name)
+        if link is None or link.mtu != planned:
+            bad.append(f"{name} {link.mtu if link else 'absent'} (planned {planned})")
     if bad:
-        return [
-            Result(
-                "mtu",
-                "fail",
-                "; ".join(bad),
-                "re-apply the rendered netplan (aictl provision --tags network)",
-            )
-        ]
+        return _fail(
+            "mtu", "; ".join(bad), "re-apply the rendered netplan (aictl provision --tags network)"
+        )
     return _ok("mtu", "as planned")
 
 
-def ecc(e: Expect, f: Facts) -> list[Result]:
-    if (m := _missing("ecc", f, "smi")) is not None:
-        return m
+def ecc(p: Profile, f: NodeFacts) -> Result:
+    smi = _read("ecc", f, "nvidia-smi-q", gpu_facts.SmiQuery)
+    if isinstance(smi, Result):
+        return smi
     bad, warn = [], []
-    for g in f["smi"]["gpus"]:
-        tag = f"GPU{g['index']}"
-        if g["volatile_uncorrectable"]:
-            bad.append(f"{tag} {g['volatile_uncorrectable']} uncorrectable")
-        if g["retired_pending"] or g["remap_pending"]:
+    for g in smi.gpus:
+        tag = f"GPU{g.index}"
+        if g.volatile_uncorrectable:
+            bad.append(f"{tag} {g.volatile_uncorrectable} uncorrectable")
+        if g.retired_pending or g.remap_pending:
             bad.append(f"{tag} page retirement/row remap pending")
-        if g["remap_failure"]:
+        if g.remap_failure:
             bad.append(f"{tag} row remapping failed")
-        if g["retired_dbe"]:
-            bad.append(f"{tag} {g['retired_dbe']} DBE retired pages")
-        elif g["retired_sbe"]:
-            warn.append(f"{tag} {g['retired_sbe']} SBE retired pages")
+        if g.retired_dbe:
+            bad.append(f"{tag} {g.retired_dbe} DBE retired pages")
+        elif g.retired_sbe:
+            warn.append(f"{tag} {g.retired_sbe} SBE retired pages")
     if bad:
-        return [
-            Result(
-                "ecc",
-                "fail",
-                "; ".join(bad + warn),
-                "drain the node and reset the GPU (pending retirements apply on reset); "
-                "RMA on row-remap failure",
-            )
-        ]
+        return _fail(
+            "ecc",
+            "; ".join(bad + warn),
+            "drain the node and reset the GPU (pending retirements apply on reset); RMA on "
+            "row-remap failure",
+        )
     if warn:
-        return [Result("ecc", "warn", "; ".join(warn))]
+        return Result("ecc", Status.WARN, "; ".join(warn))
     return _ok("ecc", "clean")
 
 
-def nvlink(e: Expect, f: Facts) -> list[Result]:
-    if not e.nvswitch:
-        return [Result("nvlink", "skip", "no NVSwitch")]
-    if (m := _missing("nvlink", f, "nvlink")) is not None:
-        return m
+def nvlink(p: Profile, f: NodeFacts) -> Result:
+    if not p.gpu.nvswitch:
+        return Result("nvlink", Status.SKIP, "no NVSwitch")
+    nv = _read("nvlink", f, "nvlink", gpu_facts.NvlinkStatus)
+    if isinstance(nv, Result):
+        return nv
     bad = [
-        f"GPU{g['index']} {g['links_active']}/{g['links_total']}"
-        for g in f["nvlink"]["gpus"]
-        if g["links_total"] == 0 or g["links_active"] < g["links_total"]
+        f"GPU{g.index} {g.links_active}/{g.links_total}"
+        for g in nv.gpus
+        if g.links_total == 0 or g.links_active < g.links_total
     ]
-    if len(f["nvlink"]["gpus"]) < e.gpus:
-        bad.append(f"{len(f['nvlink']['gpus'])} GPUs report NVLink, planned {e.gpus}")
+    if len(nv.gpus) < p.gpu.count:
+        bad.append(f"{len(nv.gpus)} GPUs report NVLink, planned {p.gpu.count}")
     if bad:
-        return [
-            Result(
-                "nvlink",
-                "fail",
-                "links down: " + ", ".join(bad),
-                "reset the GPUs/NVSwitch tray; check fabric manager; RMA if it persists",
-            )
-        ]
-    return _ok(
-        "nvlink", f"{f['nvlink']['gpus'][0]['links_total']} links x {len(f['nvlink']['gpus'])} GPUs"
-    )
+        return _fail(
+            "nvlink",
+            "links down: " + ", ".join(bad),
+            "reset the GPUs/NVSwitch tray; check fabric manager; RMA if it persists",
+        )
+    return _ok("nvlink", f"{nv.gpus[0].links_total} links x {len(nv.gpus)} GPUs")
 
 
-RULES = (
-    gpu,
-    driver,
-    fabricmanager,
-    peermem,
-    ofed,
-    hca,
-    affinity,
-    pcie,
-    acs,
-    bond,
-    mtu,
-    ecc,
-    nvlink,
+CHECKS: tuple[Check, ...] = (
+    Check("ssh", "ssh", "the node answers over SSH with a verified host key", (), None),
+    Check("gpu", "gpu", "GPU count and model as planned", ("nvidia-smi-q",), gpu),
+    Check(
+        "driver",
+        "drv",
+        "NVIDIA driver present, the same version on every node",
+        ("nvidia-smi-q",),
+        driver,
+    ),
+    Check(
+        "fabricmanager",
+        "fm",
+        "nvidia-fabricmanager active and fabric state completed (NVSwitch systems)",
+        ("fabricmanager", "nvidia-smi-q"),
+        fabricmanager,
+    ),
+    Check("peermem", "peer", "nvidia_peermem loaded (GPUDirect RDMA)", ("lsmod",), peermem),
+    Check(
+        "ofed",
+        "ofed",
+        "MLNX_OFED/DOCA-OFED present, the same version on every node",
+        ("ofed_info",),
+        ofed,
+    ),
+    Check(
+        "hca",
+        "hca",
+        "every rail HCA port Active/LinkUp at the planned rate and link layer",
+        ("ibstat",),
+        hca,
+    ),
+    Check(
+        "affinity",
+        "aff",
+        "each rail NIC is among the nearest NICs (PIX/PXB) of the GPUs it serves",
+        ("topo",),
+        affinity,
+    ),
+    Check(
+        "pcie",
+        "pcie",
+        "GPU and NIC PCIe links at their full width and speed",
+        ("nvidia-smi-q", "lspci"),
+        pcie,
+    ),
+    Check(
+        "acs",
+        "acs",
+        "ACS disabled on the PCIe bridges (P2P between GPU and NIC not redirected)",
+        ("lspci",),
+        acs,
+    ),
+    Check(
+        "bond", "bond", "bond in 802.3ad with every member up in one aggregator", ("bonding",), bond
+    ),
+    Check("mtu", "mtu", "rail and bond MTUs as planned", ("ip-link",), mtu),
+    Check(
+        "ecc",
+        "ecc",
+        "no uncorrectable ECC errors, retired pages pending or row-remapping failures",
+        ("nvidia-smi-q",),
+        ecc,
+    ),
+    Check(
+        "nvlink",
+        "nvl",
+        "every NVLink of every GPU active (NVSwitch systems)",
+        ("nvlink",),
+        nvlink,
+    ),
 )
+BY_NAME = {c.name: c for c in CHECKS}
+NAMES = tuple(c.name for c in CHECKS)
 
 
-def evaluate(e: Expect, facts: Facts) -> list[Result]:
-    """Every node rule, in CHECKS order."""
-    out = [Result("ssh", "ok")]
-    for rule in RULES:
-        out += rule(e, facts)
-    return out
+def needed_facts(checks: tuple[Check, ...] = CHECKS) -> list[str]:
+    """The facts the checks read, each once, in check order."""
+    return list(dict.fromkeys(n for c in checks for n in c.needs))
+
+
+def evaluate(profile: Profile, facts: NodeFacts) -> list[Result]:
+    """Every check's result for a node that answered, in check order."""
+    return [Result("ssh", Status.OK)] + [c.rule(profile, facts) for c in CHECKS if c.rule]
+
+
+def unreachable(why: str) -> list[Result]:
+    """A node that could not be reached: `ssh` fails, the rest cannot be judged."""
+    return [_fail("ssh", why, "check sshd and the host key (aictl exec)")] + [
+        Result(c.name, Status.SKIP, "no SSH") for c in CHECKS[1:]
+    ]
 
 
 def fleet(rows: dict[str, dict[str, Result]], versions: dict[str, dict[str, str]]) -> None:
@@ -467,9 +458,8 @@ def fleet(rows: dict[str, dict[str, Result]], versions: dict[str, dict[str, str]
         major, _ = Counter(seen.values()).most_common(1)[0]
         for n, v in seen.items():
             if v != major:
-                rows[n][check] = Result(
+                rows[n][check] = _fail(
                     check,
-                    "fail",
                     f"{v}, the fleet runs {major}",
                     "install the fleet's version (aictl provision)",
                 )

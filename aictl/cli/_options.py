@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     from aictl.errors import AictlError
     from aictl.spec.loader import LoadedSpec
+    from aictl.target import Fleet
     from aictl.topology.model import Topology
 
 
@@ -30,30 +31,45 @@ SpecArg = Annotated[Path | None, typer.Argument(help="Cluster spec YAML file.", 
 OutDirOpt = Annotated[
     Path | None, typer.Option("--out", help="Build directory (default: build/<cluster>).")
 ]
-UserOpt = Annotated[str, typer.Option("--user", help="SSH user.")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        "-T",
+        envvar="AICTL_TARGET",
+        help="How to reach the nodes: a target name under build/<cluster>/targets/ (the lab "
+        "writes 'lab') or a target file. Default: a real cluster's (root, ~/.ssh, the "
+        "planned addresses).",
+    ),
+]
+UserOpt = Annotated[str | None, typer.Option("--user", help="SSH user (default: the target's).")]
 KeyOpt = Annotated[
-    Path | None, typer.Option("--key", help="Private key (default: the lab's, else ~/.ssh).")
+    Path | None, typer.Option("--key", help="Private key (default: the target's, else ~/.ssh).")
 ]
 LimitOpt = Annotated[
     str | None, typer.Option("--limit", "-l", help="Host globs, SUs or racks, comma separated.")
 ]
-JumpOpt = Annotated[str | None, typer.Option("--jump", help="Jump host, host[:port].")]
+JumpOpt = Annotated[
+    str | None, typer.Option("--jump", help="Jump host, host[:port] (default: the target's).")
+]
 ForksOpt = Annotated[int, typer.Option("--forks", min=1, max=1024, help="Nodes at a time.")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1, help="Seconds per node.")]
 KnownHostsOpt = Annotated[
     Path | None,
-    typer.Option("--known-hosts", help="known_hosts file (default: the lab's, else ~/.ssh)."),
+    typer.Option("--known-hosts", help="known_hosts file (default: the target's, else ~/.ssh)."),
 ]
 
 
 def load(spec: Path | None, preset: str | None) -> LoadedSpec:
-    """Load SPEC or --preset (exactly one)."""
+    """Load SPEC or --preset (exactly one; none is a usage error, never a default cluster)."""
     from aictl.errors import UsageError
     from aictl.spec.loader import load_preset, load_spec
 
     if (spec is None) == (preset is None):
         raise UsageError(
-            "give a spec file or --preset (one of them)",
+            "give a spec file or --preset (one of them)"
+            if spec is None
+            else "give a spec file or --preset, not both",
             hint="e.g. aictl topo plan --preset a800-200",
         )
     if preset is not None:
@@ -91,3 +107,42 @@ def plan(loaded: LoadedSpec) -> Topology:
     except TopologyError as exc:
         locate(exc, loaded)
         raise
+
+
+def build_dir(topo: Topology, out: Path | None) -> Path:
+    """--out, else build/<cluster>."""
+    return out or Path("build") / topo.name
+
+
+def fleet(
+    spec: Path | None,
+    preset: str | None,
+    *,
+    out: Path | None,
+    target: str | None,
+    limit: str | None = None,
+    user: str | None = None,
+    key: Path | None = None,
+    known_hosts: Path | None = None,
+    jump: str | None = None,
+    accept_new: bool = False,
+    timeout: float = 60.0,
+    forks: int = 64,
+) -> Fleet:
+    """The cluster (SPEC or --preset, required), the nodes --limit picks and how to reach them."""
+    from aictl.target import open_fleet
+
+    topo = plan(load(spec, preset))
+    return open_fleet(
+        topo,
+        build=build_dir(topo, out),
+        target=target,
+        limit=limit,
+        user=user,
+        key=key,
+        known_hosts=known_hosts,
+        jump=jump,
+        accept_new=accept_new,
+        timeout=timeout,
+        forks=forks,
+    )

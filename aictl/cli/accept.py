@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from pathlib import Path  # noqa: TC003 (typer reads the annotation at run time)
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import (
     ForksOpt,
+    JumpOpt,
     KeyOpt,
     KnownHostsOpt,
     LimitOpt,
@@ -19,10 +20,16 @@ from aictl.cli._options import (
     OutputOpt,
     PresetOpt,
     SpecArg,
+    TargetOpt,
     UserOpt,
+    build_dir,
+    fleet,
     load,
     plan,
 )
+
+if TYPE_CHECKING:
+    from aictl.facts.model import Parsed
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -46,7 +53,7 @@ def _print_summary(data: dict[str, Any]) -> None:
 
     rows = []
     for c in data["criteria"]:
-        mark = {True: "pass", False: "[red]FAIL[/red]", None: "no verdict"}[c["pass"]]
+        mark = {"ok": "pass", "fail": "[red]FAIL[/red]", "skip": "no verdict"}[c["status"]]
         measured = ", ".join(
             f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in c["measured"].items()
@@ -59,6 +66,9 @@ def _print_summary(data: dict[str, Any]) -> None:
         )
         rows.append([c["name"], mark, measured, expected])
     ui.table("criteria", ["criterion", "result", "measured", "expected"], rows)
+    for c in data["criteria"]:
+        if c.get("note"):
+            ui.say(f"{c['name']}: {c['note']}")
     for s in data["suspects"]:
         where = s.get("node") or s.get("link")
         rail = f" rail {s['rail']}" if s.get("rail") is not None else ""
@@ -89,9 +99,11 @@ def run_cmd(
     crds: Annotated[
         Path | None, typer.Option("--crds", help="k8s: validate the MPIJob against the CRDs here.")
     ] = None,
-    user: UserOpt = "root",
+    target: TargetOpt = None,
+    user: UserOpt = None,
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
+    jump: JumpOpt = None,
     timeout: Annotated[int, typer.Option("--timeout", min=10, help="Seconds per test.")] = 600,
     forks: ForksOpt = 64,
     out: OutDirOpt = None,
@@ -104,54 +116,53 @@ def run_cmd(
     results.jsonl, raw/, summary.json); --resume finishes an interrupted run. Exit 8 when a
     criterion fails (after everything is saved), 9 when the run cannot start, 130 on Ctrl-C.
 
-    Example: aictl accept run --preset lab-small --suite quick
+    Example: aictl accept run --preset lab-small --target lab --suite quick
     """
 
     def body() -> None:
         from aictl import ui
         from aictl.accept import session
-        from aictl.cli.exec import fleet, ssh_options
         from aictl.errors import AcceptanceFailedError
 
-        topo, targets, build = fleet(spec, preset, limit, out)
-        opts = ssh_options(
-            build, user=user, key=key, known_hosts=known_hosts, timeout=timeout + 60, forks=forks
+        f = fleet(
+            spec,
+            preset,
+            out=out,
+            target=target,
+            limit=limit,
+            user=user,
+            key=key,
+            known_hosts=known_hosts,
+            jump=jump,
+            timeout=timeout + 60,
+            forks=forks,
         )
+        executor = f.executor()
         store, the_plan = session.start(
-            topo, targets, opts, build, suite=suite.value, launcher=launcher.value, resume=resume
+            f.topo,
+            f.hosts,
+            executor,
+            f.build,
+            suite=suite.value,
+            launcher=launcher.value,
+            resume=resume,
         )
         quiet = output is Output.json
-
-        def progress(res: dict[str, Any], n: int, total: int) -> None:
-            if quiet:
-                return
-            val = "" if res["value"] is None else f" {res['value']:.1f} {res['unit']}"
-            why = (
-                f" ({res['failure']['kind']}: {res['failure']['message'][:80]})"
-                if res["failure"]
-                else ""
-            )
-            ui.err().print(
-                f"[{n}/{total}] {res['id']} {res['status']}{val}{why}",
-                markup=False,
-                highlight=False,
-            )
-
         if not quiet:
             ui.err().print(
-                f"{store.id}: {len(the_plan['units'])} tests planned in {store.root}", markup=False
+                f"{store.id}: {len(the_plan.units)} tests planned in {store.root}", markup=False
             )
         summary = session.run(
-            topo,
+            f.topo,
             store,
             the_plan,
-            targets,
-            opts,
+            f.hosts,
+            executor,
             login=login,
             crds=crds,
             timeout=timeout,
             forks=forks,
-            progress=progress,
+            progress=None if quiet else ui.progress_line,
         )
         if quiet:
             ui.print_json(summary)
@@ -189,14 +200,12 @@ def localize_cmd(
     def body() -> None:
         from aictl import ui
         from aictl.accept import session
-        from aictl.accept.store import RunError, RunStore
+        from aictl.accept.store import RunStore
 
-        topo = plan(load(spec, preset or (None if spec else "lab-small")))
-        runs = (out or Path("build") / topo.name) / "runs"
-        rid = run_id or max((p.name for p in runs.glob("run-*")), default=None)
-        if rid is None:
-            raise RunError(f"no runs under {runs}", hint="aictl accept run first")
-        data = session.reanalyse(topo, RunStore.open(runs, rid))
+        topo = plan(load(spec, preset))
+        runs = build_dir(topo, out) / "runs"
+        store = RunStore.open(runs, run_id) if run_id else RunStore.latest(runs)
+        data = session.reanalyse(topo, store)
         if output is Output.json:
             ui.print_json(data)
         else:
@@ -232,8 +241,10 @@ def parse_cmd(
         import sys
 
         from aictl import ui
-        from aictl.checks.registry import PARSERS, detect
-        from aictl.errors import AictlError, ExitCode, UsageError
+        from aictl.errors import ParseFailedError, UsageError
+        from aictl.facts.nccl import parse_nccl
+        from aictl.facts.perftest import parse_perftest
+        from aictl.facts.registry import REGISTRY, detect, recognisable
 
         try:
             text = sys.stdin.read() if str(file) == "-" else file.read_text(errors="replace")
@@ -242,20 +253,19 @@ def parse_cmd(
         name = detect(text) if tool == "auto" else tool
         if name is None:
             raise UsageError(
-                f"{file}: output not recognised", hint=f"name it with --tool ({', '.join(PARSERS)})"
+                f"{file}: output not recognised (tried {', '.join(recognisable())})",
+                hint="name the tool with --tool",
             )
-        if name not in PARSERS:
-            raise UsageError(f"unknown --tool {name!r}", hint=f"tools: auto, {', '.join(PARSERS)}")
+        if name not in REGISTRY:
+            raise UsageError(f"unknown --tool {name!r}", hint=f"tools: auto, {', '.join(REGISTRY)}")
+        parsed: Parsed
         if name == "nccl" and expect is not None:
-            from aictl.accept.parse_nccl import parse_nccl
-
-            data = parse_nccl(text, expect_busbw=expect)
+            parsed = parse_nccl(text, expect_busbw=expect)
         elif name == "perftest" and expect is not None:
-            from aictl.accept.parse_perftest import parse_perftest
-
-            data = parse_perftest(text, expect_gbps=expect)
+            parsed = parse_perftest(text, expect_gbps=expect)
         else:
-            data = PARSERS[name](text)
+            parsed = REGISTRY[name].parse(text)
+        data = parsed.as_json()
         if output is Output.json:
             ui.print_json(data)
         else:
@@ -266,9 +276,8 @@ def parse_cmd(
             for k, v in data.items():
                 if k not in ("tool", "status", "simulated", "failure", "errors", "unparsed"):
                     ui.out().print(f"  {k}: {v}", markup=False, highlight=False)
-        if data["status"] != "ok":
-            err = AictlError(f"{file}: {data['failure']['message']}")
-            err.exit_code = ExitCode.ACCEPTANCE_ERROR
-            raise err
+        if not parsed.ok:
+            assert parsed.failure is not None
+            raise ParseFailedError(f"{file}: {parsed.failure.message}")
 
     run(body)

@@ -14,21 +14,22 @@ from aictl.cli._options import (
     OutputOpt,
     PresetOpt,
     SpecArg,
+    TargetOpt,
     TimeoutOpt,
     UserOpt,
+    fleet,
 )
 
 _CELL = {"ok": "ok", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "-"}
-# short column heads so the matrix fits 80 columns
-_HEAD = {"driver": "drv", "fabricmanager": "fm", "peermem": "peer", "affinity": "aff"}
-_HEAD.update({"nvlink": "nvl"})
+_CELL["error"] = "[red]ERR[/red]"
 
 
 def check_cmd(
     spec: SpecArg = None,
     preset: PresetOpt = None,
+    target: TargetOpt = None,
     limit: LimitOpt = None,
-    user: UserOpt = "root",
+    user: UserOpt = None,
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
     jump: JumpOpt = None,
@@ -41,21 +42,25 @@ def check_cmd(
 
     Checks: GPU count/model, driver (same on all), fabric manager, nvidia_peermem, MOFED (same
     on all), rail HCA ports, GPU-NIC PCIe affinity, PCIe link width/speed, ACS, bond (802.3ad,
-    one aggregator), MTUs, ECC/retired pages, NVLink. Writes build/<cluster>/check.json.
-    Exit 10 when any node fails a check (7 is not used: an unreachable node fails `ssh`).
+    one aggregator), MTUs, ECC/retired pages, NVLink — each node against its own profile.
+    Writes build/<cluster>/check.json. Exit 10 when any node fails a check (7 is not used: an
+    unreachable node fails `ssh`).
 
-    Example: aictl check --preset lab-small --limit su01
+    Example: aictl check --preset lab-small --target lab --limit su01
     """
 
     def body() -> None:
-        from aictl import jsonio, ui
+        from aictl import ui
         from aictl.checks import preflight
-        from aictl.cli.exec import fleet, ssh_options
+        from aictl.checks.rules import BY_NAME
         from aictl.errors import PreflightError
 
-        topo, targets, build = fleet(spec, preset, limit, out)
-        opts = ssh_options(
-            build,
+        f = fleet(
+            spec,
+            preset,
+            out=out,
+            target=target,
+            limit=limit,
             user=user,
             key=key,
             known_hosts=known_hosts,
@@ -63,33 +68,40 @@ def check_cmd(
             timeout=timeout,
             forks=forks,
         )
-        data = preflight.run(topo, targets, opts)
-        data["cluster"] = topo.name
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "check.json").write_text(jsonio.dumps(data))
+        report = preflight.run(f.topo, f.hosts, f.executor())
+        preflight.save(report, f.build)
+        data = report.as_json()
         if output is Output.json:
             ui.print_json(data)
         else:
-            checks = data["checks"]
+            checks = report.checks
+            several = len(set(report.groups.values())) > 1
             ui.table(
-                f"preflight: {topo.name}" + (" (simulated hardware)" if data["simulated"] else ""),
-                ["node", *(_HEAD.get(c, c) for c in checks)],
-                [[n, *(_CELL[row[c]] for c in checks)] for n, row in data["matrix"].items()],
+                f"preflight: {f.topo.name}" + (" (simulated hardware)" if report.simulated else ""),
+                ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in checks)],
+                [
+                    [
+                        n,
+                        *([report.groups.get(n, "")] if several else []),
+                        *(_CELL[r.status.value] for r in row),
+                    ]
+                    for n, row in report.rows.items()
+                ],
                 compact=True,
             )
-            for node, fails in data["failing"].items():
-                for f in fails:
-                    ui.say(f"[bold]{node}[/bold] {f['check']}: {f['message']}")
-                    if f["fix"]:
-                        ui.say(f"  fix: {f['fix']}")
+            for node, fails in report.failing.items():
+                for r in fails:
+                    ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
+                    if r.fix:
+                        ui.say(f"  fix: {r.fix}")
             ui.say(
                 "fm=fabric manager, peer=nvidia_peermem, aff=GPU-NIC affinity, drv=driver, "
                 "nvl=NVLink; '-' = not applicable"
             )
-            ok = data["nodes"] - len(data["failing"])
-            ui.say(f"{ok}/{data['nodes']} nodes pass; results in {build / 'check.json'}")
-        if data["failing"]:
-            names = list(data["failing"])
+            ok = len(report.rows) - len(report.failing)
+            ui.say(f"{ok}/{len(report.rows)} nodes pass; results in {f.build / 'check.json'}")
+        if report.failing:
+            names = list(report.failing)
             raise PreflightError(
                 f"{len(names)} node(s) failed preflight: {', '.join(names)}",
                 hint="each failure above says what to do; re-run aictl check when fixed",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -18,94 +18,47 @@ from aictl.cli._options import (
     Output,
     OutputOpt,
     PresetOpt,
+    TargetOpt,
     TimeoutOpt,
     UserOpt,
-    load,
-    plan,
+    fleet,
 )
 
-if TYPE_CHECKING:
-    from aictl.remote import SshOptions, Target
-    from aictl.topology.model import Topology
 
-
-def select(topo: Topology, limit: str | None) -> list[Target]:
-    """Nodes matching `--limit`: comma list of host globs, SU (su01) or rack names."""
-    from fnmatch import fnmatch
-
+def _spec_and_command(
+    words: list[str], spec_opt: Path | None, preset: str | None
+) -> tuple[Path | None, str]:
+    """`[SPEC] COMMAND`; the old `COMMAND --spec FILE` still works (with a note)."""
+    from aictl import ui
     from aictl.errors import UsageError
-    from aictl.remote import Target
 
-    su_w = max(2, len(str(topo.shape.sus)))
-    nodes = topo.nodes
-    if limit:
-        pats = [p.strip() for p in limit.split(",") if p.strip()]
-        nodes = tuple(
-            n
-            for n in nodes
-            if any(fnmatch(n.name, p) or p == f"su{n.su:0{su_w}d}" or p == n.rack for p in pats)
+    if spec_opt is not None:
+        ui.err().print(
+            "note: --spec is deprecated; give the spec first: aictl exec SPEC COMMAND",
+            markup=False,
         )
-        if not nodes:
-            raise UsageError(
-                f"--limit {limit!r} matches no node",
-                hint="host globs (gpu0*), SUs (su01) or racks, comma separated",
-            )
-    return [Target(n.name, n.mgmt_ip) for n in nodes]
-
-
-def fleet(
-    spec: Path | None, preset: str | None, limit: str | None, out: Path | None
-) -> tuple[Topology, list[Target], Path]:
-    """The plan (the lab's by default), the nodes `--limit` selects, the build directory."""
-    topo = plan(load(spec, preset or (None if spec else "lab-small")))
-    return topo, select(topo, limit), out or Path("build") / topo.name
-
-
-def ssh_defaults(build: Path) -> tuple[Path | None, Path]:
-    """The lab's key and known_hosts when a lab of this cluster is up, else ~/.ssh."""
-    lab = build / "lab"
-    if (lab / "id_ed25519").exists():
-        return lab / "id_ed25519", lab / "known_hosts"
-    return None, Path.home() / ".ssh" / "known_hosts"
-
-
-def ssh_options(
-    build: Path,
-    *,
-    user: str,
-    key: Path | None,
-    known_hosts: Path | None,
-    accept_new: bool = False,
-    jump: str | None = None,
-    timeout: float = 60.0,
-    forks: int = 64,
-) -> SshOptions:
-    """SshOptions from the shared CLI options, the lab's key and known_hosts by default."""
-    from aictl.remote import SshOptions, Target
-
-    dkey, dknown = ssh_defaults(build)
-    jump_target = None
-    if jump:
-        host, _, port = jump.partition(":")
-        jump_target = Target(host, host, int(port or 22))
-    return SshOptions(
-        user=user,
-        key=key or dkey,
-        known_hosts=known_hosts or dknown,
-        accept_new=accept_new,
-        jump=jump_target,
-        command_timeout=timeout,
-        connect_timeout=min(timeout, 10.0),
-        forks=forks,
-    )
+    if len(words) == 2:
+        if spec_opt is not None:
+            raise UsageError("give the spec once (positional SPEC or --spec)")
+        return Path(words[0]), words[1]
+    if len(words) == 1:
+        return spec_opt, words[0]
+    raise UsageError("expected [SPEC] COMMAND", hint="e.g. aictl exec cluster.yaml 'nvidia-smi -L'")
 
 
 def exec_cmd(
-    command: Annotated[str, typer.Argument(help="Command to run on every node.")],
-    spec: Annotated[Path | None, typer.Option("--spec", "-s", help="Cluster spec file.")] = None,
+    words: Annotated[
+        list[str],
+        typer.Argument(metavar="[SPEC] COMMAND", help="Cluster spec file, then the command."),
+    ],
+    spec_opt: Annotated[
+        Path | None,
+        typer.Option("--spec", "-s", help="Deprecated: give SPEC before COMMAND.", hidden=True),
+    ] = None,
     preset: PresetOpt = None,
+    target: TargetOpt = None,
     limit: LimitOpt = None,
-    user: UserOpt = "root",
+    user: UserOpt = None,
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
     accept_new: Annotated[
@@ -127,26 +80,30 @@ def exec_cmd(
 
     Exit 7 when any host failed or could not be reached (after printing every result).
 
-    Example: aictl exec --preset lab-small 'nvidia-smi -L | wc -l' --limit su01
+    Example: aictl exec --preset lab-small --target lab 'nvidia-smi -L | wc -l' --limit su01
     """
 
     def body() -> None:
         from aictl import ui
         from aictl.errors import RemoteError
-        from aictl.remote import group_results, run_all
+        from aictl.remote import group_results
 
-        _topo, targets, build = fleet(spec, preset, limit, out)
-        opts = ssh_options(
-            build,
+        spec, command = _spec_and_command(words, spec_opt, preset)
+        f = fleet(
+            spec,
+            preset,
+            out=out,
+            target=target,
+            limit=limit,
             user=user,
             key=key,
             known_hosts=known_hosts,
-            accept_new=accept_new,
             jump=jump,
+            accept_new=accept_new,
             timeout=timeout,
             forks=forks,
         )
-        results = run_all(targets, command, opts)
+        results = f.executor().run_all(f.hosts, command)
         failed = [r for r in results if not r.ok]
         if output is Output.json:
             data: dict[str, Any] = {

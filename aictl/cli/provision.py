@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,10 +16,15 @@ from aictl.cli._options import (
     OutputOpt,
     PresetOpt,
     SpecArg,
+    TargetOpt,
     UserOpt,
+    build_dir,
     load,
     plan,
 )
+
+if TYPE_CHECKING:
+    from aictl.events import Progress
 
 
 def provision_cmd(
@@ -45,7 +50,8 @@ def provision_cmd(
         list[str] | None,
         typer.Option("--extra-var", "-e", help="key=value, e.g. mofed_bundle=/srv/ofed.tgz"),
     ] = None,
-    user: UserOpt = "root",
+    target: TargetOpt = None,
+    user: UserOpt = None,
     key: KeyOpt = None,
     known_hosts: KnownHostsOpt = None,
     out: OutDirOpt = None,
@@ -53,30 +59,28 @@ def provision_cmd(
 ) -> None:
     """Render the configs and provision the nodes (playbooks/site.yml) over SSH.
 
+    The target (--target) says how to reach the nodes and may add variables for its machines
+    (the lab's validates netplan instead of applying it); -e wins over both.
     Exit 6 names the hosts that failed or were unreachable; the others finish.
 
-    Example: aictl provision --preset lab-small --check --diff
+    Example: aictl provision --preset lab-small --target lab --check --diff
     """
 
     def body() -> None:
         from aictl import ui
-        from aictl.cli.exec import ssh_defaults
         from aictl.errors import ProvisionError
         from aictl.provision import ProvisionOptions, provision
         from aictl.render import render_all, write_rendered
+        from aictl.target import load_target, with_overrides
 
         topo = plan(load(spec, preset))
-        build = out or Path("build") / topo.name
+        build = build_dir(topo, out)
+        desc = with_overrides(
+            load_target(build, topo.name, target), user=user, key=key, known_hosts=known_hosts
+        )
         write_rendered(topo, render_all(topo), build)
-        dkey, dknown = ssh_defaults(build)
         extravars: dict[str, Any] = {"aictl_artifacts": str((build / "artifacts").resolve())}
-        if (build / "lab").is_dir():
-            # the lab has no systemd: validate netplan on the node instead of applying it
-            extravars.update(
-                ansible_python_interpreter="/usr/bin/python3",
-                network_apply_command="netplan generate",
-                mofed_restart_command="true",
-            )
+        extravars.update(desc.extravars)
         for item in extra or []:
             k, _, v = item.partition("=")
             extravars[k] = v
@@ -87,13 +91,13 @@ def provision_cmd(
             tags=tags,
             forks=forks,
             extravars=extravars,
-            user=user,
-            key=key or dkey,
-            known_hosts=known_hosts or dknown,
+            user=desc.user,
+            key=desc.key,
+            known_hosts=desc.known_hosts or Path.home() / ".ssh" / "known_hosts",
         )
         show = output is Output.table
         result = provision(
-            build / "artifacts" / "inventory", build, opts, on_event=_printer() if show else None
+            build / "artifacts" / "inventory", build, opts, progress=_printer if show else None
         )
         data = {
             "status": result.status,
@@ -134,29 +138,22 @@ def provision_cmd(
     run(body)
 
 
-def _printer() -> Any:
-    """Progress lines: each play and task as it starts, each host's outcome."""
+def _printer(event: Progress) -> None:
+    """Progress lines: each play and task as it starts, each host's outcome worth a line."""
     from aictl import ui
+    from aictl.status import Status
 
-    marks = {
-        "runner_on_ok": "ok",
-        "runner_on_failed": "FAILED",
-        "runner_on_unreachable": "UNREACHABLE",
-        "runner_on_skipped": "skipped",
-    }
-
-    def on_event(event: dict[str, Any]) -> None:
-        kind = event.get("event", "")
-        data = event.get("event_data") or {}
-        if kind == "playbook_on_play_start":
-            ui.say(f"[bold]PLAY {data.get('play', '')}[/bold]")
-        elif kind == "playbook_on_task_start":
-            ui.say(f"  task {data.get('task', '')}")
-        elif kind in marks:
-            res = data.get("res") or {}
-            status = "changed" if kind == "runner_on_ok" and res.get("changed") else marks[kind]
-            msg = res.get("msg", "") if kind != "runner_on_ok" else ""
-            if status != "ok" or msg:
-                ui.say(f"    {data.get('host', '')}: {status} {str(msg)[:200]}")
-
-    return on_event
+    if event.event == "play":
+        ui.say(f"[bold]PLAY {event.item}[/bold]")
+    elif event.event == "task":
+        ui.say(f"  task {event.item}")
+    elif event.event == "host":
+        words = {
+            Status.OK: "ok",
+            Status.FAIL: "FAILED",
+            Status.ERROR: "UNREACHABLE",
+            Status.SKIP: "skipped",
+        }
+        status = event.value or words.get(event.status or Status.OK, "ok")
+        if status != "ok" or event.message:
+            ui.say(f"    {event.item}: {status} {event.message}", markup=False)

@@ -24,13 +24,13 @@ def presets(output: OutputOpt = Output.table) -> None:
     def body() -> None:
         from aictl import ui
         from aictl.spec.loader import load_preset, preset_names, preset_text
-        from aictl.spec.rules import hostnames, rail_count
+        from aictl.spec.rules import hostnames, node_profiles, rail_count
 
         rows = []
         for name in preset_names():
             s = load_preset(name).spec
             first = preset_text(name).splitlines()[0].removeprefix("#").strip()
-            gpus = sum(s.node_profiles[s.nodes.profile].gpu.count for _ in hostnames(s))
+            gpus = sum(p.gpu.count for p in node_profiles(s))
             rows.append(
                 {
                     "name": name,

@@ -17,7 +17,7 @@ from aictl.fabric import Finding
 from aictl.natsort import natural_key
 
 if TYPE_CHECKING:
-    from aictl.fabric.ibnet import IbFabric
+    from aictl.facts.ibnet import IbFabric
     from aictl.topology.model import Topology
 
 Endpoint = tuple[str, int]
@@ -26,16 +26,6 @@ SPEED_NAME = {40: "QDR", 56: "FDR", 100: "EDR", 200: "HDR", 400: "NDR", 800: "XD
 LANE_GBPS = {"SDR": 2.5, "DDR": 5, "QDR": 10, "FDR10": 10, "FDR": 14, "EDR": 25}
 LANE_GBPS.update({"HDR": 50, "NDR": 100, "XDR": 200})
 _RANK = {"ca": 0, "leaf": 1, "spine": 2, "core": 3}
-
-
-def parse_node_name_map(text: str) -> dict[str, str]:
-    """`0x<guid> "name"` lines (opensm/ibnetdiscover node-name-map) -> guid (16 hex) -> name."""
-    out = {}
-    for ln in text.splitlines():
-        m = re.match(r'^\s*(0x)?([0-9a-fA-F]{1,16})\s+"([^"]+)"', ln)
-        if m:
-            out[m.group(2).lower().rjust(16, "0")] = m.group(3)
-    return out
 
 
 def planned_links(

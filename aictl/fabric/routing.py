@@ -10,7 +10,6 @@ leaf uplinks evenly (max vs mean flows per uplink); opensm used the intended eng
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -18,40 +17,8 @@ from aictl.fabric import Finding
 from aictl.natsort import natural_key
 
 if TYPE_CHECKING:
-    from aictl.fabric.ibnet import IbFabric
+    from aictl.facts.ibnet import IbFabric, OpensmLog
     from aictl.topology.model import Topology
-
-_HEAD = re.compile(r"^Unicast lids .* guid 0x([0-9a-fA-F]+) \((.*)\):\s*$")
-_ROW = re.compile(r"^0x([0-9a-fA-F]+)\s+(\d+)\s*:")
-
-
-def parse_lfts(text: str) -> dict[str, dict[int, int]]:
-    """Switch GUID (16 hex) -> {destination LID: output port}."""
-    out: dict[str, dict[int, int]] = {}
-    cur: dict[int, int] | None = None
-    for ln in text.splitlines():
-        m = _HEAD.match(ln.strip())
-        if m:
-            cur = out.setdefault(m.group(1).lower().rjust(16, "0"), {})
-            continue
-        m = _ROW.match(ln.strip())
-        if m and cur is not None:
-            cur[int(m.group(1), 16)] = int(m.group(2))
-    return out
-
-
-def engine_used(log: str) -> tuple[str | None, list[str]]:
-    """The routing engine opensm last reported (`<engine> tables configured on all switches`)
-    and its routing errors."""
-    engine = None
-    errors = []
-    for ln in log.splitlines():
-        m = re.search(r"(\S+) tables configured on all switches", ln)
-        if m:
-            engine = m.group(1)
-        if "No routing engine able" in ln or re.search(r"ucast_mgr_route: .*failed", ln):
-            errors.append(ln.strip())
-    return engine, errors
 
 
 def check_routing(
@@ -59,7 +26,7 @@ def check_routing(
     fab: IbFabric,
     lfts: dict[str, dict[int, int]],
     *,
-    opensm_log: str | None = None,
+    opensm_log: OpensmLog | None = None,
     names: dict[str, str] | None = None,
     skip: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
@@ -79,9 +46,8 @@ def check_routing(
     # HCA endpoint -> (leaf id, leaf port); only HCAs of planned hosts
     host_rail: dict[str, tuple[str, int]] = {}
     for node in topo.nodes:
-        prof = topo.spec.node_profiles[node.profile]
-        for r, nic in enumerate(prof.compute_nics.rails):
-            host_rail[f"{node.name} {nic.rdma_device}"] = (node.name, r)
+        for nic in topo.profile(node).rails:
+            host_rail[f"{node.name} {nic.rdma_device}"] = (node.name, nic.index)
     su_of = {n.name: n.su for n in topo.nodes}
     cas = {nid: n for nid, n in nodes.items() if n.kind == "ca" and name(nid) in host_rail}
     missing_lft = sorted(
@@ -193,7 +159,7 @@ def check_routing(
     engine = None
     intended = "ftree"
     if opensm_log is not None:
-        engine, errors = engine_used(opensm_log)
+        engine, errors = opensm_log.engine, list(opensm_log.routing_errors)
         if engine != intended:
             findings.append(
                 Finding(

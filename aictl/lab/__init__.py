@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aictl.errors import AictlError, ExitCode, ToolMissingError
+from aictl.errors import LabError, ToolMissingError
 from aictl.lab.hardware import (
     FAULT_KINDS,
     apply_fault,
@@ -34,7 +34,7 @@ from aictl.lab.hardware import (
     fabric_description,
     node_hardware,
 )
-from aictl.spec.rules import rail_mtu
+from aictl.target import ClusterTarget, targets_dir
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -88,13 +88,6 @@ exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
 """
 
 
-class LabError(AictlError):
-    """The lab cannot be brought up, changed or found."""
-
-    exit_code = ExitCode.INTERNAL
-    label = "LAB"
-
-
 def _tag(cluster: str) -> str:
     return hashlib.sha256(cluster.encode()).hexdigest()[:6]
 
@@ -117,6 +110,11 @@ class LabPaths:
     @property
     def client(self) -> Path:
         return self.build / "lab"
+
+    @property
+    def target(self) -> Path:
+        """The lab's target description (`--target lab`)."""
+        return targets_dir(self.build) / "lab.json"
 
     def node(self, name: str) -> Path:
         return self.run / "nodes" / name
@@ -302,20 +300,19 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         _sh("ip", "netns", "add", ns)
         state["nodes"][node.name] = {"ns": ns, "mgmt_ip": node.mgmt_ip, "pid": 0}
         _sh("ip", "-n", ns, "link", "set", "lo", "up")
-        prof = topo.spec.node_profiles[node.profile]
-        links = [("bond0", f"ai{tag}m", node.mgmt_ip, mgmt_len)]
+        prof = topo.profile(node)
+        links = [(prof.bond.name, f"ai{tag}m", node.mgmt_ip, mgmt_len)]
         links += [
             (
                 nic.netdev,
-                f"ai{tag}r{r}",
-                node.rail_ips[r],
-                IPv4Network(topo.rail_nets[r].subnet).prefixlen,
+                f"ai{tag}r{nic.index}",
+                node.rail_ips[nic.index],
+                IPv4Network(topo.rail_nets[nic.index].subnet).prefixlen,
             )
-            for r, nic in enumerate(prof.compute_nics.rails)
+            for nic in prof.rails
         ]
         # planned MTUs on both ends (a veth drops frames larger than its peer's MTU)
-        storage = prof.storage_nics
-        mtus = [storage.bond.mtu if storage else 1500] + [rail_mtu(topo.spec)] * len(links)
+        mtus = [prof.bond.mtu] + [prof.rail_mtu] * len(prof.rails)
         for i, (ifname, bridge, ip, plen) in enumerate(links):
             host_end = f"v{tag}{node.index:03d}{i}"
             _sh(
@@ -461,7 +458,34 @@ def _client_files(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Non
         "key": str(key),
         "known_hosts": str(paths.client / "known_hosts"),
         "ssh_config": str(paths.client / "ssh_config"),
+        "target": str(paths.target),
     }
+    lab_target(topo, paths, state).save(paths.target)
+
+
+# what provisioning needs on a lab node: no systemd, so netplan is validated, not applied,
+# and the MOFED restart is a no-op; the node's own python3 runs the modules
+LAB_EXTRAVARS = {
+    "ansible_python_interpreter": "/usr/bin/python3",
+    "network_apply_command": "netplan generate",
+    "mofed_restart_command": "true",
+}
+
+
+def lab_target(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> ClusterTarget:
+    """How later commands reach this lab (`--target lab`)."""
+    fab = state.get("fabric") or {}
+    return ClusterTarget(
+        cluster=topo.name,
+        user="root",
+        key=(paths.client / "id_ed25519").resolve(),
+        known_hosts=(paths.client / "known_hosts").resolve(),
+        extravars=dict(LAB_EXTRAVARS),
+        sm_host=fab.get("head"),
+        sm_log=(paths.run / "fabric" / "opensm.log") if fab else None,
+        simulated=True,
+        name="lab",
+    )
 
 
 def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
@@ -877,4 +901,9 @@ def lab_down(cluster: str, *, build: Path | None = None) -> list[str]:
     if paths.client.is_dir():
         shutil.rmtree(paths.client, ignore_errors=True)
         removed.append(f"files {paths.client}")
+    if paths.target.exists():
+        paths.target.unlink()
+        removed.append(f"target {paths.target}")
+        with contextlib.suppress(OSError):
+            paths.target.parent.rmdir()
     return removed

@@ -40,7 +40,7 @@ def node_hardware(
 ) -> dict[str, Any]:
     """The healthy hardware of one node."""
     spec = topo.spec
-    prof = spec.node_profiles[node.profile]
+    prof = topo.profile(node)
     guids = (
         guids
         if guids is not None
@@ -59,17 +59,20 @@ def node_hardware(
             "numa": 0 if g < half else 1,
             "pcie": {"gen": 4, "max_gen": 4, "width": 16, "max_width": 16},
             "nvlinks": 12 if prof.gpu.nvswitch else 0,
-            "nvlink_gbytes": round(prof.gpu.nvlink_gbytes / 12, 2) if prof.gpu.nvswitch else 0,
+            "nvlink_gbytes": round((prof.gpu.nvlink_gbytes or 0) / 12, 2)
+            if prof.gpu.nvswitch
+            else 0,
             "nvlinks_down": 0,
             "ecc": {"sbe_retired": 0, "dbe_retired": 0, "pending": False, "volatile_uncorr": 0},
         }
         for g in range(n_gpu)
     ]
-    ib = spec.compute_fabric.transport == "infiniband"
     nics = []
-    for r, nic in enumerate(prof.compute_nics.rails):
+    partners = prof.spec_gpu_for_rail()
+    for nic in prof.rails:
+        r = nic.index
         guid = guids.get(f"{node.name} {nic.rdma_device}", f"{0x0002C90200000000 + r:016x}")
-        partner = nic.gpus[0] if nic.gpus else r * n_gpu // len(prof.compute_nics.rails)
+        partner = partners[r]
         nics.append(
             {
                 "dev": nic.rdma_device,
@@ -78,8 +81,8 @@ def node_hardware(
                 "port_guid": guid,
                 "node_guid": f"{int(guid, 16) - 1:016x}",
                 "lid": 0,
-                "rate": prof.compute_nics.speed_gbps,
-                "link_layer": "InfiniBand" if ib else "Ethernet",
+                "rate": prof.nic_gbps,
+                "link_layer": prof.link_layer,
                 "state": "Active",
                 "phys": "LinkUp",
                 "ip": node.rail_ips[r],
@@ -92,17 +95,14 @@ def node_hardware(
                 "leaf_port": node.leaf_ports[r][1],
             }
         )
-    storage = prof.storage_nics
     bond = {
-        "name": storage.bond.name if storage else "bond0",
+        "name": prof.bond.name,
         "mode": "802.3ad",
-        "mtu": storage.bond.mtu if storage else 1500,
-        "speed_mbps": (storage.speed_gbps if storage else 25) * 1000,
+        "mtu": prof.bond.mtu,
+        "speed_mbps": prof.bond.member_gbps * 1000,
         "members": [
             {"ifname": m, "tor": tor, "port": port}
-            for m, (tor, port) in zip(
-                storage.netdevs if storage else [], node.tor_ports, strict=False
-            )
+            for m, (tor, port) in zip(prof.bond.members, node.tor_ports, strict=False)
         ],
     }
     return {
@@ -185,15 +185,15 @@ def fabric_description(topo: Topology) -> dict[str, Any]:
     spec = topo.spec
     nodes = {}
     for node in topo.nodes:
-        prof = spec.node_profiles[node.profile]
+        prof = topo.profile(node)
         nodes[node.name] = {
             "su": node.su,
             "mgmt_ip": node.mgmt_ip,
             "rail_ips": list(node.rail_ips),
             "leaves": [leaf for leaf, _ in node.leaf_ports[: topo.rails]],
-            "devs": [nic.rdma_device for nic in prof.compute_nics.rails],
-            "netdevs": [nic.netdev for nic in prof.compute_nics.rails],
-            "pix": [list(nic.gpus) for nic in prof.compute_nics.rails],
+            "devs": list(prof.rdma_devices),
+            "netdevs": [nic.netdev for nic in prof.rails],
+            "pix": [list(nic.gpus) for nic in prof.rails],
             "gpus": prof.gpu.count,
             "gpu_model": prof.gpu.model,
             "nvswitch": prof.gpu.nvswitch,

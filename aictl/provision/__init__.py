@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aictl.events import Progress
 from aictl.paths import data_root
+from aictl.status import Status
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,12 +77,45 @@ def _ansible_cfg(opts: ProvisionOptions, data_dir: Path) -> str:
     )
 
 
+_HOST_EVENTS = {
+    "runner_on_ok": Status.OK,
+    "runner_on_failed": Status.FAIL,
+    "runner_on_unreachable": Status.ERROR,
+    "runner_on_skipped": Status.SKIP,
+}
+
+
+def progress_of(event: dict[str, Any]) -> Progress | None:
+    """An ansible-runner event as a progress event (None for the ones nobody shows)."""
+    kind = event.get("event", "")
+    data = event.get("event_data") or {}
+    if kind == "playbook_on_play_start":
+        return Progress("provision", "play", str(data.get("play", "")))
+    if kind == "playbook_on_task_start":
+        return Progress("provision", "task", str(data.get("task", "")))
+    if kind in _HOST_EVENTS:
+        res = data.get("res") or {}
+        status = _HOST_EVENTS[kind]
+        changed = status is Status.OK and bool(res.get("changed"))
+        msg = "" if status is Status.OK else str(res.get("msg", ""))[:200]
+        return Progress(
+            "provision",
+            "host",
+            str(data.get("host", "")),
+            status=status,
+            message=msg,
+            value="changed" if changed else "",
+        )
+    return None
+
+
 def provision(
     inventory: Path,
     build: Path,
     opts: ProvisionOptions,
     *,
     on_event: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> ProvisionResult:
     """Run a playbook against the inventory; never raises for host failures (they are data).
 
@@ -88,9 +123,20 @@ def provision(
         inventory: the inventory directory aictl rendered.
         build: build/<cluster>; the runner's private data dir is build/<cluster>/runner.
         opts: playbook, check/diff/limit/tags/forks, extra vars, SSH key and known_hosts.
-        on_event: called with every ansible-runner event (progress).
+        on_event: called with every ansible-runner event.
+        progress: called with the events worth showing, as progress events.
     """
     import ansible_runner
+
+    handler = on_event
+    if progress is not None:
+
+        def handler(e: dict[str, Any]) -> None:
+            if on_event is not None:
+                on_event(e)
+            shown = progress_of(e)
+            if shown is not None:
+                progress(shown)
 
     data_dir = (build / "runner").resolve()
     for sub in ("env", "tmp", "cp"):
@@ -123,7 +169,7 @@ def provision(
     stale = data_dir / "env" / "extravars"
     stale.unlink(missing_ok=True)
     try:
-        r = _run(ansible_runner, data_dir, playbook, inventory, opts, cmdline, on_event)
+        r = _run(ansible_runner, data_dir, playbook, inventory, opts, cmdline, handler)
     finally:
         stale.unlink(missing_ok=True)
     stats: dict[str, dict[str, int]] = r.stats or {}

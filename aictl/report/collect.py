@@ -1,17 +1,17 @@
 """Everything a report shows, gathered from the build directory into one JSON-able document.
 
-Inputs (each optional but the plan): `spec.resolved.json` (the plan is rebuilt from it, the
-planner is fast), `check.json` (preflight), `verify.json` (fabric), and one acceptance run
-(`runs/<id>/`: plan.json, results.jsonl, summary.json). Raw tool outputs are never copied into
-a report, and nothing from an environment block is; the report says whether its numbers are
-simulated.
+Inputs (each optional but the plan): the plan (`topology.json` and `spec.resolved.json`, read
+back by aictl/topology/snapshot.py; a run directory carries its own copy), `check.json`
+(preflight), `verify.json` (fabric), and one acceptance run (`runs/<id>/`: plan.json,
+results.jsonl, summary.json), each read through the stage that wrote it. Raw tool outputs are
+never copied into a report, and nothing from an environment block is; the report says whether
+its numbers are simulated.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import UsageError
@@ -20,14 +20,16 @@ from aictl.natsort import natural_key
 if TYPE_CHECKING:
     from pathlib import Path
 
-SCHEMA_VERSION = 1
+    from aictl.topology.model import Topology
+
+SCHEMA_VERSION = 2
 
 
 def locate(path: Path) -> tuple[Path, Path | None]:
     """(build dir, run dir or None) from a run directory or a build directory."""
     if (path / "plan.json").exists() and (path / "results.jsonl").exists():
         return path.parent.parent, path
-    if (path / "spec.resolved.json").exists():
+    if (path / "spec.resolved.json").exists() or (path / "runs").is_dir():
         runs = sorted(
             (p for p in (path / "runs").glob("run-*") if (p / "summary.json").exists()),
             key=lambda p: natural_key(p.name),
@@ -39,23 +41,14 @@ def locate(path: Path) -> tuple[Path, Path | None]:
     )
 
 
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def _plan(build: Path) -> tuple[Any, dict[str, Any]]:
-    from aictl.spec.loader import load_resolved
-    from aictl.topology import build_topology
+def _plan(build: Path, run: Path | None) -> tuple[Topology, dict[str, Any]]:
+    """The plan (a run's own snapshot first) and its summary, BOM and cabling excerpt."""
     from aictl.topology.analysis import path_classes, summary
     from aictl.topology.exports.cabling import render_bom, render_cabling
+    from aictl.topology.snapshot import load_plan
 
-    resolved = build / "spec.resolved.json"
-    if not resolved.exists():
-        raise UsageError(
-            f"{build}: no spec.resolved.json", hint="run aictl topo plan for this cluster first"
-        )
-    loaded = load_resolved(resolved)
-    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    source = run if run is not None and (run / "topology.json").exists() else build
+    topo = load_plan(source)
     bom = list(csv.DictReader(io.StringIO(render_bom(topo))))
     cabling = list(csv.DictReader(io.StringIO(render_cabling(topo))))
     return topo, {
@@ -67,83 +60,108 @@ def _plan(build: Path) -> tuple[Any, dict[str, Any]]:
     }
 
 
+def _groups(topo: Topology) -> list[dict[str, Any]]:
+    """The node groups: each profile in use, what it has, its nodes."""
+    from aictl.natsort import compress_hostlist
+
+    out = []
+    for name, nodes in topo.groups().items():
+        p = topo.profiles[name]
+        out.append(
+            {
+                "name": name,
+                "system": p.system,
+                "nodes": len(nodes),
+                "hosts": compress_hostlist([n.name for n in nodes]),
+                "gpus": f"{p.gpu.count} x {p.gpu.model}",
+                "nvlink_gbytes": p.gpu.nvlink_gbytes,
+                "nvswitch": p.gpu.nvswitch,
+                "rails": f"{len(p.rails)} x {p.nic_gbps} Gb/s ({', '.join(p.rdma_devices)})",
+            }
+        )
+    return out
+
+
 def _acceptance(run: Path) -> dict[str, Any]:
-    plan = _json(run / "plan.json")
-    summary = _json(run / "summary.json") or {}
-    results = [
-        json.loads(x)
-        for x in (run / "results.jsonl").read_text().splitlines()
-        if x.strip().endswith("}")
-    ]
-    exp = summary.get("expectations") or plan.get("expectations") or {}
+    from aictl.accept.model import Kind, Stage
+    from aictl.accept.store import RunStore
+
+    store = RunStore(run)
+    plan = store.plan()
+    results = store.results()
+    summary = store.summary() or {}
+    judged = store.judgement()
+    from aictl.accept.expect import Expectations
+
+    exp = summary.get("expectations") or plan.expectations
+    judge = Expectations.read(exp, plan.hosts)
     curves: dict[str, Any] = {}
     for r in results:
-        if r["stage"] == "cluster" and r.get("rows"):
-            c = r["collective"]
-            curves[c] = {
-                "nodes": len(r["hosts"]),
-                "points": [[p["size_bytes"], p["busbw_gbps"]] for p in r["rows"]],
-                "min": r.get("expected_min"),
-                "status": r["status"],
+        if r.stage is Stage.CLUSTER and r.rows:
+            curves[r.collective or ""] = {
+                "nodes": len(r.hosts),
+                "points": [[p.size_bytes, p.busbw_gbps] for p in r.rows],
+                "min": r.expected_min,
+                "peak": judge.busbw_peak(r.collective or "all_reduce", r.hosts),
+                "status": r.status.value,
             }
     rails = list(range(int(exp.get("rails", 0))))
-    hosts = plan["hosts"]
     heat: dict[str, dict[str, float | None]] = {
-        h: {f"rail {r}": None for r in rails} for h in hosts
+        h: {f"rail {r}": None for r in rails} for h in plan.hosts
     }
-    gdr: dict[str, dict[str, Any]] = {h: {} for h in hosts}
+    gdr: dict[str, dict[str, Any]] = {h: {} for h in plan.hosts}
     node_nccl: dict[str, Any] = {}
     for r in results:
-        if r["kind"] == "gdr" and r["stage"] in ("pair", "confirm") and r["value"] is not None:
-            for h in r["hosts"]:
-                key = f"rail {r['rail']}"
+        if r.kind is Kind.GDR and r.stage in (Stage.PAIR, Stage.CONFIRM) and r.value is not None:
+            for h in r.hosts:
+                key = f"rail {r.rail}"
                 cur = heat[h].get(key)
-                heat[h][key] = r["value"] if cur is None else min(cur, r["value"])
-        if r["stage"] == "node" and r["kind"] in ("gdr", "host"):
-            cell = gdr[r["hosts"][0]].setdefault(str(r["rail"]), {})
-            cell["gpu" if r["kind"] == "gdr" else "_"] = (r.get("gpus") or [None])[0]
-            cell[f"{r['kind']}_gbps"] = r["value"]
-            cell[f"{r['kind']}_status"] = r["status"]
-        if r["stage"] == "node" and r["kind"] == "nccl":
-            node_nccl[r["hosts"][0]] = {"busbw": r["value"], "status": r["status"]}
-    for cells in gdr.values():
-        for cell in cells.values():
-            cell.pop("_", None)
+                heat[h][key] = r.value if cur is None else min(cur, r.value)
+        if r.stage is Stage.NODE and r.kind in (Kind.GDR, Kind.HOST):
+            cell = gdr[r.hosts[0]].setdefault(str(r.rail), {})
+            if r.kind is Kind.GDR:
+                cell["gpu"] = r.gpus[0] if r.gpus else None
+            cell[f"{r.kind.value}_gbps"] = r.value
+            cell[f"{r.kind.value}_status"] = r.status.value
+        if r.stage is Stage.NODE and r.kind is Kind.NCCL:
+            node_nccl[r.hosts[0]] = {"busbw": r.value, "status": r.status.value}
+    verdict = judged.as_json() if judged else {}
     return {
-        "run_id": plan["run_id"],
-        "suite": plan["suite"],
-        "launcher": plan["launcher"],
-        "hosts": hosts,
-        "verdict": summary.get("verdict", "incomplete"),
-        "criteria": summary.get("criteria", []),
-        "suspects": summary.get("suspects", []),
-        "low_pairs": summary.get("low_pairs", []),
+        "run_id": plan.run_id,
+        "suite": plan.suite,
+        "launcher": plan.launcher,
+        "hosts": list(plan.hosts),
+        "verdict": verdict.get("verdict", "incomplete"),
+        "criteria": verdict.get("criteria", []),
+        "suspects": verdict.get("suspects", []),
+        "low_pairs": verdict.get("low_pairs", []),
         "units": summary.get("units", {}),
         "expectations": exp,
-        "gpu_for_rail": plan.get("gpu_for_rail", {}),
+        "gpu_for_rail": {h: list(g) for h, g in plan.gpu_for_rail.items()},
+        "gdr_floor": {h: judge.gdr_min_gbps([h]) for h in plan.hosts},
+        "node_group": {h: judge.node_group.get(h, "") for h in plan.hosts},
         "curves": curves,
         "heatmap": heat,
         "gdr_matrix": gdr,
         "node_nccl": node_nccl,
         "results": [
             {
-                k: r.get(k)
-                for k in (
-                    "id",
-                    "stage",
-                    "kind",
-                    "hosts",
-                    "rail",
-                    "collective",
-                    "status",
-                    "value",
-                    "unit",
-                    "failure",
-                )
+                "id": r.id,
+                "stage": r.stage.value,
+                "kind": r.kind.value,
+                "hosts": list(r.hosts),
+                "rail": r.rail,
+                "collective": r.collective,
+                "status": r.status.value,
+                "value": r.value,
+                "unit": r.unit,
+                "failure": r.failure.as_json() if r.failure else None,
+                "groups": list(r.groups),
+                "note": r.note,
             }
             for r in results
         ],
-        "simulated": bool(summary.get("simulated")) or any(r.get("simulated") for r in results),
+        "simulated": bool(summary.get("simulated")) or any(r.simulated for r in results),
     }
 
 
@@ -169,11 +187,16 @@ def _versions(run: Path | None, check: dict[str, Any] | None) -> dict[str, list[
 
 def collect(
     build: Path, *, run: Path | None = None, plan_only: bool = False
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Topology, dict[str, Any]]:
     """(topology, report document) for a build directory and one of its runs."""
-    topo, plan = _plan(build)
-    check = None if plan_only else _json(build / "check.json")
-    verify = None if plan_only else _json(build / "verify.json")
+    from aictl.checks.preflight import PreflightReport
+    from aictl.fabric.verify import VerifyReport
+
+    topo, plan = _plan(build, run)
+    check_rep = None if plan_only else PreflightReport.load(build / "check.json")
+    verify_rep = None if plan_only else VerifyReport.load(build / "verify.json")
+    check = check_rep.as_json() if check_rep else None
+    verify = verify_rep.as_json() if verify_rep else None
     acceptance = _acceptance(run) if run is not None else None
     flagged = {s["node"] for s in (acceptance or {}).get("suspects", []) if "node" in s}
     flagged |= set((check or {}).get("failing", {}))
@@ -184,6 +207,7 @@ def collect(
         "cluster": topo.name,
         "spec_sha256": topo.spec_sha256,
         "plan": plan,
+        "groups": _groups(topo),
         "preflight": check,
         "verify": verify,
         "acceptance": acceptance,

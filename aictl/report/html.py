@@ -66,9 +66,10 @@ def _node_matrix(doc: dict[str, Any]) -> str:
     acc = doc.get("acceptance") or {}
     checks = check.get("checks", [])
     nodes = sorted(set(check.get("matrix", {})) | set(acc.get("hosts", [])), key=natural_key)
-    floor = (acc.get("expectations") or {}).get("gdr_min_gbps")
+    floors = acc.get("gdr_floor") or {}
     rows = []
     for n in nodes:
+        floor = floors.get(n)
         row: list[Any] = [n]
         row += [_cell(check["matrix"].get(n, {}).get(c, "none")) for c in checks]
         if acc:
@@ -144,8 +145,8 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         rows = [
             [
                 c["name"],
-                _cell({True: "pass", False: "fail", None: "none"}[c["pass"]]),
-                c["what"],
+                _cell({"ok": "pass", "fail": "fail", "skip": "none"}[c["status"]]),
+                c["what"] + (f" ({c['note']})" if c.get("note") else ""),
                 _fmt(c["measured"]),
                 _fmt(c["expected"]),
             ]
@@ -201,6 +202,26 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
             ],
         )
     )
+    groups = doc.get("groups") or []
+    if groups:
+        parts.append("<h3>Node groups</h3>")
+        parts.append(
+            _table(
+                ["group", "nodes", "hosts", "system", "GPUs", "NVLink GB/s", "rails"],
+                [
+                    [
+                        g["name"],
+                        g["nodes"],
+                        g["hosts"],
+                        g["system"],
+                        g["gpus"],
+                        "-" if g["nvlink_gbytes"] is None else g["nvlink_gbytes"],
+                        g["rails"],
+                    ]
+                    for g in groups
+                ],
+            )
+        )
     if plan["bom"]:
         keys = list(plan["bom"][0])
         parts.append(
@@ -221,10 +242,7 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         exp = acc["expectations"]
         parts.append('<h2>Collectives: busbw against size</h2><div class="charts">')
         for c, cv in sorted(acc["curves"].items()):
-            peak = {
-                "alltoall": exp["link_gbps"] / 8,
-                "sendrecv": exp["rails"] * exp["link_gbps"] / 16,
-            }.get(c, exp["rails"] * exp["link_gbps"] / 8)
+            peak = cv.get("peak")
             parts.append(
                 charts.line_chart(
                     f"{c}, {cv['nodes']} nodes",
@@ -243,7 +261,7 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
                 nodes,
                 rails,
                 acc["heatmap"],
-                float(exp.get("gdr_min_gbps") or 1),
+                float(min((acc.get("gdr_floor") or {"": 1}).values()) or 1),
                 "Gb/s",
             )
         )
@@ -257,7 +275,8 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
                 g, hv = c.get("gdr_gbps"), c.get("host_gbps")
                 gdr = "failed" if g is None else f"{g:.1f}"
                 host = "-" if hv is None else f"{hv:.1f}"
-                cls = "fail" if g is None or g < float(exp.get("gdr_min_gbps") or 0) else "ok"
+                floor = float((acc.get("gdr_floor") or {}).get(n) or 0)
+                cls = "fail" if g is None or g < floor else "ok"
                 row.append(
                     f'<span class="{cls}">GPU{c.get("gpu", "?")}: {gdr}</span> '
                     f'<span class="fix">(host {host})</span>'

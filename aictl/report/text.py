@@ -48,6 +48,24 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
         f"{s['switches']['core']} cores).",
         "",
     ]
+    groups = doc.get("groups") or []
+    if len(groups) > 1:
+        out += ["## Node groups", ""]
+        out += _md_table(
+            ["group", "nodes", "hosts", "GPUs", "NVLink GB/s", "rails"],
+            [
+                [
+                    g["name"],
+                    str(g["nodes"]),
+                    g["hosts"],
+                    g["gpus"],
+                    "-" if g["nvlink_gbytes"] is None else f"{g['nvlink_gbytes']:g}",
+                    g["rails"],
+                ]
+                for g in groups
+            ],
+        )
+        out.append("")
     if acc:
         out += [
             f"Run {acc['run_id']} (suite {acc['suite']}, launcher {acc['launcher']}).",
@@ -55,11 +73,16 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
             "## Criteria",
             "",
         ]
-        mark = {True: "pass", False: "**FAIL**", None: "no verdict"}
+        mark = {"ok": "pass", "fail": "**FAIL**", "skip": "no verdict"}
         out += _md_table(
             ["criterion", "result", "measured", "expected"],
             [
-                [c["name"], mark[c["pass"]], values(c["measured"]), values(c["expected"])]
+                [
+                    c["name"] + (f" ({c['note']})" if c.get("note") else ""),
+                    mark[c["status"]],
+                    values(c["measured"]),
+                    values(c["expected"]),
+                ]
                 for c in acc["criteria"]
             ],
         )
@@ -197,7 +220,7 @@ def render_junit(doc: dict[str, Any]) -> str:
             cls = f"{cluster}.accept.{r['stage']}"
             val = "" if r["value"] is None else f" = {r['value']:.2f} {r['unit']}"
             name = f"{r['id']}{val}"
-            if r["status"] in ("failed", "error"):
+            if r["status"] in ("fail", "error"):
                 f = r.get("failure") or {}
                 cases.append(
                     (
@@ -209,7 +232,7 @@ def render_junit(doc: dict[str, Any]) -> str:
                 )
             elif r["id"] in low:
                 cases.append(("f", _case(cls, name, failure="below its threshold or the fleet")))
-            elif r["status"] == "skipped":
+            elif r["status"] == "skip":
                 cases.append(
                     (
                         "s",
@@ -222,7 +245,7 @@ def render_junit(doc: dict[str, Any]) -> str:
                 cases.append(("p", _case(cls, name)))
         for c in acc["criteria"]:
             cls = f"{cluster}.accept.criteria"
-            if c["pass"] is False:
+            if c["status"] == "fail":
                 cases.append(
                     (
                         "f",
@@ -234,7 +257,7 @@ def render_junit(doc: dict[str, Any]) -> str:
                         ),
                     )
                 )
-            elif c["pass"] is None:
+            elif c["status"] == "skip":
                 cases.append(
                     (
                         "s",

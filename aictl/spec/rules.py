@@ -26,6 +26,15 @@ def hostnames(spec: ClusterSpec) -> list[str]:
     return [spec.nodes.hostname.format(n=i) for i in range(1, spec.nodes.count + 1)]
 
 
+def node_profiles(spec: ClusterSpec) -> list[NodeProfile]:
+    """Each node's own profile (its entry's, else the default), in cabling order."""
+    default = spec.nodes.profile
+    if spec.nodes.entries is None:
+        assert spec.nodes.count is not None
+        return [spec.node_profiles[default]] * spec.nodes.count
+    return [spec.node_profiles[n.profile or default] for n in spec.nodes.entries]
+
+
 def rail_count(spec: ClusterSpec) -> int:
     """Rails = compute NICs of the default profile (rules make every profile agree).
 

@@ -36,17 +36,11 @@ def write_plan(
         The artifacts written, paths relative to `out_dir`.
     """
     from aictl.artifact import Artifact
-    from aictl.jsonio import dumps
     from aictl.topology.exports import render_exports, write_artifacts
+    from aictl.topology.snapshot import resolved_json
 
-    resolved = {
-        "schema_version": 1,
-        "kind": "aictl.spec.resolved",
-        "spec_sha256": topo.spec_sha256,
-        "spec": topo.spec.model_dump(mode="json", by_alias=True),
-    }
     arts = [
-        Artifact("spec.resolved.json", dumps(resolved).encode()),
+        Artifact("spec.resolved.json", resolved_json(topo).encode()),
         *render_exports(topo, picture=picture, picture_level=picture_level),
     ]
     write_artifacts(out_dir, arts)

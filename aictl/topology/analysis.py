@@ -296,7 +296,7 @@ def summary(topo: Topology) -> dict[str, Any]:
     sh = topo.shape
     counts = sh.counts()
     spec = topo.spec
-    gpus = sum(spec.node_profiles[n.profile].gpu.count for n in topo.nodes)
+    gpus = sum(topo.profile(n).gpu.count for n in topo.nodes)
     eth = Counter(c.tier for c in topo.cables if c.tier.startswith(("node-tor", "tor-")))
     roles = Counter(s.role for s in topo.switches)
     return {

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from aictl.errors import TopologyError
 from aictl.spec.rules import hostnames, rail_count, rail_subnets
 from aictl.topology.model import Cable, NodePlacement, RailNet, ReservedDevice, Switch, Topology
+from aictl.topology.profiles import resolve_all
 from aictl.topology.sizing import FabricShape, SizingInput, size_fabric
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def build_topology(spec: ClusterSpec, *, spec_sha256: str) -> Topology:
         cables=tuple(cables),
         rail_nets=tuple(_rail_nets(spec, len(nodes))),
         mgmt_gateway=str(gateway),
+        profiles=resolve_all(spec),
     )
 
 

@@ -6,11 +6,12 @@ tuple is built several times faster and is half the size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from aictl.spec.models import ClusterSpec
+    from aictl.topology.profiles import Profile
     from aictl.topology.sizing import FabricShape
 
 SCHEMA_VERSION = 1
@@ -100,10 +101,35 @@ class Topology:
     cables: tuple[Cable, ...]
     rail_nets: tuple[RailNet, ...]
     mgmt_gateway: str
+    # resolved node profiles by name (aictl/topology/profiles.py); nodes name theirs
+    profiles: dict[str, Profile]
+    _by_name: dict[str, NodePlacement] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {n.name: n for n in self.nodes})
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def node(self, name: str) -> NodePlacement:
+        """The planned node called `name` (KeyError when there is none)."""
+        return self._by_name[name]
+
+    def has_node(self, name: str) -> bool:
+        return name in self._by_name
+
+    def profile(self, node: NodePlacement | str) -> Profile:
+        """The resolved profile of a node (or of the node called so)."""
+        placed = self._by_name[node] if isinstance(node, str) else node
+        return self.profiles[placed.profile]
+
+    def groups(self) -> dict[str, tuple[NodePlacement, ...]]:
+        """Node groups: profile name -> its nodes in plan order (groups in name order)."""
+        out: dict[str, list[NodePlacement]] = {}
+        for n in self.nodes:
+            out.setdefault(n.profile, []).append(n)
+        return {k: tuple(out[k]) for k in sorted(out)}
 
     @property
     def rails(self) -> int:

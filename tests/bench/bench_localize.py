@@ -39,13 +39,12 @@ def main() -> int:
         fab = slow_fabric(topo, slow)
         ours = aictl_localize(topo, fab)
         bis = bisection(topo, fab)
-        named = sorted((s.get("node"), s.get("rail")) for s in ours.named)
+        named = sorted((s.node, s.rail or 0) for s in ours.named)
         right = named == sorted(slow)
         case = f"{k} slow / {nodes} nodes"
         for label, o in (("aictl", ours), ("bisection", bis)):
             names = ", ".join(
-                f"{s['node']}" + (f" r{s['rail']}" if s.get("rail") is not None else "")
-                for s in o.named
+                s.where + (f" r{s.rail}" if s.rail is not None else "") for s in o.named
             )
             print(f"{case:<22} {label:<10} {o.rounds:>6} {o.tests:>6} {o.wall_s:>8.0f}s  {names}")
         ok = right and ours.rounds <= max_rounds and (max_wall is None or ours.wall_s <= max_wall)

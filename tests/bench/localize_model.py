@@ -15,10 +15,12 @@ from typing import Any
 
 from aictl.accept import localize
 from aictl.accept.expect import Expectations, expectations
+from aictl.accept.model import Kind, Stage, Suspect, SuspectKind, UnitResult
 from aictl.accept.plan import pair_rounds
 from aictl.lab import fabricmodel as model
 from aictl.lab.hardware import fabric_description
 from aictl.spec.loader import parse_spec_text, preset_text
+from aictl.status import Status
 from aictl.topology import build_topology
 from aictl.topology.model import Topology
 
@@ -43,7 +45,7 @@ def launch_s(nodes: int) -> float:
 class Outcome:
     rounds: int
     wall_s: float
-    named: list[dict[str, Any]]
+    named: list[Suspect]
     tests: int
 
 
@@ -65,31 +67,37 @@ def _allreduce(fab: dict[str, Any], hosts: list[str], ref: int, gpus: int) -> tu
 
 
 def _round(
-    fab: dict[str, Any], pairs: list[tuple[str, str, int | None]], exp: Expectations, rnd: int
-) -> tuple[list[dict[str, Any]], float]:
+    fab: dict[str, Any],
+    pairs: list[tuple[str, str, int | None]],
+    exp: Expectations,
+    rnd: int,
+    stage: Stage = Stage.PAIR,
+) -> tuple[list[UnitResult], float]:
     """Measure pairs (rail None: the 2-node all_reduce); a pair's tests run one after
     another, pairs in parallel; the round lasts as long as its slowest pair."""
     out = []
     per_pair: dict[tuple[str, str], float] = {}
     for a, b, rail in pairs:
+        gpus = exp.group_of(a).gpus_per_node
         if rail is None:
-            value, secs = _allreduce(fab, [a, b], exp.reference_bytes, exp.gpus_per_node)
-            kind, coll = "nccl", "all_reduce"
+            value, secs = _allreduce(fab, [a, b], exp.reference_bytes, gpus)
+            kind, coll = Kind.NCCL, "all_reduce"
         else:
             value, secs = _gdr(fab, a, b, rail)
-            kind, coll = "gdr", None
+            kind, coll = Kind.GDR, None
         per_pair[(a, b)] = per_pair.get((a, b), 0.0) + secs
         out.append(
-            {
-                "id": f"{rnd}/{a}-{b}/{kind}/r{rail}",
-                "stage": "pair",
-                "kind": kind,
-                "collective": coll,
-                "hosts": [a, b],
-                "rail": rail,
-                "value": value,
-                "round": rnd,
-            }
+            UnitResult(
+                id=f"{rnd}/{a}-{b}/{kind.value}/r{rail}",
+                stage=stage,
+                kind=kind,
+                collective=coll,
+                hosts=(a, b),
+                rail=rail,
+                value=value,
+                round=rnd,
+                status=Status.OK,
+            )
         )
     return out, max(per_pair.values(), default=0.0)
 
@@ -98,33 +106,23 @@ def aictl_localize(topo: Topology, fab: dict[str, Any]) -> Outcome:
     """Pairwise round 1 (neighbours in each SU), then confirmation with known-good nodes."""
     exp = expectations(topo)
     hosts = [n.name for n in topo.nodes]
-    floors = localize.floor_map(exp)
     first = pair_rounds(topo, hosts)[0]
     tests = [(a, b, r) for a, b in first for r in [*range(exp.rails), None]]
     results, wall = _round(fab, tests, exp, 1)
-    low = localize.suspects(results, tolerance=exp.fleet_tolerance, floors=floors)
+    low = localize.low_pairs(results, exp)
     rounds, n_tests = 1, len(tests)
-    named: list[dict[str, Any]] = []
+    named: list[Suspect] = []
     if low:
-        conf = localize.confirmation_pairs(low, hosts, set())
-        ctests = [(s, p, r) for s, p, r, _fam in conf]
-        cres, cwall = _round(fab, ctests, exp, 2)
+        conf = localize.confirmation_pairs(low, hosts, set(), exp)
+        ctests = [(c.suspect, c.partner, c.family.rail) for c in conf]
+        confirm, cwall = _round(fab, ctests, exp, 2, Stage.CONFIRM)
         rounds, wall, n_tests = 2, wall + cwall, n_tests + len(ctests)
-        fams: dict[str, list[float]] = {}
-        for r in results:
-            fams.setdefault(localize.family(r), []).append(r["value"])
-        reference = {f: localize.median_mad(v)[0] for f, v in fams.items()}
-        confirm = [
-            {**c, "suspect": c["hosts"][0], "partner": c["hosts"][1], "family": localize.family(c)}
-            for c in cres
-        ]
         leaf_of = {(h, r): fab["nodes"][h]["leaves"][r] for h in hosts for r in range(exp.rails)}
         named = localize.verdicts(
             low,
             confirm,
-            tolerance=exp.fleet_tolerance,
-            floors=floors,
-            reference=reference,
+            expect=exp,
+            reference=localize.reference(results, exp),
             leaf_of=leaf_of,
         )
     return Outcome(rounds, wall, named, n_tests)
@@ -143,7 +141,7 @@ def bisection(topo: Topology, fab: dict[str, Any]) -> Outcome:
         rounds += 1
         secs, nxt = [], []
         for g in groups:
-            _, s = _allreduce(fab, g, exp.reference_bytes, exp.gpus_per_node)
+            _, s = _allreduce(fab, g, exp.reference_bytes, exp.group_of(g[0]).gpus_per_node)
             secs.append(s)
             tests += 1
             if slow & set(g):
@@ -153,15 +151,22 @@ def bisection(topo: Topology, fab: dict[str, Any]) -> Outcome:
                     nxt += [g[: len(g) // 2], g[len(g) // 2 :]]
         wall += max(secs)
         groups = nxt
-    return Outcome(rounds, wall, [{"node": h} for h in found], tests)
+    return Outcome(
+        rounds,
+        wall,
+        [Suspect(SuspectKind.PAIR_CONFIRMED, "bisection", node=h) for h in found],
+        tests,
+    )
 
 
 def group_drop(topo: Topology, fab: dict[str, Any]) -> float:
     """How much one whole-cluster all_reduce loses to the faults (the signal bisection has)."""
     exp = expectations(topo)
     hosts = [n.name for n in topo.nodes]
-    good, _ = _allreduce({**fab, "faults": []}, hosts, exp.reference_bytes, exp.gpus_per_node)
-    bad, _ = _allreduce(fab, hosts, exp.reference_bytes, exp.gpus_per_node)
+    good, _ = _allreduce(
+        {**fab, "faults": []}, hosts, exp.reference_bytes, exp.group_of(hosts[0]).gpus_per_node
+    )
+    bad, _ = _allreduce(fab, hosts, exp.reference_bytes, exp.group_of(hosts[0]).gpus_per_node)
     return 1 - bad / good
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from aictl.fabric.diff import compare
-from aictl.fabric.ibnet import parse_ibnetdiscover
-from aictl.fabric.routing import check_routing, parse_lfts
+from aictl.fabric.routing import check_routing
+from aictl.facts.ibnet import parse_ibnetdiscover, parse_lfts, parse_opensm_log
 from aictl.spec.loader import load_preset
 from aictl.topology import build_topology, write_plan
 from aictl.topology.model import Topology
@@ -78,7 +78,8 @@ def test_ibsim_loads_and_opensm_routes_with_ftree(preset: str, tmp_path: Path) -
         # cross-SU shift permutation one flow per leaf uplink
         fab = parse_ibnetdiscover(disc)
         assert compare(topo, fab)["findings"] == []
-        routing = check_routing(topo, fab, parse_lfts(run_sim(["dump_fts"], env)), opensm_log=text)
+        lfts = parse_lfts(run_sim(["dump_fts"], env)).tables
+        routing = check_routing(topo, fab, lfts, opensm_log=parse_opensm_log(text))
         assert routing["findings"] == [] and routing["engine"] == "ftree"
         assert routing["shift_pairs"] == len(topo.nodes) * topo.rails
         assert routing["uplink_flows_max"] == 1 and routing["local_violations"] == 0

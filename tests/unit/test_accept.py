@@ -10,9 +10,12 @@ import pytest
 
 from aictl.accept import launch, localize, verdict
 from aictl.accept.expect import expectations
-from aictl.accept.plan import Unit, build, pair_rounds
-from aictl.accept.store import RunError, RunStore
+from aictl.accept.model import Kind, RunPlan, Stage, Unit, UnitResult
+from aictl.accept.plan import build, pair_rounds
+from aictl.accept.store import RunStore
+from aictl.errors import RunError
 from aictl.spec.loader import load_preset
+from aictl.status import Status
 from aictl.topology import build_topology
 from aictl.topology.model import Topology
 from tests.bench.localize_model import aictl_localize, cluster, slow_fabric, spread
@@ -26,14 +29,28 @@ def lab() -> Topology:
     return build_topology(loaded.spec, spec_sha256=loaded.sha256)
 
 
+def _plan(results: list[UnitResult], extra: tuple[str, ...] = ()) -> RunPlan:
+    ids = [r.id for r in results] + list(extra)
+    units = tuple(Unit(i, Stage.NODE, Kind.GDR, ("x",)) for i in ids)
+    return RunPlan("run-0001", "lab-small", "", "quick", "ssh", (), {}, {}, {}, units)
+
+
 def test_expectations_follow_the_plan(lab: Topology) -> None:
     e = expectations(lab)
-    assert (e.link_gbps, e.rails, e.gdr_min_gbps) == (200, 4, 180.0)
-    assert e.busbw_peak("all_reduce", 8) == 100 and e.busbw_peak("alltoall", 8) == 25
-    assert e.busbw_peak("sendrecv", 2) == 50 and e.busbw_peak("all_reduce", 1) == 200
-    assert e.busbw_min("all_reduce", 8) == 70 and e.busbw_min("all_reduce", 1) == 140
-    nolink = dataclasses.replace(e, nvlink_gbytes=None)  # a SKU without an NVLink baseline
-    assert nolink.busbw_min("all_reduce", 1) is None and nolink.busbw_min("all_reduce", 2) == 70
+    every = [n.name for n in lab.nodes]
+    g = e.groups["hgx-a800"]
+    assert (g.link_gbps, e.rails, e.gdr_min_gbps(["node01"])) == (200, 4, 180.0)
+    assert e.busbw_peak("all_reduce", every) == 100 and e.busbw_peak("alltoall", every) == 25
+    assert e.busbw_peak("sendrecv", every[:2]) == 50
+    assert e.busbw_peak("all_reduce", ["node01"]) == 200
+    assert e.busbw_min("all_reduce", every) == 70 and e.busbw_min("all_reduce", ["node01"]) == 140
+    # a SKU without an NVLink baseline
+    nolink = dataclasses.replace(e, groups={"hgx-a800": dataclasses.replace(g, nvlink_gbytes=None)})
+    assert nolink.busbw_min("all_reduce", ["node01"]) is None
+    assert nolink.busbw_min("all_reduce", every[:2]) == 70
+    assert e.weaker_side(every) == ""
+    again = type(e).read(e.as_dict())
+    assert again == e
 
 
 def test_pair_rounds_are_disjoint_and_cross_sus(lab: Topology) -> None:
@@ -60,33 +77,30 @@ def test_pair_rounds_are_disjoint_and_cross_sus(lab: Topology) -> None:
 
 def test_the_plan_uses_the_nearest_gpu_and_ends_at_the_reference(lab: Topology) -> None:
     hosts = [n.name for n in lab.nodes]
-    gpus = {h: [1, 3, 5, 7] for h in hosts}
+    gpus = dict.fromkeys(hosts, (1, 3, 5, 7))
     units = build(lab, hosts, gpus, suite="quick", reference_bytes=8 * 2**30)
     by = {u.id: u for u in units}
     assert by["node/node01/gdr/r2"].gpus == (5, 5) and by["node/node01/host/r2"].gpus == ()
-    assert by["pair/2/node01-node05/nccl/all_reduce"].env == {"NCCL_ALGO": "Ring"}
+    assert dict(by["pair/2/node01-node05/nccl/all_reduce"].env) == {"NCCL_ALGO": "Ring"}
     assert by["cluster/alltoall"].sizes == (128 * 2**20, 8 * 2**30, 8)
     full = build(lab, hosts, gpus, suite="full", reference_bytes=8 * 2**30)
     assert {u.id: u for u in full}["cluster/all_reduce"].sizes == (2**20, 8 * 2**30, 2)
     assert len(units) == 8 * 9 + 2 * 4 * 5 + 5 and len({u.id for u in units}) == len(units)
-    assert Unit.from_dict(units[3].as_dict()) == units[3]
+    assert all(Unit.read(u.as_json()) == u for u in units)
 
 
-def test_low_values_and_confirmation_pairs() -> None:
+def test_low_values_and_confirmation_pairs(lab: Topology) -> None:
     vals = {"a": 190.0, "b": 192.0, "c": 96.0, "d": 191.0}
     low = localize.low_values(vals, tolerance=0.1, floor=180)
-    assert list(low) == ["c"] and low["c"]["median"] == 190.5
-    why = {
-        "u1": {
-            "hosts": ["n1", "n2"],
-            "rail": 2,
-            "family": "gdr//r2",
-            "value": 96.0,
-            "median": 190.0,
-        }
-    }
-    pairs = localize.confirmation_pairs(why, ["n1", "n2", "n3", "n4"], set())
-    assert pairs == [("n1", "n3", 2, "gdr//r2"), ("n2", "n4", 2, "gdr//r2")]
+    assert list(low) == ["c"] and low["c"] == (96.0, 190.5)
+    e = expectations(lab)
+    fam = localize.Family(Kind.GDR, "", 2, ("hgx-a800",))
+    why = {"u1": localize.Low("u1", 96.0, 190.0, 1.0, 180.0, ("node01", "node02"), 2, fam)}
+    pairs = localize.confirmation_pairs(why, ["node01", "node02", "node03", "node04"], set(), e)
+    assert [(c.suspect, c.partner, c.family.rail) for c in pairs] == [
+        ("node01", "node03", 2),
+        ("node02", "node04", 2),
+    ]
 
 
 def test_one_slow_nic_among_128_is_named_in_two_rounds() -> None:
@@ -94,7 +108,7 @@ def test_one_slow_nic_among_128_is_named_in_two_rounds() -> None:
     slow = spread(topo, 1)
     out = aictl_localize(topo, slow_fabric(topo, slow))
     assert out.rounds == 2 and out.wall_s < 180
-    assert [(s["node"], s["rail"]) for s in out.named] == slow
+    assert [(s.node, s.rail) for s in out.named] == slow
 
 
 def test_no_fault_no_suspect() -> None:
@@ -115,37 +129,35 @@ def test_verdict_names_the_node_and_rail(lab: Topology) -> None:
         results.append(
             _r(f"node/{h}/nccl/all_reduce", "node", "nccl", [h], 156.0, collective="all_reduce")
         )
-    plan = {"units": [{"id": r["id"]} for r in results], "confirm_units": []}
-    out = verdict.judge(plan, results, e, leaf_of={})
+    out = verdict.judge(_plan(results), results, e, leaf_of={}).as_json()
     assert out["verdict"] == "fail"
     assert out["suspects"] == [
         {
             "node": "node03",
             "rail": 2,
+            "kind": "gdr-low",
             "reason": "GPUDirect ib_write_bw 96.0 Gb/s < 180 Gb/s (90% of 200 Gb/s); "
             "from host memory 96.0 Gb/s",
         }
     ]
     crit = {c["name"]: c for c in out["criteria"]}
-    assert crit["gdr_per_rail"]["pass"] is False and crit["gdr_per_rail"]["failing"] == [
+    assert crit["gdr_per_rail"]["status"] == "fail" and crit["gdr_per_rail"]["failing"] == [
         "node/node03/gdr/r2"
     ]
-    assert crit["nccl_single_node"]["pass"] is True
-    missing = verdict.judge(
-        {"units": [*plan["units"], {"id": "cluster/all_reduce"}]}, results, e, leaf_of={}
-    )
-    assert missing["verdict"] == "incomplete"
+    assert crit["nccl_single_node"]["status"] == "ok"
+    missing = verdict.judge(_plan(results, ("cluster/all_reduce",)), results, e, leaf_of={})
+    assert missing.verdict == "incomplete"
 
 
 def test_launch_commands(lab: Topology) -> None:
     u = Unit(
         "pair/1/node01-node02/nccl/all_reduce",
-        "pair",
-        "nccl",
+        Stage.PAIR,
+        Kind.NCCL,
         ("node01", "node02"),
         collective="all_reduce",
         sizes=(8, 1024, 2),
-        env={"NCCL_ALGO": "Ring"},
+        env=(("NCCL_ALGO", "Ring"),),
     )
     host, cmd = launch.ssh_nccl(lab, u, 600)
     assert host == "node01"
@@ -157,7 +169,7 @@ def test_launch_commands(lab: Topology) -> None:
     srun = launch.slurm_nccl(lab, u, 600)
     assert srun.startswith("srun -N 2 -w node01,node02 --ntasks-per-node=1 --gpus-per-node=8")
     assert "--export=ALL,NCCL_ALGO=Ring," in srun
-    g = Unit("node/node01/gdr/r2", "node", "gdr", ("node01",), rail=2, gpus=(4, 5))
+    g = Unit("node/node01/gdr/r2", Stage.NODE, Kind.GDR, ("node01",), rail=2, gpus=(4, 5))
     loop = launch.loopback(lab, g, 60)
     assert (
         "ib_write_bw -d mlx5_2 -p 18602" in loop
@@ -173,8 +185,8 @@ def test_the_k8s_mpijob_validates_against_the_crd(lab: Topology, tmp_path: Path)
     crds = require_shared("schemas") / "mpi-operator-v0.8.0"
     u = Unit(
         "cluster/all_reduce",
-        "cluster",
-        "nccl",
+        Stage.CLUSTER,
+        Kind.NCCL,
         tuple(n.name for n in lab.nodes),
         collective="all_reduce",
         sizes=(1024, 8 * 2**30, 8),
@@ -192,14 +204,19 @@ def test_run_store_appends_resumes_and_ignores_a_torn_line(tmp_path: Path) -> No
     s1 = RunStore.create(runs)
     s2 = RunStore.create(runs)
     assert (s1.id, s2.id) == ("run-0001", "run-0002")
-    s1.write_plan({"units": []})
-    s1.append({"id": "a", "status": "ok"})
-    s1.append({"id": "b", "status": "ok"})
+    plan = RunPlan("run-0001", "c", "", "quick", "ssh", ("a",), {}, {}, {}, ())
+    s1.write_plan(plan)
+    s1.append(_r("a", "node", "gdr", ["a"], 190.0, rail=0))
+    s1.append(_r("b", "node", "gdr", ["a"], None, rail=1))
     with (s1.root / "results.jsonl").open("a") as fh:
         fh.write('{"id": "c", "sta')  # a crash mid-line
     again = RunStore.open(runs, "run-0001")
-    assert [r["id"] for r in again.results()] == ["a", "b"]
+    got = again.results()
+    assert [r.id for r in got] == ["a", "b"]
+    assert got[1].status is Status.FAIL and got[1].failure is not None
+    assert got[0] == _r("a", "node", "gdr", ["a"], 190.0, rail=0)
     assert s1.save_raw("pair/1/a-b/gdr/r0", "x") == "raw/pair_1_a-b_gdr_r0.txt"
     with pytest.raises(RunError, match="no run 'run-0009'"):
         RunStore.open(runs, "run-0009")
-    assert json.loads((s1.root / "plan.json").read_text()) == {"units": []}
+    stored = json.loads((s1.root / "plan.json").read_text())
+    assert stored["schema_version"] == 2 and again.plan() == plan

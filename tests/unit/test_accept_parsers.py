@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from aictl.accept.parse_nccl import parse_nccl, redact_env
-from aictl.accept.parse_perftest import parse_perftest
-from aictl.checks.registry import detect
+from aictl.facts import nccl, perftest
+from aictl.facts.nccl import redact_env
+from aictl.facts.registry import detect
 from tests.conftest import require_shared
+
+
+def parse_nccl(text: str, **kw: Any) -> dict[str, Any]:
+    """The parse as `aictl accept parse -o json` prints it."""
+    return nccl.parse_nccl(text, **kw).as_json()
+
+
+def parse_perftest(text: str, **kw: Any) -> dict[str, Any]:
+    return perftest.parse_perftest(text, **kw).as_json()
 
 
 def _s(name: str) -> str:
@@ -66,6 +76,7 @@ def test_nccl_row_details() -> None:
         "algbw_gbps": 3.09,
         "busbw_gbps": 3.09,
         "wrong": 0,
+        "error": None,
     }
     assert new["version"] == "2.18.2" and new["params"]["nGpus"] == 1
     srun = parse_nccl(_s("nccl_all_reduce_2node_16xH100_ndr_ring_srun_label_excerpt.txt"))

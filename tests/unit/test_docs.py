@@ -47,7 +47,7 @@ def test_every_command_check_and_finding_is_documented() -> None:
         assert f"`aictl {cmd}" in cli, cmd
     verify = (ROOT / "docs" / "verify.md").read_text()
     for check in CHECKS:
-        assert f"| `{check}` |" in verify, check
+        assert f"| `{check.name}` |" in verify, check.name
     kinds = set()
     for mod in ("diff", "routing", "lldp"):
         src = (ROOT / "aictl" / "fabric" / f"{mod}.py").read_text()

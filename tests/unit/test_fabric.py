@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.fabric.diff import compare, parse_node_name_map, planned_links
-from aictl.fabric.ibnet import parse_ibnetdiscover
-from aictl.fabric.lldp import check_lldp, parse_lldpctl
-from aictl.fabric.routing import engine_used
+from aictl.fabric.diff import compare, planned_links
+from aictl.fabric.lldp import check_lldp
+from aictl.facts.ibnet import parse_ibnetdiscover, parse_node_name_map, parse_opensm_log
+from aictl.facts.lldp import Neighbour, parse_lldpctl
 from aictl.spec.loader import load_preset
 from aictl.topology import build_topology
 from aictl.topology.model import Topology
@@ -161,8 +161,8 @@ def test_lldp_both_json_shapes_and_a_miswire(topo: Topology) -> None:
             }
         }
     }
-    assert parse_lldpctl(json.dumps(one)) == {"lan0": (tor0, p0)}
-    res = check_lldp(topo, {node.name: parse_lldpctl(json.dumps(many))})
+    assert parse_lldpctl(json.dumps(one)).neighbours == {"lan0": Neighbour(tor0, p0)}
+    res = check_lldp(topo, {node.name: parse_lldpctl(json.dumps(many)).neighbours})
     assert [(f["kind"], f["fix"]) for f in res["findings"]] == [
         ("lldp-miswire", f"move the cable at {tor1} swp16 to {tor1} {p1}")
     ]
@@ -174,9 +174,10 @@ def test_routing_engine_and_fallback() -> None:
         "Nov 23 18:46:39 423309 [DD9A66C0] 0x02 -> osm_ucast_mgr_process: "
         "ftree tables configured on all switches"
     )
-    assert engine_used(ok) == ("ftree", [])
+    got = parse_opensm_log(ok)
+    assert (got.engine, got.routing_errors) == ("ftree", ())
     fell = ok.replace("ftree", "minhop")
-    assert engine_used("x\n" + fell)[0] == "minhop"
+    assert parse_opensm_log("x\n" + fell).engine == "minhop"
 
 
 def test_verify_cli_exit_codes(topo: Topology, tmp_path: Path) -> None:
@@ -217,4 +218,4 @@ def test_accept_parse_cli(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "unknown --tool" in r.stderr
     f.write_text("ibpanic: [1] main: stat of IB device 'mlx5_8' failed\n")
     r = CliRunner().invoke(app, ["accept", "parse", str(f), "--tool", "ibstat", "-o", "json"])
-    assert r.exit_code == 9 and json.loads(r.stdout)["status"] == "failed"
+    assert r.exit_code == 9 and json.loads(r.stdout)["status"] == "fail"

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from aictl.cli.app import app
 from aictl.errors import ExitCode, RenderError
-from aictl.render import check_drift, qos, render_all, write_rendered
+from aictl.render import check_drift, render_all, write_rendered
 from aictl.render.validate import k8s as k8s_checks
 from aictl.spec.loader import load_preset, parse_spec_text, preset_names, preset_text
-from aictl.topology import build_topology
+from aictl.topology import build_topology, qos
 from aictl.topology.model import Topology
 from tests.conftest import TESTS, check_golden
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from aictl import jsonio
 from aictl.accept import verdict
 from aictl.accept.expect import expectations
+from aictl.accept.model import RunPlan, SizePoint
 from aictl.accept.store import RunStore
 from aictl.cli.app import app
 from aictl.report import write_reports
@@ -35,7 +35,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for r in range(4):
             v = 96.4 if (h, r) == ("node05", 2) else 193.0
             results.append(
-                _result(f"node/{h}/gdr/r{r}", "node", "gdr", [h], v, rail=r, gpus=[2 * r, 2 * r])
+                _result(f"node/{h}/gdr/r{r}", "node", "gdr", [h], v, rail=r, gpus=(2 * r, 2 * r))
             )
             results.append(_result(f"node/{h}/host/r{r}", "node", "host", [h], v, rail=r))
         results.append(
@@ -81,25 +81,28 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
             80.5,
             collective="all_reduce",
             expected_min=70.0,
-            rows=[
-                {"size_bytes": 2**27, "busbw_gbps": 60.1},
-                {"size_bytes": 2**30, "busbw_gbps": 78.0},
-                {"size_bytes": 2**33, "busbw_gbps": 80.5},
-            ],
+            rows=(
+                SizePoint(2**27, 60.1),
+                SizePoint(2**30, 78.0),
+                SizePoint(2**33, 80.5),
+            ),
         )
     )
     store = RunStore.create(out / "runs")
-    plan = {
-        "run_id": store.id,
-        "cluster": "lab-small",
-        "suite": "quick",
-        "launcher": "ssh",
-        "hosts": hosts,
-        "expectations": exp.as_dict(),
-        "gpu_for_rail": {},
-        "units": [{"id": r["id"]} for r in results],
-        "confirm_units": [],
-    }
+    from aictl.accept.model import Kind, Stage, Unit
+
+    plan = RunPlan(
+        run_id=store.id,
+        cluster="lab-small",
+        spec_sha256=topo.spec_sha256,
+        suite="quick",
+        launcher="ssh",
+        hosts=tuple(hosts),
+        expectations=exp.as_dict(),
+        gpu_for_rail={},
+        facts_notes={},
+        units=tuple(Unit(r.id, Stage(r.stage), Kind(r.kind), r.hosts) for r in results),
+    )
     store.write_plan(plan)
     for res in results:
         store.append(res)
@@ -111,37 +114,31 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "simulated": True,
             "expectations": exp.as_dict(),
             "units": {},
-            **judged,
+            **judged.as_json(),
         }
     )
-    (out / "check.json").write_text(
-        jsonio.dumps(
-            {
-                "checks": ["ssh", "peermem"],
-                "matrix": {
-                    h: {"ssh": "ok", "peermem": "fail" if h == "node03" else "ok"} for h in hosts
-                },
-                "results": {
-                    h: [{"check": "ssh", "status": "ok", "message": "", "fix": ""}] for h in hosts
-                },
-                "failing": {
-                    "node03": [
-                        {
-                            "check": "peermem",
-                            "status": "fail",
-                            "message": "nvidia_peermem not loaded",
-                            "fix": "modprobe nvidia_peermem",
-                        }
-                    ]
-                },
-                "versions": {
-                    h: {"driver": "535.183.06", "ofed": "MLNX_OFED_LINUX-23.10-2.1.3.1"}
-                    for h in hosts
-                },
-                "nodes": 8,
-                "simulated": True,
-            }
+    from aictl.checks import preflight
+    from aictl.checks.rules import NAMES, Result
+    from aictl.status import Status
+
+    def row(h: str) -> tuple[Result, ...]:
+        bad = Result("peermem", Status.FAIL, "nvidia_peermem not loaded", "modprobe nvidia_peermem")
+        return tuple(
+            bad if (h, c) == ("node03", "peermem") else Result(c, Status.OK) for c in NAMES
         )
+
+    preflight.save(
+        preflight.PreflightReport(
+            cluster="lab-small",
+            spec_sha256=topo.spec_sha256,
+            rows={h: row(h) for h in hosts},
+            versions={
+                h: {"driver": "535.183.06", "ofed": "MLNX_OFED_LINUX-23.10-2.1.3.1"} for h in hosts
+            },
+            groups=dict.fromkeys(hosts, "hgx-a800"),
+            simulated=True,
+        ),
+        out,
     )
     return out
 

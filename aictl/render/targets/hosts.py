@@ -14,13 +14,12 @@ from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any
 
 from aictl.artifact import Artifact
-from aictl.render import qos
 from aictl.render.env import render
-from aictl.spec.rules import rail_mtu
+from aictl.topology import qos
 
 if TYPE_CHECKING:
-    from aictl.spec.models import NodeProfile
     from aictl.topology.model import NodePlacement, Topology
+    from aictl.topology.profiles import Profile
 
 RAIL_TABLE_BASE = 100  # per-rail routing table = 100 + rail
 RAIL_RULE_BASE = 1000  # policy rule priority = 1000 + rail
@@ -31,11 +30,11 @@ def _uuid(cluster: str, node: str, conn: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aictl://{cluster}/{node}/{conn}"))
 
 
-def rails_of(topo: Topology, node: NodePlacement, prof: NodeProfile) -> list[dict[str, Any]]:
+def rails_of(topo: Topology, node: NodePlacement, prof: Profile) -> list[dict[str, Any]]:
     """Per-rail facts of one node (plane 0): netdev, device, address, table, rule."""
-    mtu = rail_mtu(topo.spec)
     out = []
-    for r, nic in enumerate(prof.compute_nics.rails):
+    for nic in prof.rails:
+        r = nic.index
         net = IPv4Network(topo.rail_nets[r].subnet)
         out.append(
             {
@@ -48,35 +47,40 @@ def rails_of(topo: Topology, node: NodePlacement, prof: NodeProfile) -> list[dic
                 "subnet": str(net),
                 "table": RAIL_TABLE_BASE + r,
                 "priority": RAIL_RULE_BASE + r,
-                "mtu": mtu,
+                "mtu": prof.rail_mtu,
             }
         )
     return out
 
 
-def ib_hca(prof: NodeProfile) -> str:
-    """NCCL_IB_HCA value: exact names (leading '=') of the rail devices, port 1."""
-    return "=" + ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails)
-
-
-def _bond(topo: Topology, node: NodePlacement, prof: NodeProfile) -> dict[str, Any]:
-    b = prof.storage_nics.bond
+def _bond(topo: Topology, node: NodePlacement, prof: Profile) -> dict[str, Any]:
+    b = prof.bond
     prefix = topo.spec.addressing.management.subnet.prefixlen
     return {
         "name": b.name,
-        "members": prof.storage_nics.netdevs,
+        "members": list(b.members),
         "mode": b.mode,
         "lacp_rate": b.lacp_rate,
-        "miimon": b.mii_monitor_ms,
-        "hash": b.transmit_hash_policy,
+        "miimon": b.miimon_ms,
+        "hash": b.hash_policy,
         "mtu": b.mtu,
         "address": f"{node.mgmt_ip}/{prefix}",
         "gateway": topo.mgmt_gateway,
     }
 
 
+# nccl.conf lines with a comment of their own in the template; the rest follow them
+_NCCL_EXPLAINED = (
+    "NCCL_IB_HCA",
+    "NCCL_SOCKET_IFNAME",
+    "NCCL_IB_ROCE_VERSION_NUM",
+    "NCCL_IB_GID_INDEX",
+    "NCCL_IB_TC",
+)
+
+
 def _profile_files(
-    topo: Topology, name: str, prof: NodeProfile, rails: list[dict[str, Any]]
+    topo: Topology, name: str, prof: Profile, rails: list[dict[str, Any]]
 ) -> dict[str, str]:
     ib = topo.spec.compute_fabric.transport == "infiniband"
     common = {
@@ -91,15 +95,14 @@ def _profile_files(
         "tos": qos.ROCE_TOS,
         "pfc": qos.pfc_vector(),
     }
-    extra = sorted((k, v) for k, v in prof.nccl_env.items() if k != "NCCL_IB_HCA")
+    env = dict(prof.nccl_env)
+    extra = [(k, v) for k, v in prof.nccl_env if k not in _NCCL_EXPLAINED]
     files = {
         "etc/sysctl.d/90-aictl-rdma.conf": render("host/common/sysctl-rdma.conf.j2", **common),
         "etc/modules-load.d/aictl-nvidia-peermem.conf": render(
             "host/common/nvidia-peermem.conf.j2", **common
         ),
-        "etc/nccl.conf": render(
-            "host/common/nccl.conf.j2", ib_hca=ib_hca(prof), extra=extra, **common
-        ),
+        "etc/nccl.conf": render("host/common/nccl.conf.j2", env=env, extra=extra, **common),
         "etc/systemd/system/aictl-acs-disable.service": render(
             "host/common/acs-disable.service.j2", **common
         ),
@@ -124,7 +127,7 @@ def render_hosts(topo: Topology) -> list[Artifact]:
     done: set[str] = set()
     out: list[Artifact] = []
     for node in topo.nodes:
-        prof = spec.node_profiles[node.profile]
+        prof = topo.profile(node)
         rails = rails_of(topo, node, prof)
         if node.profile not in done:
             done.add(node.profile)

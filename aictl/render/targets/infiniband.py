@@ -38,9 +38,8 @@ def _members(
     return ", ".join(f"0x{g}={membership}" for g in picked), picked
 
 
-def _devices(topo: Topology, host: str) -> list[str]:
-    node = next(n for n in topo.nodes if n.name == host)
-    return [nic.rdma_device for nic in topo.spec.node_profiles[node.profile].compute_nics.rails]
+def _devices(topo: Topology, host: str) -> tuple[str, ...]:
+    return topo.profile(host).rdma_devices
 
 
 def render_ib(topo: Topology) -> list[Artifact]:

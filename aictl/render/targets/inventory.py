@@ -71,7 +71,7 @@ def inventory_data(
     hosts = {"all": {"children": groups}}
     host_vars: dict[str, dict[str, Any]] = {}
     for n in topo.nodes:
-        prof = spec.node_profiles[n.profile]
+        prof = topo.profile(n)
         mgmt_len = spec.addressing.management.subnet.prefixlen
         host_vars[n.name] = {
             "aictl_profile": n.profile,
@@ -80,27 +80,28 @@ def inventory_data(
             "aictl_mgmt_ip": n.mgmt_ip,
             "aictl_bmc_ip": n.bmc_ip,
             "aictl_bond": {
-                "name": prof.storage_nics.bond.name,
-                "members": list(prof.storage_nics.netdevs),
+                "name": prof.bond.name,
+                "members": list(prof.bond.members),
                 "address": f"{n.mgmt_ip}/{mgmt_len}",
             },
             "aictl_rails": [
                 {
-                    "rail": r,
+                    "rail": nic.index,
                     "rdma_device": nic.rdma_device,
                     "netdev": nic.netdev,
-                    "address": f"{n.rail_ips[r]}/{IPv4Network(topo.rail_nets[r].subnet).prefixlen}",
-                    "leaf": n.leaf_ports[r][0],
-                    "leaf_port": n.leaf_ports[r][1],
+                    "address": f"{n.rail_ips[nic.index]}/"
+                    f"{IPv4Network(topo.rail_nets[nic.index].subnet).prefixlen}",
+                    "leaf": n.leaf_ports[nic.index][0],
+                    "leaf_port": n.leaf_ports[nic.index][1],
                 }
-                for r, nic in enumerate(prof.compute_nics.rails)
+                for nic in prof.rails
             ],
         }
     group_vars: dict[str, dict[str, Any]] = {
         "aictl": {
             "aictl_cluster": topo.name,
             "aictl_transport": spec.compute_fabric.transport,
-            "aictl_os_family": {p: v.os_family for p, v in spec.node_profiles.items()},
+            "aictl_os_family": {p: v.os_family for p, v in topo.profiles.items()},
         },
         "network": {
             "aictl_mgmt_gateway": topo.mgmt_gateway,
@@ -108,8 +109,8 @@ def inventory_data(
             "aictl_rail_subnets": [r.subnet for r in topo.rail_nets],
         },
         "gpu": {
-            "aictl_gpu_count": {p: v.gpu.count for p, v in spec.node_profiles.items()},
-            "aictl_nvswitch": {p: v.gpu.nvswitch for p, v in spec.node_profiles.items()},
+            "aictl_gpu_count": {p: v.gpu.count for p, v in topo.profiles.items()},
+            "aictl_nvswitch": {p: v.gpu.nvswitch for p, v in topo.profiles.items()},
         },
         "kubernetes": {
             "aictl_kubernetes_enabled": spec.kubernetes.enabled,

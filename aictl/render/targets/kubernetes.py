@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.artifact import Artifact
 from aictl.errors import RenderError
+from aictl.natsort import natural_key
 from aictl.render.env import render
 from aictl.topology.exports.labels import node_labels
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
+    from aictl.topology.profiles import Profile
 
 REPOSITORY = "nvcr.io/nvidia/mellanox"
 OPERATOR_NAMESPACE = "nvidia-network-operator"
@@ -32,10 +34,35 @@ def _release(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def rail_netdevs(topo: Topology) -> list[str]:
+    """The netdev of each rail, the same on every node group.
+
+    A NetworkAttachmentDefinition names one master interface for the whole cluster, so a rail
+    called differently on two node groups cannot be a pod network: pin the names (udev rules
+    from compute_nics.rails[].pci_address) or leave Kubernetes out."""
+    names: list[str] = []
+    for r in range(topo.rails):
+        seen = {p.rails[r].netdev: g for g, p in _used_profiles(topo).items()}
+        if len(seen) > 1:
+            raise RenderError(
+                f"rail {r} is called {' and '.join(sorted(seen))} on different node groups "
+                f"({', '.join(f'{n}: {g}' for n, g in sorted(seen.items()))}); a pod network "
+                "needs one master netdev name on every node",
+                hint="give the rail one netdev name in every profile (pin it with pci_address), "
+                "or set kubernetes.enabled: false",
+                field=f"node_profiles.{sorted(seen.values())[-1]}.compute_nics.rails",
+            )
+        names.append(next(iter(seen)))
+    return names
+
+
+def _used_profiles(topo: Topology) -> dict[str, Profile]:
+    return {g: topo.profiles[g] for g in topo.groups()}
+
+
 def rdma_config(topo: Topology) -> dict[str, Any]:
     """rdma-shared-device-plugin config: one resource per rail, selected by netdev."""
     k = topo.spec.kubernetes
-    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
     return {
         "periodicUpdateInterval": 300,
         "configList": [
@@ -43,9 +70,9 @@ def rdma_config(topo: Topology) -> dict[str, Any]:
                 "resourceName": f"rdma_shared_{k.network_prefix}{r}",
                 "resourcePrefix": k.rdma_resource_prefix,
                 "rdmaHcaMax": k.rdma_hca_max,
-                "selectors": {"vendors": [MELLANOX_VENDOR], "ifNames": [nic.netdev]},
+                "selectors": {"vendors": [MELLANOX_VENDOR], "ifNames": [netdev]},
             }
-            for r, nic in enumerate(prof.compute_nics.rails)
+            for r, netdev in enumerate(rail_netdevs(topo))
         ],
     }
 
@@ -72,13 +99,11 @@ def _ipam(topo: Topology, rail: int) -> tuple[dict[str, Any], str]:
 def cni_config(topo: Topology, rail: int) -> dict[str, Any]:
     """The NAD's CNI config for one rail: macvlan (RoCE) or ipoib (InfiniBand)."""
     k = topo.spec.kubernetes
-    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
-    nic = prof.compute_nics.rails[rail]
     ipam, _ = _ipam(topo, rail)
     conf: dict[str, Any] = {
         "cniVersion": "0.3.1",
         "name": f"{k.network_prefix}{rail}",
-        "master": nic.netdev,
+        "master": rail_netdevs(topo)[rail],
         "ipam": ipam,
     }
     if topo.spec.compute_fabric.transport == "roce":
@@ -92,15 +117,14 @@ def cni_config(topo: Topology, rail: int) -> dict[str, Any]:
 
 def _networks(topo: Topology) -> list[dict[str, Any]]:
     k = topo.spec.kubernetes
-    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
     out = []
-    for r, nic in enumerate(prof.compute_nics.rails):
+    for r, netdev in enumerate(rail_netdevs(topo)):
         _, note = _ipam(topo, r)
         out.append(
             {
                 "name": f"{k.network_prefix}{r}",
                 "rail": r,
-                "master": nic.netdev,
+                "master": netdev,
                 "kind": "macvlan" if topo.spec.compute_fabric.transport == "roce" else "IPoIB",
                 "ipam_note": note,
                 "config": cni_config(topo, r),
@@ -139,13 +163,19 @@ def mpijob(
     prog: str = "all_reduce_perf",
     sizes: tuple[str, str, str] = ("8", "8G", "2"),
     env: dict[str, str] | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> str:
     """An MPIJob running one nccl-tests binary on `workers` nodes over every rail network
-    (the sample rendered into k8s/, and what `aictl accept run --launcher k8s` applies)."""
+    (the sample rendered into k8s/, and what `aictl accept run --launcher k8s` applies).
+
+    Every worker pod asks for the same GPUs: over `hosts` of several node groups that is the
+    smallest group's count; NCCL_IB_HCA names every group's rail devices (NCCL uses the ones
+    a node has)."""
     k = topo.spec.kubernetes
-    prof = topo.spec.node_profiles[topo.spec.nodes.profile]
-    gpus = prof.gpu.count
-    hca = ",".join(f"{n.rdma_device}:1" for n in prof.compute_nics.rails)
+    profiles = [topo.profile(h) for h in hosts] if hosts else list(_used_profiles(topo).values())
+    gpus = min(p.gpu.count for p in profiles)
+    devices = sorted({d for p in profiles for d in p.rdma_devices}, key=natural_key)
+    hca = ",".join(f"{d}:1" for d in devices)
     networks = _networks(topo)
     xs = [f"NCCL_IB_HCA=={hca}", "NCCL_SOCKET_IFNAME==eth0", "NCCL_DEBUG=INFO"]
     xs += [f"{key}={value}" for key, value in sorted((env or {}).items())]

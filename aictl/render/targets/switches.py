@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from aictl.artifact import Artifact
 from aictl.errors import RenderError
 from aictl.natsort import natural_key
-from aictl.render import qos
 from aictl.render.env import render
+from aictl.topology import qos
 
 if TYPE_CHECKING:
     from aictl.topology.model import Cable, Switch, Topology
@@ -145,7 +145,7 @@ def _tors(topo: Topology) -> list[Artifact]:
             uplinks[c.a_device].append(
                 {"port": c.a_port, "peer": c.b_device, "peer_port": c.b_port}
             )
-    lacp = {name: p.storage_nics.bond.lacp_rate for name, p in topo.spec.node_profiles.items()}
+    lacp = {name: p.bond.lacp_rate for name, p in topo.profiles.items()}
     profile = {n.name: n.profile for n in topo.nodes}
     out: list[Artifact] = []
     for name, sw in tors.items():

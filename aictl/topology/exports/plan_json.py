@@ -64,6 +64,7 @@ def document(topo: Topology) -> dict[str, Any]:
         "path_classes": path_classes(topo),
         "failure_impact": failure_impact(topo),
         "mgmt_gateway": topo.mgmt_gateway,
+        "profiles": {name: prof.as_dict() for name, prof in sorted(topo.profiles.items())},
         "rail_nets": [flat(r) for r in topo.rail_nets],
         "reserved": [flat(r) for r in topo.reserved],
         "switches": [flat(s) for s in topo.switches],

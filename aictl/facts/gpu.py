@@ -1,0 +1,270 @@
+"""Parsers for nvidia-smi: `topo -m`, `nvlink -s`, `-q` (any `-d` selection).
+
+`topo -m` comes in two layouts: old (RDMA devices as columns, `mlx5_0`) and new (`NIC0` columns
+resolved by a `NIC Legend`); cells are separated by tabs or spaces. A GPU's nearest NICs are
+the ones at its smallest PCIe distance; NVLink cells are GPU-to-GPU only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aictl.facts.model import Parsed, head
+from aictl.facts.text import is_prompt, is_simulated, kv, lines_of
+
+# PCIe distance, nearest first (nvidia-smi's legend)
+DISTANCE = ("PIX", "PXB", "PHB", "NODE", "SYS")
+_DEVICE = re.compile(r"^(GPU\d+|NIC\d+|[a-z][a-z0-9]*_\d+)$")
+_LEGEND = re.compile(r"^\s+(NIC\d+):\s+(\S+)\s*$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopoMatrix(Parsed):
+    """`nvidia-smi topo -m`: GPU rows against NIC columns (GPU index as text -> NIC -> cell)."""
+
+    gpus: int = 0
+    nics: tuple[str, ...] = ()
+    matrix: dict[str, dict[str, str]]
+    nearest_nics: dict[str, tuple[str, ...]]
+    unparsed: tuple[str, ...] = ()
+
+    def near(self, gpu: int) -> tuple[str, ...]:
+        """The NICs at GPU `gpu`'s smallest PCIe distance."""
+        return self.nearest_nics.get(str(gpu), ())
+
+
+def parse_topo(text: str) -> TopoMatrix:
+    """`nvidia-smi topo -m` -> devices, the full matrix and `nearest_nics` per GPU."""
+    lines = [ln for ln in lines_of(text) if not is_prompt(ln)]
+    cols: list[str] = []
+    rows: dict[str, list[str]] = {}
+    legend: dict[str, str] = {}
+    unparsed: list[str] = []
+    for ln in lines:
+        tokens = ln.split()
+        if not tokens:
+            continue
+        if not cols and tokens[0] == "GPU0":
+            cols = [t for t in tokens if _DEVICE.match(t)]
+            continue
+        m = _LEGEND.match(ln)
+        if m:
+            legend[m.group(1)] = m.group(2)
+        elif cols and _DEVICE.match(tokens[0]) and len(tokens) > len(cols):
+            rows[tokens[0]] = tokens[1 : 1 + len(cols)]
+        elif cols and not ln.startswith(" ") and tokens[0] not in ("Legend:", "NIC"):
+            unparsed.append(ln)
+    sim = is_simulated(text)
+    if not cols:
+        return TopoMatrix(
+            **head("topo", sim, [], empty=True),
+            matrix={},
+            nearest_nics={},
+            unparsed=tuple(unparsed[:20]),
+        )
+    gpus = [c for c in cols if c.startswith("GPU")]
+    nics = [c for c in cols if not c.startswith("GPU")]
+    name = {c: legend.get(c, c) for c in nics}
+    matrix: dict[str, dict[str, str]] = {}
+    nearest: dict[str, tuple[str, ...]] = {}
+    for g in gpus:
+        cells = dict(zip(cols, rows.get(g, []), strict=False))
+        matrix[g[3:]] = {name[n]: cells[n] for n in nics if n in cells}
+        ranked = [(DISTANCE.index(cells[n]), name[n]) for n in nics if cells.get(n) in DISTANCE]
+        best = min((r for r, _ in ranked), default=None)
+        nearest[g[3:]] = tuple(n for r, n in ranked if r == best)
+    missing = [g for g in gpus if g not in rows]
+    return TopoMatrix(
+        **head("topo", sim, [f"no row for {', '.join(missing)}"] if missing else []),
+        gpus=len(gpus),
+        nics=tuple(name[n] for n in nics),
+        matrix=matrix,
+        nearest_nics=nearest,
+        unparsed=tuple(unparsed[:20]),
+    )
+
+
+_GPU_HEAD = re.compile(r"^GPU (\d+): (.+?) \(UUID: (\S+)\)\s*$")
+_LINK = re.compile(r"^\s*Link (\d+): (.+?)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class NvlinkGpu:
+    """One GPU's NVLinks."""
+
+    index: int
+    model: str
+    uuid: str
+    links_active: int
+    links_total: int
+    gbytes: tuple[float, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvlinkStatus(Parsed):
+    """`nvidia-smi nvlink -s`."""
+
+    gpus: tuple[NvlinkGpu, ...] = ()
+    unparsed: tuple[str, ...] = ()
+
+
+def parse_nvlink(text: str) -> NvlinkStatus:
+    """`nvidia-smi nvlink -s [-i N]` -> per GPU: links active and total."""
+    heads: list[tuple[int, str, str]] = []
+    links: list[list[float | None]] = []
+    unparsed: list[str] = []
+    for ln in lines_of(text):
+        if not ln.strip() or is_prompt(ln):
+            continue
+        m = _GPU_HEAD.match(ln)
+        if m:
+            heads.append((int(m.group(1)), m.group(2), m.group(3)))
+            links.append([])
+            continue
+        m = _LINK.match(ln)
+        if m and heads:
+            speed = re.match(r"([\d.]+) GB/s", m.group(2))
+            links[-1].append(float(speed.group(1)) if speed else None)
+            continue
+        unparsed.append(ln)
+    gpus = tuple(
+        NvlinkGpu(
+            index,
+            model,
+            uuid,
+            sum(1 for x in ls if x is not None),
+            len(ls),
+            tuple(x for x in ls if x is not None),
+        )
+        for (index, model, uuid), ls in zip(heads, links, strict=True)
+    )
+    return NvlinkStatus(
+        **head("nvlink", is_simulated(text), [], empty=not gpus),
+        gpus=gpus,
+        unparsed=tuple(unparsed[:20]),
+    )
+
+
+def _tree(lines: list[str]) -> list[tuple[str, str]]:
+    """Indented `Key : value` lines -> (path, value); headers without a value nest."""
+    stack: list[tuple[int, str]] = []
+    out: list[tuple[str, str]] = []
+    for ln in lines:
+        if not ln.strip():
+            continue
+        indent = len(ln) - len(ln.lstrip(" "))
+        pair = kv(ln)
+        key, value = pair if pair and pair[1] else (ln.strip().rstrip(":"), "")
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = "/".join([*(k for _, k in stack), key])
+        if value or pair:
+            out.append((path, value))
+        if not value:
+            stack.append((indent, key))
+    return out
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    m = re.match(r"^(\d+)", value)
+    return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True, slots=True)
+class SmiGpu:
+    """One GPU of `nvidia-smi -q`."""
+
+    index: int
+    bus_id: str
+    model: str | None
+    uuid: str | None
+    pcie_gen: int | None
+    pcie_gen_max: int | None
+    pcie_width: int | None
+    pcie_width_max: int | None
+    retired_sbe: int | None
+    retired_dbe: int | None
+    retired_pending: bool
+    remap_pending: bool
+    remap_failure: bool
+    volatile_uncorrectable: int | None
+    fabric_state: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmiQuery(Parsed):
+    """`nvidia-smi -q`."""
+
+    driver: str | None = None
+    cuda: str | None = None
+    attached: int | None = None
+    gpus: tuple[SmiGpu, ...] = ()
+
+
+def parse_smi_query(text: str) -> SmiQuery:
+    """`nvidia-smi -q [-d ...]` -> driver, CUDA, per GPU: model, PCIe link, ECC, retirement."""
+    top: dict[str, str] = {}
+    sections: list[tuple[str, list[str]]] = []
+    errors: list[str] = []
+    for ln in lines_of(text):
+        if is_prompt(ln):
+            continue
+        m = re.match(r"^GPU ([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.\d)\s*$", ln)
+        if m:
+            sections.append((m.group(1), []))
+        elif sections and (ln.startswith(" ") or not ln.strip()):
+            sections[-1][1].append(ln)
+        elif ln.startswith(("NVIDIA-SMI has failed", "No devices were found")):
+            errors.append(ln.strip())
+        else:
+            pair = kv(ln)
+            if pair and pair[1]:
+                top[pair[0]] = pair[1]
+    gpus = []
+    for index, (bus, body) in enumerate(sections):
+        facts = dict(_tree(body))
+
+        def get(*suffixes: str, facts: dict[str, str] = facts) -> str | None:
+            for s in suffixes:
+                for path, value in facts.items():
+                    if path == s or path.endswith("/" + s):
+                        return value
+            return None
+
+        pending = get(
+            "Retired Pages/Pending Page Blacklist", "Retired Pages/Pending Page Retirement"
+        )
+        gpus.append(
+            SmiGpu(
+                index=index,
+                bus_id=bus,
+                model=get("Product Name"),
+                uuid=get("GPU UUID"),
+                pcie_gen=_int(get("PCIe Generation/Current")),
+                pcie_gen_max=_int(get("PCIe Generation/Max")),
+                pcie_width=_int(get("Link Width/Current")),
+                pcie_width_max=_int(get("Link Width/Max")),
+                retired_sbe=_int(get("Retired Pages/Single Bit ECC")),
+                retired_dbe=_int(get("Retired Pages/Double Bit ECC")),
+                retired_pending=(pending or "") == "Yes",
+                remap_pending=(get("Remapped Rows/Pending") or "") == "Yes",
+                remap_failure=(get("Remapped Rows/Remapping Failure Occurred") or "") == "Yes",
+                volatile_uncorrectable=_int(
+                    get("Volatile/DRAM Uncorrectable", "Volatile/Double Bit/Total")
+                ),
+                fabric_state=get("Fabric/State"),
+            )
+        )
+    attached = _int(top.get("Attached GPUs"))
+    if attached is not None and attached != len(gpus) and gpus:
+        errors.append(f"Attached GPUs says {attached}, {len(gpus)} GPU sections found")
+    return SmiQuery(
+        **head("nvidia-smi-q", is_simulated(text), errors, empty=attached is None and not gpus),
+        driver=top.get("Driver Version"),
+        cuda=top.get("CUDA Version"),
+        attached=attached,
+        gpus=tuple(gpus),
+    )

@@ -1,0 +1,182 @@
+"""The one registry of facts: the command that gathers each, how to recognise its output, and
+the pure parser that turns it into typed data.
+
+Preflight builds its node script from the facts its checks name, `aictl accept parse` offers
+every fact as a `--tool` and recognises saved outputs with the patterns here, verify reads the
+fabric facts, and acceptance parses its benchmark outputs with the same parsers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aictl.facts import gpu, hca, host, ibnet, lldp, nccl, perftest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aictl.facts.model import Parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One kind of tool output aictl reads."""
+
+    name: str
+    parse: Callable[[str], Parsed]
+    what: str
+    # how a node gathers it ({bond} is the node's bond); empty when another stage runs it
+    command: str = ""
+    # a pattern that recognises the output (re.M); empty when it cannot be told apart
+    detect: str = ""
+
+
+FACTS: tuple[Fact, ...] = (
+    # in the order `--tool auto` tries them: the most specific first
+    Fact(
+        "perftest",
+        perftest.parse_perftest,
+        "perftest (ib_write_bw, ib_read_bw, ib_send_bw, latency tests), client or server",
+        detect=r"(RDMA_(Write|Read)|Send) (BW|Latency) Test|#bytes\s+#iterations|"
+        r"\bib_(write|read|send)_(bw|lat)\b",
+    ),
+    Fact(
+        "nccl",
+        nccl.parse_nccl,
+        "nccl-tests, text or -J JSON",
+        detect=r"# nccl-tests version|^#\s+nThread|^\W*#\s+size\s+count|Out of bounds values|"
+        r"\b(all_reduce|all_gather|alltoall|reduce_scatter|sendrecv|broadcast|reduce)_perf\b|"
+        r'invalid size specified|"average_bus_bandwidth"',
+    ),
+    Fact(
+        "ibnetdiscover",
+        ibnet.parse_summary,
+        "ibnetdiscover (default format)",
+        command="ibnetdiscover",
+        detect=r'^(Switch|Ca|Hca)\s+\d+\s+"[SH]-',
+    ),
+    Fact(
+        "dump_fts",
+        ibnet.parse_lfts,
+        "dump_fts / dump_lfts / ibroute forwarding tables",
+        command="dump_fts",
+        detect=r"^Unicast lids .* guid 0x[0-9a-fA-F]+ ",
+    ),
+    Fact(
+        "opensm-log",
+        ibnet.parse_opensm_log,
+        "the opensm log (routing engine, routing errors)",
+        detect=r"tables configured on all switches|OpenSM \d|SUBNET UP",
+    ),
+    Fact(
+        "show_gids",
+        hca.parse_show_gids,
+        "show_gids",
+        command="show_gids",
+        detect=r"n_gids_found=|^DEV\s+PORT\s+INDEX\s+GID",
+    ),
+    Fact(
+        "ibv_devinfo",
+        hca.parse_ibv_devinfo,
+        "ibv_devinfo [-v]",
+        command="ibv_devinfo",
+        detect=r"^hca_id:",
+    ),
+    Fact("ibstat", hca.parse_ibstat, "ibstat", command="ibstat", detect=r"^CA '"),
+    Fact(
+        "ibdev2netdev",
+        hca.parse_ibdev2netdev,
+        "ibdev2netdev",
+        command="ibdev2netdev",
+        detect=r"^\S+ port \d+ ==> ",
+    ),
+    Fact(
+        "nvlink",
+        gpu.parse_nvlink,
+        "nvidia-smi nvlink -s",
+        command="nvidia-smi nvlink -s",
+        detect=r"^\s*Link \d+: (<inactive>|[\d.]+ GB/s)",
+    ),
+    Fact(
+        "topo",
+        gpu.parse_topo,
+        "nvidia-smi topo -m",
+        command="nvidia-smi topo -m",
+        detect=r"^\s+GPU0\s+GPU1|^\s+GPU0\s+(mlx5|NIC)",
+    ),
+    Fact(
+        "nvidia-smi-q",
+        gpu.parse_smi_query,
+        "nvidia-smi -q",
+        command="nvidia-smi -q",
+        detect=r"NVSMI LOG|^Attached GPUs\s+:",
+    ),
+    Fact(
+        "bonding",
+        host.parse_bonding,
+        "/proc/net/bonding/<bond>",
+        # AICTL_BONDING_DIR: where the status files are when not in /proc/net/bonding
+        command='cat "${{AICTL_BONDING_DIR:-/proc/net/bonding}}/{bond}"',
+        detect=r"^Bonding Mode:",
+    ),
+    Fact(
+        "lsmod",
+        host.parse_lsmod,
+        "lsmod",
+        command="lsmod",
+        detect=r"^Module\s+Size\s+Used by",
+    ),
+    Fact(
+        "lldpctl",
+        lldp.parse_lldpctl,
+        "lldpctl -f json (or json0)",
+        command="lldpctl -f json",
+        detect=r'"lldp"\s*:',
+    ),
+    Fact(
+        "ip-link",
+        host.parse_ip_link,
+        "ip -j link show",
+        command="ip -j link show",
+        detect=r'^\s*\[\s*\{\s*"ifindex"',
+    ),
+    Fact(
+        "lspci",
+        host.parse_lspci,
+        "lspci -vvv",
+        command="lspci -vvv",
+        detect=r"^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \w",
+    ),
+    Fact(
+        "ofed_info",
+        hca.parse_ofed_info,
+        "ofed_info -s",
+        command="ofed_info -s",
+        detect=r"^(MLNX_OFED_LINUX|OFED-internal|DOCA)",
+    ),
+    Fact(
+        "fabricmanager",
+        host.parse_is_active,
+        "systemctl is-active nvidia-fabricmanager",
+        command="systemctl is-active nvidia-fabricmanager",
+    ),
+)
+REGISTRY: dict[str, Fact] = {f.name: f for f in FACTS}
+_PATTERNS = [(f.name, re.compile(f.detect, re.M)) for f in FACTS if f.detect]
+
+
+def fact(name: str) -> Fact:
+    """The fact called `name` (KeyError when there is none)."""
+    return REGISTRY[name]
+
+
+def detect(text: str) -> str | None:
+    """The fact whose tool printed `text`, or None."""
+    return next((name for name, pattern in _PATTERNS if pattern.search(text)), None)
+
+
+def recognisable() -> list[str]:
+    """The facts `--tool auto` tries, in order."""
+    return [name for name, _ in _PATTERNS]
