@@ -33,20 +33,20 @@ $A topo plan --preset $LAB --report | tail -1
 $A render --preset $LAB --validate | tail -2
 
 stage "provision the nodes over SSH with Ansible (network, MOFED, driver, GPUDirect, tools)"
-$A provision --preset $LAB | tail -12
+$A provision --preset $LAB --target lab | tail -12
 
 stage "verify the fabric against the plan (ibnetdiscover, forwarding tables, opensm, LLDP)"
-$A topo verify --preset $LAB --live node01 --lldp
+$A topo verify --preset $LAB --target lab --live node01 --lldp
 
 stage "preflight every node"
-$A check --preset $LAB
+$A check --preset $LAB --target lab
 
 stage "inject a fault: node05's rail-2 NIC at half speed"
 $A lab inject slow-nic --host node05 --rail 2 --factor 0.5
 
 stage "acceptance, quick suite (GPUDirect per rail, pairwise rounds, the whole cluster)"
 set +e
-$A accept run --preset $LAB --suite quick 2>&1 | grep -v '^\[[0-9]*/[0-9]*\] .* ok '
+$A accept run --preset $LAB --target lab --suite quick 2>&1 | grep -v '^\[[0-9]*/[0-9]*\] .* ok '
 rc=${PIPESTATUS[0]}
 set -e
 [ "$rc" -eq 8 ] || fail "expected exit 8 (the injected slow NIC), got $rc"

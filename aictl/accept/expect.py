@@ -5,8 +5,9 @@ Collectives (busbw, GB/s): across nodes all_reduce/all_gather/reduce_scatter can
 node's aggregate NIC bandwidth (rails x line rate / 8), alltoall only one NIC's (NCCL cannot
 aggregate NICs for it), sendrecv half the aggregate (each rank sends and receives on the same
 ports); inside one node NVLink bounds them (per-GPU NVLink bandwidth / 2, one direction). A
-measurement passes at `nccl_min_fraction` of that. The fleet rule is separate: a unit more
-than `fleet_tolerance_pct` below the median of its peers fails. A GPU profile without NVLink
+measurement passes at `nccl_min_fraction` of that (NVSwitch or direct-connect NVLink alike:
+the per-GPU figure bounds it). The fleet rule is separate: a unit more than
+`fleet_tolerance_pct` below the median of its peers fails. A GPU profile without NVLink
 figures gets measurements and no verdict for the intra-node test.
 
 Each node group (the nodes of one profile) has its own numbers; a test over nodes of several
@@ -179,7 +180,7 @@ def expectations(topo: Topology) -> Expectations:
             link_gbps=min(spec.compute_fabric.link_gbps, prof.nic_gbps),
             rails=len(prof.rails),
             gpus_per_node=prof.gpu.count,
-            nvlink_gbytes=prof.gpu.nvlink_gbytes if prof.gpu.nvswitch else None,
+            nvlink_gbytes=prof.gpu.nvlink_gbytes,
         )
     return Expectations(
         groups=groups,

@@ -10,6 +10,7 @@ all of this runs against a fake in unit tests.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -327,11 +328,13 @@ def execute(ctx: Context, units: list[Unit], done: dict[str, UnitResult], total:
                 for f in futures:
                     f.result()
     except KeyboardInterrupt:
+        # nothing new starts; the tests already running finish and are saved before this
+        # returns, so a resume never runs one twice (a second Ctrl-C stops waiting)
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            pool.shutdown(wait=True, cancel_futures=True)
         raise InterruptedRunError(
-            f"interrupted: {len(done)}/{total} units saved in {ctx.store.root} (tests already "
-            "running finish and are saved too)",
+            f"interrupted: {len(done)}/{total} units saved in {ctx.store.root}",
             hint=f"finish it with --resume {ctx.store.id}",
         ) from None
     pool.shutdown(wait=True)

@@ -335,8 +335,8 @@ def ecc(p: Profile, f: NodeFacts) -> Result:
 
 
 def nvlink(p: Profile, f: NodeFacts) -> Result:
-    if not p.gpu.nvswitch:
-        return Result("nvlink", Status.SKIP, "no NVSwitch")
+    if not p.gpu.nvswitch and not p.gpu.nvlink_gbytes:
+        return Result("nvlink", Status.SKIP, "no NVLink")
     nv = _read("nvlink", f, "nvlink", gpu_facts.NvlinkStatus)
     if isinstance(nv, Result):
         return nv
@@ -423,7 +423,7 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "nvlink",
         "nvl",
-        "every NVLink of every GPU active (NVSwitch systems)",
+        "every NVLink of every GPU active (NVLink systems, NVSwitch or direct)",
         ("nvlink",),
         nvlink,
     ),

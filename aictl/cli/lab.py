@@ -107,7 +107,7 @@ def inject(
         str,
         typer.Argument(
             help="slow-nic, port-down, swap-cables, pcie-degraded, "
-            "peermem-missing, fabricmanager-stopped, ecc-errors, "
+            "peermem-missing, fabricmanager-stopped, ecc-errors, nvlink-down, "
             "sshd-down"
         ),
     ],
@@ -116,7 +116,10 @@ def inject(
     gpu: Annotated[int | None, typer.Option("--gpu", help="GPU index.")] = None,
     factor: Annotated[
         float | None,
-        typer.Option("--factor", help="slow-nic: bandwidth factor; pcie-degraded: link width."),
+        typer.Option(
+            "--factor",
+            help="slow-nic: bandwidth factor; pcie-degraded: link width; nvlink-down: links.",
+        ),
     ] = None,
     with_host: Annotated[
         str | None,

@@ -104,7 +104,8 @@ FACTS: tuple[Fact, ...] = (
         gpu.parse_topo,
         "nvidia-smi topo -m",
         command="nvidia-smi topo -m",
-        detect=r"^\s+GPU0\s+GPU1|^\s+GPU0\s+(mlx5|NIC)",
+        # the header row nvidia-smi prints (rocm-smi's GPU matrix has no CPU Affinity column)
+        detect=r"^\s+GPU0\s+(GPU1|mlx5|NIC).*CPU Affinity",
     ),
     Fact(
         "nvidia-smi-q",
@@ -147,7 +148,7 @@ FACTS: tuple[Fact, ...] = (
         host.parse_lspci,
         "lspci -vvv",
         command="lspci -vvv",
-        detect=r"^[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \w",
+        detect=r"^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \w",
     ),
     Fact(
         "ofed_info",

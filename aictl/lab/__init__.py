@@ -33,6 +33,7 @@ from aictl.lab.hardware import (
     bonding_status,
     fabric_description,
     node_hardware,
+    planned_guids,
 )
 from aictl.target import ClusterTarget, targets_dir
 
@@ -292,6 +293,7 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
     mgmt_len = topo.spec.addressing.management.subnet.prefixlen
     from ipaddress import IPv4Network
 
+    guids = planned_guids(topo)
     for node in topo.nodes:
         ns = f"aictl-{tag}-{node.name}"
         d = paths.node(node.name)
@@ -339,7 +341,7 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         # simulated tools first on PATH; node identity and hardware in /etc/aictl-lab
         for tool in SIM_TOOLS:
             (d / "upper/usr/local/bin" / tool).symlink_to("/opt/aictl-lab/simtools.py")
-        hw = node_hardware(topo, node)
+        hw = node_hardware(topo, node, guids)
         (d / "etc-lab" / "hardware.base.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
         (d / "etc-lab" / "hardware.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
         _keygen(d / "etc-lab" / "ssh_host_ed25519_key", node.name)
@@ -491,7 +493,7 @@ def lab_target(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Cluste
 def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
     from aictl.topology.exports import ibnet
 
-    head = topo.nodes[0].name
+    head = fabric_head(topo)
     ns = state["nodes"][head]["ns"]
     fab = paths.run / "fabric"
     (fab / "osm").mkdir(parents=True)
@@ -595,6 +597,15 @@ def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             + f'IBSIM_SOCKNAME={sock} exec ibsim-run {real} "$@"\n'
         )
         wrapper.chmod(0o755)
+
+
+def fabric_head(topo: Topology) -> str:
+    """The node the subnet manager and the diagnostics run beside: the spec's first subnet
+    manager host when it is a planned node, else the first node in cabling order."""
+    for h in topo.spec.subnet_manager.hosts:
+        if topo.has_node(h):
+            return h
+    return topo.nodes[0].name  # one node (the head), not the fleet
 
 
 def _record_lids(

@@ -166,7 +166,7 @@ def collective_busbw(fab: dict[str, Any], hosts: list[str], name: str) -> float 
         node = fab["nodes"][h]
         if node["nvswitch"] and faults(fab, h, "fabricmanager-stopped"):
             return f"{h}: Test CUDA failure common.cu:1304 'system not yet initialized'"
-    intra = float(min(fab["nodes"][h]["nvlink_gbytes"] for h in hosts)) / 2 * NVLINK_EFF
+    intra = min(nvlink_gbytes(fab, h) for h in hosts) / 2 * NVLINK_EFF
     if len(hosts) == 1:
         return intra
     rails = fab["rails"]
@@ -178,6 +178,14 @@ def collective_busbw(fab: dict[str, Any], hosts: list[str], name: str) -> float 
     else:
         inter = sum(per_rail) * NCCL_EFF / 8
     return min(intra, inter)
+
+
+def nvlink_gbytes(fab: dict[str, Any], host: str) -> float:
+    """A node's usable NVLink bandwidth per GPU: its weakest GPU bounds every collective."""
+    node = fab["nodes"][host]
+    links = int(node.get("nvlinks") or 12)
+    down = max((int(f["factor"] or 4) for f in faults(fab, host, "nvlink-down")), default=0)
+    return float(node["nvlink_gbytes"]) * max(0, links - min(links, down)) / links
 
 
 def bus_factor(name: str, ranks: int) -> float:

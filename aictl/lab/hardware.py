@@ -26,6 +26,7 @@ FAULT_KINDS = (
     "peermem-missing",
     "fabricmanager-stopped",
     "ecc-errors",
+    "nvlink-down",
     "sshd-down",
 )
 
@@ -35,19 +36,21 @@ def _uuid(cluster: str, node: str, gpu: int) -> str:
     return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def planned_guids(topo: Topology) -> dict[str, str]:
+    """Every HCA port's planned GUID (InfiniBand), by `<host> <device>`; compute it once for
+    a whole fleet and pass it to `node_hardware`."""
+    return port_guids(topo) if topo.spec.compute_fabric.transport == "infiniband" else {}
+
+
 def node_hardware(
     topo: Topology, node: NodePlacement, guids: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """The healthy hardware of one node."""
-    spec = topo.spec
     prof = topo.profile(node)
-    guids = (
-        guids
-        if guids is not None
-        else (port_guids(topo) if spec.compute_fabric.transport == "infiniband" else {})
-    )
+    guids = guids if guids is not None else planned_guids(topo)
     n_gpu = prof.gpu.count
     half = max(1, n_gpu // 2)
+    links = nvlinks(prof.gpu.nvswitch, prof.gpu.nvlink_gbytes)
     # each PCIe switch hosts a NIC and the GPUs the spec pairs with it; bus numbers are
     # made up but stable: GPU g at 0x18 + 0x10*g, NIC r at 0x0c + 0x40*r
     gpus = [
@@ -58,10 +61,8 @@ def node_hardware(
             "bdf": f"00000000:{0x18 + 0x10 * g:02X}:00.0",
             "numa": 0 if g < half else 1,
             "pcie": {"gen": 4, "max_gen": 4, "width": 16, "max_width": 16},
-            "nvlinks": 12 if prof.gpu.nvswitch else 0,
-            "nvlink_gbytes": round((prof.gpu.nvlink_gbytes or 0) / 12, 2)
-            if prof.gpu.nvswitch
-            else 0,
+            "nvlinks": links,
+            "nvlink_gbytes": round((prof.gpu.nvlink_gbytes or 0) / links, 2) if links else 0,
             "nvlinks_down": 0,
             "ecc": {"sbe_retired": 0, "dbe_retired": 0, "pending": False, "volatile_uncorr": 0},
         }
@@ -125,6 +126,14 @@ def node_hardware(
     }
 
 
+def nvlinks(nvswitch: bool, gbytes: float | None) -> int:
+    """NVLinks per simulated GPU: 12 on an NVSwitch board (A100/A800 generation), 18 for
+    direct-connect NVLink4 boards; none without an NVLink figure."""
+    if nvswitch:
+        return 12
+    return 18 if gbytes else 0
+
+
 def bonding_status(hw: dict[str, Any]) -> str:
     """/proc/net/bonding/<bond> as the bonding driver prints it, for the simulated bond."""
     b = hw["bond"]
@@ -178,6 +187,8 @@ def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
         gpu["ecc"].update(sbe_retired=12, dbe_retired=2, pending=True, volatile_uncorr=2)
     elif kind == "swap-cables" and nic is not None:
         nic["swapped_with"] = fault.get("with")
+    elif kind == "nvlink-down" and gpu is not None:
+        gpu["nvlinks_down"] = min(gpu["nvlinks"], int(fault.get("factor") or 4))
 
 
 def fabric_description(topo: Topology) -> dict[str, Any]:
@@ -198,6 +209,7 @@ def fabric_description(topo: Topology) -> dict[str, Any]:
             "gpu_model": prof.gpu.model,
             "nvswitch": prof.gpu.nvswitch,
             "nvlink_gbytes": prof.gpu.nvlink_gbytes or 300.0,
+            "nvlinks": nvlinks(prof.gpu.nvswitch, prof.gpu.nvlink_gbytes) or 12,
             "nic_gbps": spec.compute_fabric.link_gbps,
         }
     return {

@@ -183,6 +183,9 @@ def nvidia_smi(args: list[str], hw: dict[str, Any]) -> int:
         lines = topo_matrix(hw)
     elif args[:1] == ["nvlink"]:
         only = int(args[args.index("-i") + 1]) if "-i" in args else None
+        if only is not None and not 0 <= only < len(hw["gpus"]):
+            print("No devices were found")
+            return 6
         lines = nvlink_status(hw, only)
     elif "-q" in args and "-x" in args:
         print("\n".join(smi_xml(hw)))
@@ -566,8 +569,9 @@ def perftest(test: str, args: list[str], hw: dict[str, Any]) -> int:
 
     dev = _opt(args, "-d") or hw["nics"][0]["dev"]
     nic = next((n for n in hw["nics"] if n["dev"] == dev), None)
-    if nic is None:
-        print(f" Couldn't find IB device {dev}", file=sys.stderr)
+    if nic is None:  # as perftest's ctx_find_dev and main say it
+        print(f"IB device {dev} not found", file=sys.stderr)
+        print(" Unable to find the Infiniband/RoCE device", file=sys.stderr)
         return 1
     port = int(_opt(args, "-p") or 18515)
     qps = int(_opt(args, "-q") or 1)
@@ -575,6 +579,12 @@ def perftest(test: str, args: list[str], hw: dict[str, Any]) -> int:
     iters = int(_opt(args, "-n") or 5000)
     cuda = _opt(args, "--use_cuda")
     gpu = int(cuda) if cuda is not None else None
+    if gpu is not None and not 0 <= gpu < len(hw["gpus"]):  # perftest's cuda_memory.c
+        print(mark(test, hw))
+        print("initializing CUDA")
+        print(f"No such device ID ({gpu}) exists in system", file=sys.stderr)
+        print("Couldn't init GPU context: 1", file=sys.stderr)
+        return 1
     sizes = SIZES_ALL if "-a" in args else [int(_opt(args, "-s") or 65536)]
     peer = _positional(args)
     me = {"host": hw["node"], "rail": nic["rail"], "gpu": gpu, "lid": nic["lid"]}
@@ -707,17 +717,24 @@ def nccl_test(prog: str, args: list[str], hw: dict[str, Any]) -> int:
         or f"local-{os.getpid()}"
     )
     ngpus = int(_opt(args, "-g") or 1)
+    local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", 0))
     d = os.path.join(SHARED, "jobs", job.replace("/", "_"))
     os.makedirs(d, exist_ok=True)
+    host = socket.gethostname()
+    if rank == 0:
+        print("\n".join(_nccl_header(prog, args, ngpus, hw)), flush=True)
+    # like nccl-tests: this process drives GPUs local*nGpus .. +nGpus-1; one that is not
+    # there fails cudaGetDeviceProperties with 'invalid device ordinal'
+    bad = [local * ngpus + i for i in range(ngpus) if local * ngpus + i >= len(hw["gpus"])]
+    if bad:
+        print(f"{host}: Test CUDA failure common.cu:1009 'invalid device ordinal'")
+        print(f" .. {host} pid {os.getpid()}: Test failure common.cu:1271", flush=True)
+        with open(os.path.join(d, f"fail-{rank}"), "w") as fh:
+            fh.write("2")
+        return 2
     with open(os.path.join(d, f"rank-{rank}.json"), "w") as fh:
         json.dump(
-            {
-                "rank": rank,
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "local": int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", 0)),
-            },
-            fh,
+            {"rank": rank, "host": host, "pid": os.getpid(), "local": local, "ngpus": ngpus}, fh
         )
     done = os.path.join(d, "done")
     if rank != 0:
@@ -728,6 +745,7 @@ def nccl_test(prog: str, args: list[str], hw: dict[str, Any]) -> int:
             return int(fh.read() or 0)
     deadline = time.monotonic() + 60
     ranks: list[dict[str, Any]] = []
+    failed = False
     while time.monotonic() < deadline:
         ranks = []
         for r in range(size):
@@ -736,13 +754,46 @@ def nccl_test(prog: str, args: list[str], hw: dict[str, Any]) -> int:
                     ranks.append(json.load(fh))
             except (OSError, ValueError):
                 break
-        if len(ranks) == size:
+        failed = any(n.startswith("fail-") for n in os.listdir(d))
+        if len(ranks) == size or failed:
             break
         time.sleep(0.1)
-    code = _nccl_report(prog, name, redop, args, ranks, ngpus, hw)
+    if failed:  # another rank died: the job aborts
+        code = 2
+    elif len({r.get("ngpus", ngpus) for r in ranks}) > 1:
+        # nccl-tests sizes the communicator from this process's -g: mixed -g cannot work
+        print(
+            f"{host}: Test NCCL failure common.cu:1056 'invalid usage (run with NCCL_DEBUG=WARN "
+            "for details) / -g differs between processes'"
+        )
+        code = 3
+    else:
+        code = _nccl_report(prog, name, redop, args, ranks, ngpus, hw)
     with open(done, "w") as fh:
         fh.write(str(code))
     return code
+
+
+def _nccl_header(prog: str, args: list[str], ngpus: int, hw: dict[str, Any]) -> list[str]:
+    """What rank 0 prints before it looks at any GPU."""
+    minb = _size(_opt(args, "-b", "--minbytes") or "32M")
+    maxb = _size(_opt(args, "-e", "--maxbytes") or "32M")
+    factor = int(_opt(args, "-f", "--stepfactor") or 2)
+    iters = int(_opt(args, "-n", "--iters") or 20)
+    check = int(_opt(args, "-c", "--check") or 1)
+    json_out = _opt(args, "-J")
+    out = [mark(prog, hw)]
+    if json_out:
+        out.append(f"# Writing JSON output to {json_out}")
+    return [
+        *out,
+        "# nccl-tests version 2.19.6 nccl-headers=22304 nccl-library=22304",
+        f"# Collective test starting: {prog}",
+        f"# nThread 1 nGpus {ngpus} minBytes {minb} maxBytes {maxb} step: {factor}(factor) "
+        f"warmup iters: 1 iters: {iters} agg iters: 1 validation: {check} graph: 0 "
+        "unalign: 0",
+        "#",
+    ]
 
 
 def _nccl_report(
@@ -764,23 +815,12 @@ def _nccl_report(
     order = list(fab["nodes"])
     hosts = sorted({r["host"] for r in ranks}, key=lambda h: order.index(h) if h in order else 0)
     n = len(ranks) * ngpus
-    out = [mark(prog, hw)]
-    if json_out:
-        out.append(f"# Writing JSON output to {json_out}")
-    out += [
-        "# nccl-tests version 2.19.6 nccl-headers=22304 nccl-library=22304",
-        f"# Collective test starting: {prog}",
-        f"# nThread 1 nGpus {ngpus} minBytes {minb} maxBytes {maxb} step: {factor}(factor) "
-        f"warmup iters: 1 iters: {iters} agg iters: 1 validation: {check} graph: 0 "
-        "unalign: 0",
-        "#",
-        "# Using devices",
-    ]
+    out = ["# Using devices"]
     devices = []
     for r in sorted(ranks, key=lambda x: x["rank"]):
         node = fab["nodes"].get(r["host"], {})
         for g in range(ngpus):
-            gpu = (r["local"] * ngpus + g) % max(1, node.get("gpus", 8))
+            gpu = r["local"] * ngpus + g  # every rank checked its devices exist
             bus = 0x18 + 0x10 * gpu
             gpu_name = node.get("gpu_model", "NVIDIA GPU")
             idx = r["rank"] * ngpus + g
@@ -797,7 +837,7 @@ def _nccl_report(
         return 3
     if len(hosts) > 1 and any(model.faults(fab, h, "peermem-missing") for h in hosts):
         out.insert(
-            1,
+            0,
             f"{hosts[0]}:{ranks[0]['pid']}:{ranks[0]['pid']} [0] NCCL INFO Channel "
             "00/0 : 0[0] -> 1[0] [send] via NET/IB/0 (GDR 0: nvidia-peermem not "
             "loaded)",

@@ -63,7 +63,7 @@ def main() -> int:
             lab_up(topo, build=build)
             up = time.perf_counter() - t0
             check_s, check_rc, out = timed(
-                [aictl, "check", str(spec), "--out", str(build), "-o", "json"]
+                [aictl, "check", str(spec), "--target", "lab", "--out", str(build), "-o", "json"]
             )
             data = json.loads(out) if out.strip().startswith("{") else {}
             verify_s, verify_rc, _ = timed(
@@ -72,6 +72,8 @@ def main() -> int:
                     "topo",
                     "verify",
                     str(spec),
+                    "--target",
+                    "lab",
                     "--out",
                     str(build),
                     "--live",

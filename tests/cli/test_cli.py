@@ -35,8 +35,10 @@ def test_presets_json() -> None:
         "roce-h100-256",
         "h100-16k",
         "lab-small",
+        "mixed-lab",
     }
     assert rows["a800-200"]["gpus"] == 1600 and rows["h100-16k"]["gpus"] == 16384
+    assert rows["mixed-lab"]["gpus"] == 4 * 8 + 4 * 4  # each node counts its own profile
     assert rows["roce-h100-256"]["transport"] == "roce"
 
 

@@ -369,6 +369,8 @@ def test_exec_command_line(lab: Lab) -> None:
             "hostname",
             "--preset",
             "lab-small",
+            "--target",
+            "lab",
             "--out",
             str(build),
             "--limit",
@@ -386,6 +388,18 @@ def test_exec_command_line(lab: Lab) -> None:
         "node08",
     ]
     bad = CliRunner().invoke(
-        app, ["exec", "false", "--preset", "lab-small", "--out", str(build), "--limit", "node0[12]"]
+        app,
+        [
+            "exec",
+            "false",
+            "--preset",
+            "lab-small",
+            "--target",
+            "lab",
+            "--out",
+            str(build),
+            "--limit",
+            "node0[12]",
+        ],
     )
     assert bad.exit_code == 7 and "node[01-02] (2) rc=1" in bad.stdout

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
+from aictl.lab import LAB_EXTRAVARS, lab_clear, lab_down, lab_inject, lab_up
 from aictl.provision import ProvisionOptions, ProvisionResult, provision
 from aictl.render import render_all, write_rendered
 from aictl.spec.loader import load_preset
@@ -50,9 +50,7 @@ def run(lab: Lab, **kw: Any) -> ProvisionResult:
     _, build = lab
     extravars = {
         "aictl_artifacts": str((build / "artifacts").resolve()),
-        "ansible_python_interpreter": "/usr/bin/python3",
-        "network_apply_command": "netplan generate",
-        "mofed_restart_command": "true",
+        **LAB_EXTRAVARS,
         **kw.pop("extravars", {}),
     }
     opts = ProvisionOptions(
@@ -109,7 +107,8 @@ def test_check_mode_changes_nothing(lab: Lab, monkeypatch: pytest.MonkeyPatch) -
     ssh(lab, "node02", "echo drift > /etc/sysctl.d/90-aictl-rdma.conf")
     before = _tree(lab, "node02")
     monkeypatch.chdir(build.parent)
-    args = ["provision", "--preset", "lab-small", "--out", build.name, "--check"]
+    args = ["provision", "--preset", "lab-small", "--target", "lab", "--out", build.name]
+    args += ["--check"]
     cli = CliRunner().invoke(app, [*args, "--limit", "node02", "--tags", "network", "-o", "json"])
     assert cli.exit_code == 0, cli.output
     result = json.loads(cli.output)
@@ -156,6 +155,8 @@ def test_unreachable_node_is_reported_and_the_others_finish(lab: Lab) -> None:
                 "provision",
                 "--preset",
                 "lab-small",
+                "--target",
+                "lab",
                 "--out",
                 str(build),
                 "--tags",

@@ -26,7 +26,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def _cli(build: Path, *args: str) -> tuple[int, dict[str, Any]]:
     res = CliRunner().invoke(
-        app, [*args, "--preset", "lab-small", "--out", str(build), "-o", "json"]
+        app, [*args, "--preset", "lab-small", "--target", "lab", "--out", str(build), "-o", "json"]
     )
     assert res.exit_code in (0, 4, 10), res.output
     return res.exit_code, json.loads(res.stdout)

@@ -54,16 +54,12 @@ def test_counts_match_the_sizing(name: str) -> None:
 def test_rail_alignment(name: str) -> None:
     """NIC r of every node of an SU lands on that SU's rail-r leaf."""
     topo = plan(name)
-    spec = topo.spec
     leaf = {s.name: s for s in topo.switches if s.role == "leaf"}
-    rail_of = {
-        nic.rdma_device: r
-        for r, nic in enumerate(spec.node_profiles[spec.nodes.profile].compute_nics.rails)
-    }
     su_of = {n.name: n.su for n in topo.nodes}
     for c in topo.cables:
         if c.tier == "node-leaf" and c.a_device in su_of:
             sw = leaf[c.b_device]
+            rail_of = {nic.rdma_device: nic.index for nic in topo.profile(c.a_device).rails}
             assert sw.rail == rail_of[c.a_port.split("/")[0]]
             assert sw.su == su_of[c.a_device]
 

@@ -26,10 +26,10 @@ def _exports(name: str) -> dict[str, str]:
     return {a.path: a.data.decode() for a in render_exports(topo)}
 
 
-@pytest.mark.parametrize("case", ["lab-small", "dgx-h100-127"])
+@pytest.mark.parametrize("case", ["lab-small", "mixed-lab", "dgx-h100-127"])
 def test_golden_exports(case: str, update_golden: bool) -> None:
     files = _exports(case)
-    small = case == "lab-small"
+    small = case in ("lab-small", "mixed-lab")
     for path, text in files.items():
         if small or path.endswith(("bom.csv", "slurm-topology.conf", "ftree-roots.guids")):
             check_golden(GOLDEN / case / "expected" / path, text, update_golden)

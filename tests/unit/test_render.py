@@ -64,6 +64,19 @@ SAMPLES = {
         "k8s/30-networks.yaml",
     ],
     "dgx-h100-127": ["ib/opensm.conf", "ib/partitions.conf", "profiles/dgx-h100/etc/nccl.conf"],
+    # two node groups: each its own nccl.conf, host files, inventory vars; one hostfile and
+    # one sample MPIJob over both (GPUs per worker: the smaller group's)
+    "mixed-lab": [
+        "profiles/hgx-a800/etc/nccl.conf",
+        "profiles/hgx-h100-4gpu/etc/nccl.conf",
+        "hosts/node01/etc/netplan/60-aictl.yaml",
+        "hosts/node05/etc/netplan/60-aictl.yaml",
+        "accept/hostfile",
+        "k8s/11-nicnodepolicy.yaml",
+        "k8s/50-nccl-mpijob.yaml",
+        "inventory/group_vars/all/gpu.yml",
+        "inventory/host_vars/node05.yml",
+    ],
 }
 
 

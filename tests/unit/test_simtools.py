@@ -171,16 +171,10 @@ def test_nccl_report_layout_matches_the_real_tool(tmp_path: Path) -> None:
         {"rank": 1, "host": "node05", "pid": 12, "local": 0},
     ]
     buf = io.StringIO()
+    args = ["-b", "1M", "-e", "128M", "-f", "2"]
     with contextlib.redirect_stdout(buf):
-        code = simtools._nccl_report(
-            "all_reduce_perf",
-            "all_reduce",
-            "sum",
-            ["-b", "1M", "-e", "128M", "-f", "2"],
-            ranks,
-            1,
-            hw(),
-        )
+        print("\n".join(simtools._nccl_header("all_reduce_perf", args, 1, hw())))
+        code = simtools._nccl_report("all_reduce_perf", "all_reduce", "sum", args, ranks, 1, hw())
     assert code == 0
     ours = buf.getvalue().splitlines()
     for prefix in ("#       size", "#        (B)", "#  ", "# Out of bounds", "# Avg bus"):
@@ -198,3 +192,85 @@ def test_nccl_report_layout_matches_the_real_tool(tmp_path: Path) -> None:
     assert [r.split()[0] for r in rows_ours] == [r.split()[0] for r in rows_real]
     assert "# Collective test concluded: all_reduce_perf" in ours
     assert ours[1].startswith("# nccl-tests version ")
+
+
+def _mixed(node: str) -> dict[str, Any]:
+    loaded = load_preset("mixed-lab")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    return node_hardware(topo, topo.node(node))
+
+
+def _tool(tool: str, args: list[str], data: dict[str, Any], tmp: Path) -> tuple[int, str]:
+    f = tmp / "hardware.json"
+    f.write_text(json.dumps(data))
+    simtools.HW_FILE = str(f)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = simtools.main([f"/usr/local/bin/{tool}", *args])
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_the_simulated_tools_refuse_what_the_real_ones_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 4-GPU node: nccl-tests -g 8, GPU 4, a device it does not have all fail the way the
+    real tools fail (so the lab catches a launcher that uses another node's profile)."""
+    from aictl.facts.nccl import parse_nccl
+    from aictl.facts.perftest import parse_perftest
+    from aictl.lab.hardware import fabric_description
+
+    four = _mixed("node05")
+    assert len(four["gpus"]) == 4 and four["nics"][0]["dev"] == "mlx5_4"
+    loaded = load_preset("mixed-lab")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    (tmp_path / "fabric.json").write_text(json.dumps(fabric_description(topo)))
+    monkeypatch.setattr(simtools, "SHARED", str(tmp_path))
+    monkeypatch.setattr(simtools, "FABRIC_FILE", str(tmp_path / "fabric.json"))
+    monkeypatch.setattr("socket.gethostname", lambda: "node05")
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "1")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
+    monkeypatch.setenv("OMPI_MCA_ess_base_jobid", "j1")
+    code, out = _tool("all_reduce_perf", ["-b", "8M", "-e", "8M", "-g", "8"], four, tmp_path)
+    parsed = parse_nccl(out)
+    assert code == 2 and "node05: Test CUDA failure common.cu:" in out
+    assert "'invalid device ordinal'" in out
+    assert parsed.failure is not None and parsed.failure.kind == "startup"
+    monkeypatch.setenv("OMPI_MCA_ess_base_jobid", "j2")
+    code, out = _tool("all_reduce_perf", ["-b", "8M", "-e", "8M", "-g", "4"], four, tmp_path)
+    assert code == 0 and parse_nccl(out).ok and "device  3" in out
+    # the fifth GPU, and a rail device of the other node group
+    code, out = _tool("ib_write_bw", ["-d", "mlx5_4", "--use_cuda=4", "-F"], four, tmp_path)
+    assert code == 1 and "No such device ID (4) exists in system" in out
+    assert parse_perftest(out).failure is not None
+    code, out = _tool("ib_write_bw", ["-d", "mlx5_0", "-F"], four, tmp_path)
+    assert code == 1 and "IB device mlx5_0 not found" in out
+    assert parse_perftest(out).failure is not None
+    code, out = _tool("nvidia-smi", ["nvlink", "-s", "-i", "4"], four, tmp_path)
+    assert code == 6 and "No devices were found" in out
+    # the 8-GPU group still takes -g 8
+    eight = _mixed("node01")
+    monkeypatch.setattr("socket.gethostname", lambda: "node01")
+    monkeypatch.setenv("OMPI_MCA_ess_base_jobid", "j3")
+    code, out = _tool("all_reduce_perf", ["-b", "8M", "-e", "8M", "-g", "8"], eight, tmp_path)
+    assert code == 0 and parse_nccl(out).ok
+
+
+def test_nvlink_down_lowers_the_node_and_shows_in_nvidia_smi(tmp_path: Path) -> None:
+    from aictl.facts.gpu import parse_nvlink
+    from aictl.lab import fabricmodel
+    from aictl.lab.hardware import fabric_description
+
+    loaded = load_preset("mixed-lab")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    fab = fabric_description(topo)
+    clean = fabricmodel.collective_busbw(fab, ["node06"], "all_reduce")
+    fault = {"kind": "nvlink-down", "host": "node06", "gpu": 1, "factor": 4, "rail": None}
+    fab["faults"] = [fault]
+    slow = fabricmodel.collective_busbw(fab, ["node06"], "all_reduce")
+    assert isinstance(clean, float) and isinstance(slow, float)
+    assert slow == pytest.approx(clean * 14 / 18)
+    data = _mixed("node06")
+    apply_fault(data, {**fault, "with": None})
+    code, out = _tool("nvidia-smi", ["nvlink", "-s"], data, tmp_path)
+    gpus = parse_nvlink(out).gpus
+    assert code == 0 and [(g.links_active, g.links_total) for g in gpus][:2] == [(18, 18), (14, 18)]

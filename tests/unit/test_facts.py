@@ -1,0 +1,91 @@
+"""Golden cases for every fact in the registry: `tests/facts/<fact>/<case>.txt` (our own
+inputs: the lab's outputs, edge cases) or `<case>.sample` (the name of a real output in
+../shared/samples), each with `<case>.json`, the expected parse. One test per case;
+`pytest --update-golden` rewrites the JSON from what the parser says now — review the diff.
+
+Goldens of real samples keep the parsed facts, not the text: lines a parser could not read
+are counted, not copied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aictl import jsonio
+from aictl.facts.registry import REGISTRY, detect
+from tests.conftest import TESTS, check_golden, require_shared, shared_dir
+
+CASES = TESTS / "facts"
+
+# real outputs aictl does not read yet, and the issue that will read them
+NOT_READ_YET = {
+    "amd_smi_": "heterogeneous accelerators (AMD)",
+    "rocm_smi_": "heterogeneous accelerators (AMD)",
+    "npu_smi_": "heterogeneous accelerators (Ascend)",
+    "ascend_": "heterogeneous accelerators (Ascend)",
+    "xpu_smi_": "heterogeneous accelerators (Kunlun)",
+    "dcgmi_": "day-2 faults (DCGM)",
+    "kernel_dmesg_": "day-2 faults (Xid)",
+    "fabricmanager_log_": "day-2 faults (fabric manager)",
+    "perfquery_": "day-2 faults (port counters)",
+    "nvidia_smi_550_": "nvidia-smi's default table (nothing reads it; -q is the fact)",
+}
+
+
+def _cases() -> list[Any]:
+    out = []
+    for d in sorted(p for p in CASES.iterdir() if p.is_dir()):
+        for f in sorted(d.iterdir()):
+            if f.suffix in (".txt", ".sample"):
+                out.append(pytest.param(d.name, f, id=f"{d.name}/{f.stem}"))
+    return out
+
+
+def _input(case: Path) -> str:
+    if case.suffix == ".sample":
+        return (require_shared("samples") / case.read_text().strip()).read_text(errors="replace")
+    return case.read_text()
+
+
+def _view(data: Any) -> Any:
+    """The golden view: `unparsed` lines counted, not kept (they are a sample's own text)."""
+    if isinstance(data, dict):
+        return {
+            k: (len(v) if k == "unparsed" and isinstance(v, list) else _view(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [_view(v) for v in data]
+    return data
+
+
+@pytest.mark.parametrize(("fact", "case"), _cases())
+def test_fact_case(fact: str, case: Path, update_golden: bool) -> None:
+    text = _input(case)
+    parsed = REGISTRY[fact].parse(text)
+    assert parsed.tool and parsed.status.value in ("ok", "fail")
+    check_golden(case.with_suffix(".json"), jsonio.dumps(_view(parsed.as_json())), update_golden)
+    # a real output, or one of ours that reads: `--tool auto` must know which tool printed it
+    if REGISTRY[fact].detect and (case.suffix == ".sample" or parsed.ok):
+        assert detect(text) == fact, f"--tool auto does not recognise {case.name}"
+
+
+def test_every_fact_has_cases() -> None:
+    have = {p.name for p in CASES.iterdir() if p.is_dir()}
+    assert have == set(REGISTRY), set(REGISTRY) ^ have
+
+
+def test_every_sample_aictl_reads_has_a_case() -> None:
+    if shared_dir() is None:
+        pytest.skip("shared/ not available")
+    samples = require_shared("samples")
+    referenced = {f.read_text().strip() for f in CASES.glob("*/*.sample")}
+    for f in sorted(samples.iterdir()):
+        if f.name.endswith(".source.txt") or f.name.endswith(".md"):
+            continue
+        if any(f.name.startswith(p) for p in NOT_READ_YET):
+            continue
+        assert f.name in referenced, f"{f.name}: no golden case under tests/facts/"
