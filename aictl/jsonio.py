@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
 
 
 def dumps(data: Any) -> str:
@@ -25,3 +30,19 @@ def sha256_text(text: str) -> str:
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of bytes."""
     return hashlib.sha256(data).hexdigest()
+
+
+def read_stage_file(path: Any, read: Callable[[dict[str, Any]], T], *, again: str) -> T | None:
+    """A stage's JSON file through its reader; None when absent, a usage error naming the file
+    and the command that rewrites it when it cannot be read."""
+    from aictl.errors import UsageError
+
+    if not path.exists():
+        return None
+    try:
+        return read(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path}: not a {path.name} aictl can read ({exc})",
+            hint=f"run {again} again to write a new one",
+        ) from None

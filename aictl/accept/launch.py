@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from aictl.accept.model import Unit
     from aictl.topology.model import Topology
 
-LAUNCHERS = ("ssh", "slurm", "k8s")
 PERF_BYTES = 8 * 2**20
 PERF_ITERS = 5000
 BASE_PORT = 18600

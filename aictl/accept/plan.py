@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
     from aictl.topology.model import Topology
 
-SUITES = ("quick", "full")
 RING = (("NCCL_ALGO", "Ring"),)
 
 

@@ -7,12 +7,10 @@ bond name goes into it). Nodes that cannot be reached fail `ssh` and skip everyt
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aictl.checks import commands, rules
-from aictl.errors import UsageError
 from aictl.facts.gpu import SmiQuery
 from aictl.facts.hca import OfedVersion
 from aictl.facts.model import Failure, FailureKind
@@ -116,15 +114,9 @@ class PreflightReport:
     @classmethod
     def load(cls, path: Path) -> PreflightReport | None:
         """check.json, or None when there is none."""
-        if not path.exists():
-            return None
-        try:
-            return cls.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f"{path}: not a check.json aictl can read ({exc})",
-                hint="run aictl check again to write a new one",
-            ) from None
+        from aictl.jsonio import read_stage_file
+
+        return read_stage_file(path, cls.from_json, again="aictl check")
 
 
 def node_results(topo: Topology, host: HostResult) -> tuple[list[rules.Result], rules.NodeFacts]:

@@ -3,7 +3,6 @@ SSH), compare it with the plan (cabling, routing, LLDP), and keep the result (ve
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,15 +79,9 @@ class VerifyReport:
 
     @classmethod
     def load(cls, path: Path) -> VerifyReport | None:
-        if not path.exists():
-            return None
-        try:
-            return cls.from_json(json.loads(path.read_text()))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f"{path}: not a verify.json aictl can read ({exc})",
-                hint="run aictl topo verify again to write a new one",
-            ) from None
+        from aictl.jsonio import read_stage_file
+
+        return read_stage_file(path, cls.from_json, again="aictl topo verify")
 
     def save(self, build: Path) -> Path:
         from aictl import jsonio

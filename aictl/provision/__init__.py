@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,8 +206,3 @@ def _run(
         event_handler=(lambda e: (on_event(e), True)[1]) if on_event else None,
         rotate_artifacts=10,
     )
-
-
-def clean_runner(build: Path) -> None:
-    """Remove the runner's private data dir (kept between runs otherwise)."""
-    shutil.rmtree(build / "runner", ignore_errors=True)

@@ -16,9 +16,6 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 
-# cable tiers, in the order they appear in exports
-TIERS = ("node-leaf", "leaf-spine", "spine-core", "node-tor", "tor-peer", "tor-uplink")
-
 
 class Cable(NamedTuple):
     """One cable: from a-side (lower tier) to b-side."""

@@ -88,11 +88,6 @@ class Profile:
         return "InfiniBand" if self.transport == "infiniband" else "Ethernet"
 
     @property
-    def ib_hca(self) -> str:
-        """NCCL_IB_HCA: exact names (leading '=') of the rail devices, port 1."""
-        return "=" + ",".join(f"{r.rdma_device}:1" for r in self.rails)
-
-    @property
     def rdma_devices(self) -> tuple[str, ...]:
         return tuple(r.rdma_device for r in self.rails)
 

@@ -63,7 +63,7 @@ def test_the_mixed_cluster_comes_up_clean_end_to_end(build: Path) -> None:
     assert prov["status"] == "successful" and prov["failed"] == [], prov
     assert len(prov["hosts"]) == 8
     # the lab's tools, per node group
-    _, out = _on_lab(build, "exec", "nvidia-smi -L | wc -l", "-o", "json")
+    _, out = _on_lab(build, "exec", "nvidia-smi -L | grep -c ^GPU", "-o", "json")
     counts = {r["host"]: r["stdout"].strip() for r in out["results"]}
     assert counts == {f"node0{i}": ("8" if i <= 4 else "4") for i in range(1, 9)}
     _, ver = _on_lab(build, "topo", "verify", "--live", "node01", "--lldp", "-o", "json")

@@ -17,7 +17,6 @@ from xml.sax.saxutils import escape, quoteattr
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
-LEVELS = ("su", "rail", "full")
 _COLORS = {
     "core": "#e76f51",
     "spine": "#f4a261",
