@@ -191,10 +191,24 @@ def parse_ibdev2netdev(text: str) -> dict[str, Any]:
     return result("ibdev2netdev", text, links=links, empty=not links)
 
 
+# `ofed_info -s` of each line: MLNX_OFED prints MLNX_OFED_LINUX-<release>:, DOCA-OFED (the
+# doca-ofed profile of DOCA-Host, and NVIDIA's driver container) OFED-internal-<release>:
+_OFED_STACKS = (("MLNX_OFED_LINUX-", "MLNX_OFED"), ("OFED-internal-", "DOCA-OFED"))
+
+
 def parse_ofed_info(text: str) -> dict[str, Any]:
-    """`ofed_info -s` -> the MLNX_OFED / DOCA-OFED version string."""
+    """`ofed_info -s` (or the first line of `ofed_info`) -> the version string as printed,
+    the stack (MLNX_OFED or DOCA-OFED) and its release (`24.10-4.1.4.0`, `25.10-2.4.1`)."""
     for ln in lines_of(text):
-        s = ln.strip().rstrip(":")
+        s = ln.strip().split(" ")[0].rstrip(":")
         if re.match(r"^(MLNX_OFED_LINUX|OFED|DOCA|mlnx-ofa_kernel)[-\w.]*\d", s):
-            return result("ofed_info", text, version=s)
-    return result("ofed_info", text, version=None, empty=True)
+            stack, release = next(
+                (
+                    (name, s.removeprefix(prefix))
+                    for prefix, name in _OFED_STACKS
+                    if s.startswith(prefix)
+                ),
+                (None, None),
+            )
+            return result("ofed_info", text, version=s, stack=stack, release=release)
+    return result("ofed_info", text, version=None, stack=None, release=None, empty=True)

@@ -10,6 +10,7 @@ the releases it supports. docs/versions.md says how to move to a newer release.
 
 from __future__ import annotations
 
+import re
 from typing import Literal, get_args
 
 # every release aictl renders, newest first (the tags of Mellanox/network-operator)
@@ -55,3 +56,23 @@ def check_network_operator(value: object) -> object:
         f"network-operator {text} is not a release aictl renders; "
         f"supported: {supported_network_operator()}"
     )
+
+
+# GPU generations by the model names nvidia-smi prints (the NVIDIA driver branches a
+# generation may run are in playbooks/vars/versions.yml, gpu_driver_branches)
+_GENERATIONS = (
+    ("blackwell", r"\bG?B(200|300)\b|Blackwell"),
+    ("hopper", r"\bG?H(100|200|800|20)\b"),
+    ("ada", r"\bL(40S?|40G|20|4)\b|\bRTX \d000 Ada\b"),
+    ("ampere", r"\bA(100|800|30|40|16|10|2)\b|\bRTX A\d000\b"),
+    ("turing", r"\bT4\b|\bQuadro RTX\b"),
+    ("volta", r"\bV100S?\b"),
+)
+
+
+def gpu_generation(model: str) -> str:
+    """The architecture of a GPU model (`NVIDIA A800-SXM4-80GB` -> ampere), or 'unknown'."""
+    for generation, pattern in _GENERATIONS:
+        if re.search(pattern, model):
+            return generation
+    return "unknown"
