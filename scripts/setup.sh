@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything aictl and its tests need on a fresh Debian machine, as root:
 # Debian packages (real tools used as oracles and by the lab), then a venv in .venv.
-# Idempotent: installs only what is missing; re-installs the package when pyproject changes.
+# Idempotent: installs only what is missing; rebuilds .venv when the lock or pyproject changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,16 +24,18 @@ if sys.version_info < (3, 11):
     sys.exit(f"setup: aictl needs Python 3.11+, {sys.executable} is {sys.version.split()[0]}")
 PYCHECK
 
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv"
-  "$PY" -m venv .venv
-fi
+# .venv holds exactly requirements.lock (bash scripts/lock.sh writes it): every package at its
+# pinned version, each file checked against its sha256, then aictl itself without resolving
+# anything. A changed lock or pyproject.toml gives a fresh .venv, so nothing outside the lock
+# lingers (tests/unit/test_lock.py compares the two).
 stamp=.venv/.aictl-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: pip install -e .[dev] into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  echo "setup: a fresh .venv from requirements.lock"
+  rm -rf .venv
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --require-hashes --no-deps -r requirements.lock
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
 # byte-compile aictl as a wheel install would (start-up time; the environment may disable

@@ -138,7 +138,11 @@ def _perf_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
 
 
 def _k8s(ctx: Context, unit: Unit) -> tuple[int | None, str]:
-    name = f"{ctx.topo.name}-{unit.id.replace('/', '-').replace('_', '-')}"[:63].rstrip("-")
+    from aictl.render.targets.kubernetes import fit_name
+
+    # mpi-operator names the pods <name>-worker-<i>: that must still be a DNS label
+    base = f"{ctx.topo.name}-{unit.id.replace('/', '-').replace('_', '-')}"
+    name = fit_name(base, 63 - len(f"-worker-{len(unit.hosts) - 1}"))
     text = launch.k8s_manifest(ctx.topo, unit, name)
     path = ctx.store.save_manifest(name, text)
     if ctx.crds is not None:

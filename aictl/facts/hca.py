@@ -252,16 +252,34 @@ def parse_ibdev2netdev(text: str) -> NetdevMap:
 
 @dataclass(frozen=True, kw_only=True)
 class OfedVersion(Parsed):
-    """`ofed_info -s`."""
+    """`ofed_info -s`: the version as printed, the stack and its release."""
 
     version: str | None = None
+    stack: str | None = None  # MLNX_OFED | DOCA-OFED
+    release: str | None = None
+
+
+# `ofed_info -s` of each line: MLNX_OFED prints MLNX_OFED_LINUX-<release>:, DOCA-OFED (the
+# doca-ofed profile of DOCA-Host, and NVIDIA's driver container) OFED-internal-<release>:
+_OFED_STACKS = (("MLNX_OFED_LINUX-", "MLNX_OFED"), ("OFED-internal-", "DOCA-OFED"))
 
 
 def parse_ofed_info(text: str) -> OfedVersion:
-    """`ofed_info -s` -> the MLNX_OFED / DOCA-OFED version string."""
+    """`ofed_info -s` (or the first line of `ofed_info`) -> the version string as printed,
+    the stack (MLNX_OFED or DOCA-OFED) and its release (`24.10-4.1.4.0`, `25.10-2.4.1`)."""
     sim = is_simulated(text)
     for ln in lines_of(text):
-        s = ln.strip().rstrip(":")
+        s = ln.strip().split(" ")[0].rstrip(":")
         if re.match(r"^(MLNX_OFED_LINUX|OFED|DOCA|mlnx-ofa_kernel)[-\w.]*\d", s):
-            return OfedVersion(**head("ofed_info", sim, []), version=s)
+            stack, release = next(
+                (
+                    (name, s.removeprefix(prefix))
+                    for prefix, name in _OFED_STACKS
+                    if s.startswith(prefix)
+                ),
+                (None, None),
+            )
+            return OfedVersion(
+                **head("ofed_info", sim, []), version=s, stack=stack, release=release
+            )
     return OfedVersion(**head("ofed_info", sim, [], empty=True))

@@ -233,8 +233,10 @@ def parse_nccl(
         )
     elif not header and not rows:
         kind = FailureKind.LAUNCH
+        # what the launcher said last is the best account of why nothing ran
+        last = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
         msg = next((f for f in failures if _LAUNCH.search(f)), None) or (
-            failures[0] if failures else "no nccl-tests output"
+            failures[0] if failures else last or "no nccl-tests output"
         )
     elif not rows:
         kind = FailureKind.STARTUP

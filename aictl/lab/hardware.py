@@ -15,9 +15,11 @@ from aictl.topology.exports.ibnet import port_guids
 if TYPE_CHECKING:
     from aictl.topology.model import NodePlacement, Topology
 
-DRIVER = "535.183.06"
-CUDA = "12.2"
-OFED = "MLNX_OFED_LINUX-23.10-2.1.3.1"
+# the pinned stack (playbooks/vars/versions.yml: the A800's branch, DOCA-OFED), so that a
+# provisioned lab node is already at the pins; a unit test keeps them in step
+DRIVER = "620.70.06"
+CUDA = "13.5"
+OFED = "OFED-internal-25.10-2.4.1"
 FAULT_KINDS = (
     "slow-nic",
     "port-down",

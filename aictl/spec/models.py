@@ -23,6 +23,12 @@ from pydantic import (
     model_validator,
 )
 
+from aictl.spec.releases import (
+    NETWORK_OPERATOR_DEFAULT,
+    NetworkOperatorRelease,
+    check_network_operator,
+)
+
 SCHEMA_VERSION = 1
 
 Int = Annotated[int, Strict()]
@@ -424,8 +430,33 @@ class Kubernetes(_Model):
     """Kubernetes and NVIDIA network-operator settings (rendered by a later stage)."""
 
     enabled: Bool = Field(True, description="Render Kubernetes manifests.")
-    network_operator: Literal["24.10.0", "25.10.0", "26.4.1"] = Field(
-        "26.4.1", description="Pinned NVIDIA network-operator release."
+    network_operator: Annotated[NetworkOperatorRelease, BeforeValidator(check_network_operator)] = (
+        Field(
+            NETWORK_OPERATOR_DEFAULT,
+            description="Pinned NVIDIA network-operator release: the current line (26.7) or the "
+            "maintenance line (26.4); releases NVIDIA has ended are refused.",
+        )
+    )
+    image_repository: str = Field(
+        "nvcr.io/nvidia/mellanox",
+        pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._-]+)*$",
+        description="Registry path of the network-operator's component images (a mirror "
+        "of nvcr.io/nvidia/mellanox for air-gapped clusters).",
+    )
+    image_pull_secrets: list[Name] = Field(
+        default_factory=list,
+        description="Secrets (in the operator's namespace) for pulling the component images.",
+    )
+    multus: Literal["network-operator", "upstream", "none"] = Field(
+        "network-operator",
+        description="Who deploys Multus: the network-operator (its build, at the operator's "
+        "release), the pinned upstream release (multus_version, kubectl apply -k), or nobody "
+        "(the cluster already runs it, e.g. kubespray's or OpenShift's).",
+    )
+    multus_version: str = Field(
+        "v4.3.1",
+        pattern=r"^v\d+\.\d+\.\d+$",
+        description="Multus release when multus is 'upstream' (the thick plugin).",
     )
     namespace: str = Field("default", description="Namespace of the per-rail networks.")
     control_plane: list[str] = Field(default_factory=list, description="Control-plane hostnames.")
@@ -446,6 +477,12 @@ class Kubernetes(_Model):
     )
     whereabouts_version: str = Field(
         "v0.9.4", pattern=r"^v\d+\.\d+\.\d+$", description="whereabouts release to install."
+    )
+    whereabouts_reconcile_schedule: str = Field(
+        "30 4 * * *",
+        pattern=r"^\S+( \S+){4}$",
+        description="Cron schedule (5 fields) of the whereabouts ip-reconciler, which frees "
+        "the addresses of pods that are gone.",
     )
     nccl_tests_image: str = Field(
         "nccl-tests:2.19.6",

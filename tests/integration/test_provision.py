@@ -1,7 +1,8 @@
 """Provisioning on the lab with the real Ansible: converges, re-runs with nothing changed,
 --check changes nothing, an unreachable node is reported while the others finish, and the
-MOFED and driver roles take their install paths with test doubles (which record the arguments
-the roles passed) and their already-installed paths with the lab's simulated tools."""
+MOFED (DOCA-OFED and MLNX_OFED) and driver roles take their install paths with test doubles
+(which record what the roles ran) and their already-installed paths with the lab's simulated
+tools."""
 
 from __future__ import annotations
 
@@ -186,16 +187,102 @@ def _bundle(tmp: Path, name: str, script: str) -> Path:
     return tgz
 
 
-def test_mofed_and_driver_install_and_installed_paths(lab: Lab, tmp_path: Path) -> None:
-    installed = run(lab, tags="mofed", limit="node04")
-    assert installed.hosts["node04"]["changed"] == 0  # the lab's ofed_info has the version
-    bundle = _bundle(tmp_path, "mofed", "mlnxofedinstall")
-    result = run(
-        lab,
-        tags="mofed",
-        limit="node04",
-        extravars={"mofed_version": "24.10-1.1.4.0", "mofed_bundle": str(bundle)},
+def _doca_host_repo_package(tmp: Path, ofed: str) -> Path:
+    """A clearly labelled test double of DOCA-Host's local-repository package: a .deb that puts
+    a flat apt repository on the node (with a stand-in `doca-ofed` whose install records itself
+    and makes the lab's simulated ofed_info report `ofed`) and the apt source for it. Built
+    with the real dpkg-deb and dpkg-scanpackages; installed by the role with the real apt."""
+    require_tools("dpkg-deb", "dpkg-scanpackages")
+    version = ofed.removeprefix("OFED-internal-")
+    repo_dir = "/usr/share/aictl-test-doca-host/repo"
+
+    def build(name: str, root: Path, control: str, postinst: str = "") -> Path:
+        (root / "DEBIAN").mkdir(parents=True, exist_ok=True)
+        (root / "DEBIAN" / "control").write_text(
+            f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
+            f"Maintainer: aictl tests <tests@aictl.invalid>\n{control}"
+            f"Description: TEST DOUBLE of NVIDIA's {name} (aictl tests)\n"
+        )
+        if postinst:
+            script = root / "DEBIAN" / "postinst"
+            script.write_text(postinst)
+            script.chmod(0o755)
+        deb = tmp / f"{name}_{version}_all.deb"
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", "--build", str(root), str(deb)],
+            check=True,
+            capture_output=True,
+        )
+        return deb
+
+    ofed_double = build(
+        "doca-ofed",
+        tmp / "doca-ofed",
+        "",
+        "#!/bin/sh\n# TEST DOUBLE (aictl tests): the lab's ofed_info now reports the install\n"
+        'echo "doca-ofed $1" >> /var/log/aictl-test-double.log\n'
+        "/usr/bin/python3 - <<'PY'\nimport json\n"
+        "p = '/etc/aictl-lab/hardware.json'\nhw = json.load(open(p))\n"
+        f"hw['ofed'] = {ofed!r}\njson.dump(hw, open(p, 'w'), indent=1, sort_keys=True)\nPY\n",
     )
+    host = tmp / "doca-host"
+    repo = host / repo_dir.lstrip("/")
+    repo.mkdir(parents=True)
+    shutil.copy(ofed_double, repo / ofed_double.name)
+    index = subprocess.run(
+        ["dpkg-scanpackages", "--multiversion", "."],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    (repo / "Packages").write_text(index)
+    sources = host / "etc" / "apt" / "sources.list.d"
+    sources.mkdir(parents=True)
+    (sources / "aictl-test-doca-host.list").write_text(f"deb [trusted=yes] file:{repo_dir} ./\n")
+    return build("doca-host", host, "")
+
+
+def test_mofed_doca_install_then_installed(lab: Lab, tmp_path: Path) -> None:
+    """The default stack, DOCA-OFED: a node at the pin changes nothing; a node on an older
+    MLNX_OFED gets DOCA-OFED from DOCA-Host's local repository through apt (test doubles
+    of the packages), and the next run changes nothing."""
+    topo, _ = lab
+    from aictl.lab.hardware import OFED
+
+    assert run(lab, tags="mofed", limit="node04").hosts["node04"]["changed"] == 0
+    hw = Path("/run/aictl-lab") / topo.name / "nodes" / "node03" / "etc-lab" / "hardware.json"
+    before = hw.read_text()
+    old = json.loads(before)
+    old["ofed"] = "MLNX_OFED_LINUX-23.10-2.1.3.1"  # a node from before the switch
+    hw.write_text(json.dumps(old, indent=1, sort_keys=True))
+    # the lab has no Internet: only the local repository may be read by apt
+    ssh(lab, "node03", "mkdir -p /etc/apt/off && mv /etc/apt/sources.list.d/* /etc/apt/off/")
+    package = _doca_host_repo_package(tmp_path, OFED)
+    try:
+        extravars = {"mofed_doca_repo_package": str(package)}
+        first = run(lab, tags="mofed", limit="node03", extravars=extravars)
+        assert first.status == "successful", Path(first.artifacts, "stdout").read_text()[-3000:]
+        assert first.hosts["node03"]["changed"] >= 2
+        assert "doca-ofed configure" in ssh(lab, "node03", "cat /var/log/aictl-test-double.log")
+        assert ssh(lab, "node03", "ofed_info -s").strip() == f"{OFED}:"
+        again = run(lab, tags="mofed", limit="node03", extravars=extravars)
+        assert again.status == "successful" and again.hosts["node03"]["changed"] == 0
+    finally:
+        ssh(
+            lab,
+            "node03",
+            "dpkg --purge doca-ofed doca-host >/dev/null 2>&1; "
+            "mv /etc/apt/off/* /etc/apt/sources.list.d/ && rmdir /etc/apt/off; "
+            "rm -f /var/log/aictl-test-double.log",
+        )
+        hw.write_text(before)
+
+
+def test_mofed_mlnx_ofed_and_driver_install_and_installed_paths(lab: Lab, tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path, "mofed", "mlnxofedinstall")
+    mlnx = {"mofed_stack": "mlnx_ofed", "mofed_bundle": str(bundle)}
+    result = run(lab, tags="mofed", limit="node04", extravars=mlnx)
     assert result.status == "successful" and result.hosts["node04"]["changed"] >= 1
     log = ssh(lab, "node04", "cat /var/log/aictl-test-double.log")
     assert "./mlnxofedinstall" in log and "--without-fw-update" in log and "--force" in log
@@ -212,7 +299,7 @@ def test_mofed_and_driver_install_and_installed_paths(lab: Lab, tmp_path: Path) 
         lab,
         tags="gpu",
         limit="node05",
-        extravars={"gpu_driver_branch": "550", "gpu_driver_runfile": str(runfile)},
+        extravars={"gpu_driver_branch": "580", "gpu_driver_runfile": str(runfile)},
     )
     assert result.status == "successful"
     assert "driver --silent --no-questions --dkms" in ssh(
@@ -267,7 +354,7 @@ def test_k8s_network_applies_to_a_cluster_then_converges(lab: Lab) -> None:
         assert first.hosts["node01"]["changed"] >= 3
         log = ssh(lab, "node01", "cat /var/log/aictl-test-double.log")
         assert "KUBECONFIG=/etc/kubernetes/admin.conf" in log
-        assert "--repo https://helm.ngc.nvidia.com/nvidia --version 26.4.1" in log
+        assert "--repo https://helm.ngc.nvidia.com/nvidia --version 26.7.1" in log
         assert "kubectl apply --filename=/var/lib/aictl/k8s/10-nicclusterpolicy.yaml" in log
         assert "30-networks.yaml" in log and "50-nccl-mpijob" not in log
         assert "kubectl apply -k /var/lib/aictl/k8s/whereabouts" in log

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aictl.artifact import Artifact
 from aictl.render import render_all
@@ -150,33 +151,118 @@ def test_vtysh_accepts_every_frr_config() -> None:
     assert tools.check_frr([broken])[0].status == "error"
 
 
+NETWORK_OPERATOR_CRDS = {
+    "26.7": "network-operator-v26.7.0-rc.2",
+    "26.4": "network-operator-v26.4.1",
+}
+
+
+def _crds(tmp: Path, line: str) -> Path:
+    """One release's CRDs (and the MPIJob's), as a user would gather them for --crds: the
+    shared schemas hold both lines, whose kinds would otherwise shadow each other."""
+    schemas = require_shared("schemas")
+    out = tmp / f"crds-{line}"
+    for sub in (NETWORK_OPERATOR_CRDS[line], "mpi-operator-v0.8.0"):
+        shutil.copytree(schemas / sub, out / sub)
+    return out
+
+
 @pytest.mark.parametrize(
     "name", [n for n in preset_names() if load_preset(n).spec.kubernetes.enabled]
 )
-def test_manifests_validate_against_the_upstream_crds(name: str) -> None:
-    crds = require_shared("schemas")
-    arts = list(render_all(plan(name), targets=["k8s"]).artifacts)
-    findings = k8s_checks.check_crds(arts, crds)
+def test_manifests_validate_against_the_upstream_crds(name: str, tmp_path: Path) -> None:
+    topo = plan(name)
+    assert topo.spec.kubernetes.network_operator.startswith("26.7.")  # the default line
+    findings = k8s_checks.check_crds(
+        list(render_all(topo, targets=["k8s"]).artifacts), _crds(tmp_path, "26.7")
+    )
     kinds = {f.check.split("/")[0] for f in findings}
-    assert {"NicClusterPolicy", "NetworkAttachmentDefinition", "MPIJob"} <= kinds
+    assert {"NicClusterPolicy", "NicNodePolicy", "NetworkAttachmentDefinition", "MPIJob"} <= kinds
     assert any("upstream schema" in f.check or "rdmaShared" in f.check for f in findings)
     assert not _errors(findings)
 
 
-@pytest.mark.parametrize("release", ["24.10.0", "25.10.0"])
-def test_older_releases_validate_too(release: str) -> None:
-    crds = require_shared("schemas")
+@pytest.mark.parametrize("release", ["26.4.2", "26.4.1", "26.4.0"])
+def test_the_maintenance_line_validates_against_its_crds(release: str, tmp_path: Path) -> None:
     topo = _text_plan(
         preset_text("lab-small").replace(
             "kubernetes:\n", f'kubernetes:\n  network_operator: "{release}"\n'
         )
     )
-    findings = k8s_checks.check_crds(list(render_all(topo, targets=["k8s"]).artifacts), crds)
-    assert not _errors(findings)
+    arts = list(render_all(topo, targets=["k8s"]).artifacts)
+    findings = k8s_checks.check_crds(arts, _crds(tmp_path, "26.4"))
+    assert findings and not _errors(findings)
 
 
-def test_crd_validation_catches_unknown_fields() -> None:
-    crds = require_shared("schemas")
+def test_a_60_character_cluster_name_renders_and_validates(tmp_path: Path) -> None:
+    """Through the CLI, as a user runs it: `aictl render --validate --crds`."""
+    from typer.testing import CliRunner
+
+    from aictl.cli.app import app
+
+    name = "gpu-cluster-" + "x" * 39 + "-rack-001"
+    assert len(name) == 60
+    spec = tmp_path / "long.yaml"
+    spec.write_text(preset_text("lab-small").replace("name: lab-small", f"name: {name}", 1))
+    crds = _crds(tmp_path, "26.7")
+    args = ["render", str(spec), "--out", str(tmp_path / "b"), "--only", "k8s"]
+    result = CliRunner().invoke(app, [*args, "--validate", "--crds", str(crds), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    k8s = tmp_path / "b" / "artifacts" / "k8s"
+    policy = yaml.safe_load((k8s / "11-nicnodepolicy.yaml").read_text())
+    assert policy["spec"]["nodeSelector"] == {"aictl.io/cluster": name}
+    # what the operator derives from the policy name fits in a label value
+    assert len(f"rdma-shared-dp-{policy['metadata']['name']}") <= 63
+    # and the check that says so is the one that fails on the old naming
+    old = (
+        (k8s / "11-nicnodepolicy.yaml")
+        .read_text()
+        .replace(policy["metadata"]["name"], f"{name}-gpu-nodes")
+    )
+    found = k8s_checks.check_names([Artifact("k8s/11-nicnodepolicy.yaml", old.encode())])
+    assert found[0].status == "error" and "label app" in found[0].message
+
+
+def test_whereabouts_kustomization_builds_with_its_reconciler(tmp_path: Path) -> None:
+    """kustomize (kubectl's) builds the rendered kustomization over the release's own files
+    (the shared copies stand in for the URLs it names): the reconciler Deployment is there, every
+    image is the release's tag, and the reconciler reads the spec's schedule."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (for kubectl kustomize) not installed")
+    upstream = require_shared("schemas") / "whereabouts-v0.9.4"
+    art = next(
+        a
+        for a in render_all(plan("lab-small"), targets=["k8s"]).artifacts
+        if a.path == "k8s/whereabouts/kustomization.yaml"
+    )
+    text = art.data.decode()
+    base = "https://raw.githubusercontent.com/k8snetworkplumbingwg/whereabouts/v0.9.4/doc/crds/"
+    assert text.count(base) == 4
+    (tmp_path / "kustomization.yaml").write_text(text.replace(base, ""))
+    for f in upstream.glob("*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    built = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert built.returncode == 0, built.stderr
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout)}
+    reconciler = docs[("Deployment", "whereabouts-reconciler")]["spec"]["template"]["spec"]
+    images = [
+        c["image"]
+        for d in docs.values()
+        for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers", [])
+    ]
+    assert len(images) == 2
+    assert set(images) == {"ghcr.io/k8snetworkplumbingwg/whereabouts:v0.9.4"}
+    config = docs[("ConfigMap", "whereabouts-config")]
+    assert config["data"]["cron-expression"] == "30 4 * * *"
+    (volume,) = reconciler["volumes"]
+    assert volume["configMap"]["name"] == "whereabouts-config"
+
+
+def test_crd_validation_catches_unknown_fields(tmp_path: Path) -> None:
+    crds = _crds(tmp_path, "26.7")
     ncp = next(
         a
         for a in render_all(plan("lab-small"), targets=["k8s"]).artifacts

@@ -196,3 +196,36 @@ def test_a_thousand_node_plan_is_made_without_ssh(tmp_path: Path) -> None:
         hosts_in = [h for u in pairs if u.round == rnd and u.kind == "nccl" for h in u.hosts]
         assert len(hosts_in) == len(set(hosts_in)) == 1000  # every node once per round
     assert store.plan() == plan and len(ex.calls) == 1000  # one topo -m per node
+
+
+def test_the_k8s_launcher_names_fit_a_long_cluster_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without kubectl the k8s units fail with the manifest's path; every MPIJob name leaves
+    room for mpi-operator's `-worker-<i>` pods under the 63-character limit."""
+    import yaml
+
+    from aictl.accept import runner
+
+    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    from aictl.spec.loader import parse_spec_text, preset_text
+
+    long = "c" * 60
+    loaded = parse_spec_text(preset_text("lab-small").replace("name: lab-small", f"name: {long}"))
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    fake = FakeCluster(topo, tmp_path)
+    ex = fake.executor()
+    targets = hosts(ClusterTarget(topo.name), list(topo.nodes))
+    store, plan = session.start(
+        topo, targets, ex, tmp_path, suite="quick", launcher="k8s", resume=None
+    )
+    s = session.run(topo, store, plan, targets, ex, timeout=60, server_head_start=0)
+    k8s = [r for r in store.results() if r.kind == "nccl" and len(r.hosts) > 1]
+    assert k8s and all(
+        r.failure and "kubectl not found: the MPIJob is in" in r.failure.message for r in k8s
+    )
+    assert s["verdict"] == "fail"
+    for f in sorted((store.root / "k8s").glob("*.yaml")):
+        doc = yaml.safe_load(f.read_text())
+        workers = doc["spec"]["mpiReplicaSpecs"]["Worker"]["replicas"]
+        assert len(f"{doc['metadata']['name']}-worker-{workers - 1}") <= 63, f.name

@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.errors import ExitCode, RenderError
+from aictl.errors import ExitCode, RenderError, SpecError
 from aictl.render import check_drift, render_all, write_rendered
 from aictl.render.validate import k8s as k8s_checks
 from aictl.spec.loader import load_preset, parse_spec_text, preset_names, preset_text
@@ -285,19 +285,132 @@ def test_host_members_need_known_guids(tmp_path: Path) -> None:
         render_all(plan_text(text))
 
 
-def test_release_differences() -> None:
-    base = preset_text("lab-small")
-    for release, node_policy in (("24.10.0", False), ("25.10.0", False), ("26.4.1", True)):
-        text = base.replace("kubernetes:\n", f'kubernetes:\n  network_operator: "{release}"\n')
-        out = {a.path: a.data.decode() for a in render_all(plan_text(text)).artifacts}
-        ncp = yaml.safe_load(out["k8s/10-nicclusterpolicy.yaml"])
-        assert ("rdmaSharedDevicePlugin" in ncp["spec"]) is not node_policy
-        assert ("k8s/11-nicnodepolicy.yaml" in out) is node_policy
-        assert "ipamPlugin" not in ncp["spec"]["secondaryNetwork"]  # whereabouts installed apart
-        assert "k8s/whereabouts/kustomization.yaml" in out
-        assert (
-            ncp["spec"]["secondaryNetwork"]["multus"]["version"] == f"network-operator-v{release}"
-        )
+def _with_k8s(preset: str, settings: str) -> dict[str, str]:
+    text = preset_text(preset).replace("kubernetes:\n", f"kubernetes:\n{settings}", 1)
+    return {a.path: a.data.decode() for a in render_all(plan_text(text)).artifacts}
+
+
+@pytest.mark.parametrize("release", ["26.7.1", "26.7.0", "26.4.2", "26.4.1", "26.4.0"])
+def test_supported_releases_share_one_layout(release: str) -> None:
+    out = _with_k8s("lab-small", f'  network_operator: "{release}"\n')
+    ncp = yaml.safe_load(out["k8s/10-nicclusterpolicy.yaml"])["spec"]
+    # one registry and tag for every component, in `global`
+    assert ncp["global"] == {
+        "repository": "nvcr.io/nvidia/mellanox",
+        "version": f"network-operator-v{release}",
+    }
+    assert ncp["secondaryNetwork"] == {
+        "multus": {"image": "multus-cni"},
+        "cniPlugins": {"image": "plugins"},
+        "ipoib": {"image": "ipoib-cni"},
+    }
+    assert "rdmaSharedDevicePlugin" not in ncp  # per node, in the NicNodePolicy
+    nnp = yaml.safe_load(out["k8s/11-nicnodepolicy.yaml"])["spec"]["rdmaSharedDevicePlugin"]
+    assert nnp["version"] == f"network-operator-v{release}"  # no `global` in a NicNodePolicy
+    assert "k8s/whereabouts/kustomization.yaml" in out
+
+
+@pytest.mark.parametrize("release", ["26.1.2", "25.10.0", "24.10.0"])
+def test_releases_nvidia_ended_are_refused_with_the_supported_ones(release: str) -> None:
+    text = preset_text("lab-small").replace(
+        "kubernetes:\n", f'kubernetes:\n  network_operator: "{release}"\n', 1
+    )
+    with pytest.raises(SpecError) as exc:
+        plan_text(text)
+    (problem,) = exc.value.problems
+    assert problem.field == "kubernetes.network_operator"
+    assert f"network-operator {release} has reached NVIDIA's End of Support" in problem.message
+    assert "26.7.x (current): 26.7.1, 26.7.0; 26.4.x (maintenance)" in problem.message
+
+
+def test_registry_mirror_pull_secrets_and_upstream_multus() -> None:
+    out = _with_k8s(
+        "lab-small",
+        "  image_repository: registry.local:5000/nvidia/mellanox\n"
+        "  image_pull_secrets: [ngc-mirror]\n"
+        "  multus: upstream\n",
+    )
+    ncp = yaml.safe_load(out["k8s/10-nicclusterpolicy.yaml"])["spec"]
+    assert ncp["global"]["repository"] == "registry.local:5000/nvidia/mellanox"
+    assert ncp["global"]["imagePullSecrets"] == ["ngc-mirror"]
+    assert "multus" not in ncp["secondaryNetwork"]  # the pinned upstream release instead
+    nnp = yaml.safe_load(out["k8s/11-nicnodepolicy.yaml"])["spec"]["rdmaSharedDevicePlugin"]
+    assert nnp["imagePullSecrets"] == ["ngc-mirror"]
+    multus = yaml.safe_load(out["k8s/multus/kustomization.yaml"])
+    assert multus["resources"] == [
+        "https://raw.githubusercontent.com/k8snetworkplumbingwg/multus-cni/v4.3.1"
+        "/deployments/multus-daemonset-thick.yml"
+    ]
+    assert multus["images"] == [
+        {"name": "ghcr.io/k8snetworkplumbingwg/multus-cni", "newTag": "v4.3.1-thick"}
+    ]
+    none = _with_k8s("lab-small", "  multus: none\n")
+    assert (
+        "multus"
+        not in yaml.safe_load(none["k8s/10-nicclusterpolicy.yaml"])["spec"]["secondaryNetwork"]
+    )
+    assert not any(p.startswith("k8s/multus/") for p in none)
+
+
+def test_whereabouts_installs_its_reconciler_pinned_and_scheduled() -> None:
+    out = _with_k8s("lab-small", '  whereabouts_reconcile_schedule: "*/15 * * * *"\n')
+    k = yaml.safe_load(out["k8s/whereabouts/kustomization.yaml"])
+    base = "https://raw.githubusercontent.com/k8snetworkplumbingwg/whereabouts/v0.9.4/doc/crds"
+    assert f"{base}/reconciler-deployment.yaml" in k["resources"]
+    assert f"{base}/daemonset-install.yaml" in k["resources"]
+    assert k["images"] == [{"name": "ghcr.io/k8snetworkplumbingwg/whereabouts", "newTag": "v0.9.4"}]
+    (config,) = k["configMapGenerator"]
+    assert config["literals"] == ["cron-expression=*/15 * * * *"]
+
+
+def test_long_cluster_names_give_names_that_fit() -> None:
+    name = "a" * 50 + "-cluster-1"
+    assert len(name) == 60
+    text = preset_text("lab-small").replace("name: lab-small", f"name: {name}", 1)
+    arts = list(render_all(plan_text(text)).artifacts)
+    out = {a.path: a.data.decode() for a in arts}
+    nnp = yaml.safe_load(out["k8s/11-nicnodepolicy.yaml"])["metadata"]["name"]
+    assert len(f"rdma-shared-dp-{nnp}") <= 63 and nnp.startswith("a" * 30)
+    job = yaml.safe_load(out["k8s/50-nccl-mpijob.yaml"])["metadata"]["name"]
+    assert len(f"{job}-worker-1") <= 63
+    again = {a.path: a.data.decode() for a in render_all(plan_text(text)).artifacts}
+    assert again == out  # a hash, not a random suffix
+    other = text.replace(f"name: {name}", f"name: {name[:-1]}2", 1)
+    assert (
+        yaml.safe_load(
+            next(a for a in render_all(plan_text(other)).artifacts if "nicnode" in a.path).data
+        )["metadata"]["name"]
+        != nnp
+    )
+    assert all(f.status == "ok" for f in k8s_checks.check_names(arts))
+
+
+def test_name_checks_catch_what_the_operators_would_break_on() -> None:
+    from aictl.artifact import Artifact
+
+    long = "b" * 55
+    nnp = Artifact(
+        "k8s/11-nicnodepolicy.yaml",
+        (
+            "apiVersion: mellanox.com/v1alpha1\nkind: NicNodePolicy\n"
+            f"metadata: {{name: {long}}}\n"
+            f"spec: {{nodeSelector: {{aictl.io/cluster: {'c' * 64}}}, "
+            "rdmaSharedDevicePlugin: {image: x}}\n"
+        ).encode(),
+    )
+    job = Artifact(
+        "k8s/50-nccl-mpijob.yaml",
+        (
+            "apiVersion: kubeflow.org/v2beta1\nkind: MPIJob\n"
+            f"metadata: {{name: {long}}}\n"
+            "spec: {mpiReplicaSpecs: {Worker: {replicas: 16}}}\n"
+        ).encode(),
+    )
+    found = {f.path: f for f in k8s_checks.check_names([nnp, job])}
+    assert found["k8s/11-nicnodepolicy.yaml"].status == "error"
+    assert "rdma-shared-dp-" in found["k8s/11-nicnodepolicy.yaml"].message
+    assert "aictl.io/cluster" in found["k8s/11-nicnodepolicy.yaml"].message
+    assert f"{long}-worker-15" in found["k8s/50-nccl-mpijob.yaml"].message
 
 
 def test_networks_and_mpijob_request_every_rail_in_order() -> None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from aictl.artifact import Artifact
+from aictl.spec.releases import gpu_generation
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
@@ -111,6 +112,10 @@ def inventory_data(
         "gpu": {
             "aictl_gpu_count": {p: v.gpu.count for p, v in topo.profiles.items()},
             "aictl_nvswitch": {p: v.gpu.nvswitch for p, v in topo.profiles.items()},
+            # picks the driver branch (playbooks/vars/versions.yml, gpu_driver_branches)
+            "aictl_gpu_generation": {
+                p: gpu_generation(v.gpu.model) for p, v in topo.profiles.items()
+            },
         },
         "kubernetes": {
             "aictl_kubernetes_enabled": spec.kubernetes.enabled,

@@ -1,16 +1,21 @@
 """Render target `k8s`: NVIDIA network-operator policies, per-rail secondary networks, IPAM,
 node labels and a sample NCCL MPIJob.
 
-Release differences the spec's `kubernetes.network_operator` picks between:
-  * 24.10: the chart no longer creates the NicClusterPolicy (aictl renders it);
-  * 25.10: the operator no longer deploys whereabouts (aictl installs the pinned release);
-  * 26.4:  per-node components (the RDMA shared device plugin) move to a NicNodePolicy.
+The spec's `kubernetes.network_operator` is a supported release (26.7 or 26.4, see
+aictl/spec/releases.py); what those lines share and aictl relies on:
+  * the chart does not create the NicClusterPolicy (since 24.10: aictl renders it), and its
+    `spec.global` gives every component its registry, tag and pull secrets;
+  * the operator no longer deploys whereabouts (since 25.10: aictl installs the pinned release,
+    its ip-reconciler Deployment included);
+  * per-node components (the RDMA shared device plugin) live in a NicNodePolicy (since 26.4),
+    which has no `global`.
 The JSON embedded in these manifests (device-plugin config, CNI config) is built as data here
 and validated separately: the API server only sees strings.
 """
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +29,29 @@ if TYPE_CHECKING:
     from aictl.topology.model import Topology
     from aictl.topology.profiles import Profile
 
-REPOSITORY = "nvcr.io/nvidia/mellanox"
 OPERATOR_NAMESPACE = "nvidia-network-operator"
 MELLANOX_VENDOR = "15b3"
+# the operator labels the RDMA plugin's pods `app: rdma-shared-dp-<NicNodePolicy name>`, and a
+# label value stops at 63 characters
+NODE_POLICY_NAME_MAX = 63 - len("rdma-shared-dp-")
+# the upstream manifests at their release tags (kubectl apply -k fetches them)
+WHEREABOUTS_MANIFESTS = "https://raw.githubusercontent.com/k8snetworkplumbingwg/whereabouts"
+MULTUS_MANIFESTS = "https://raw.githubusercontent.com/k8snetworkplumbingwg/multus-cni"
 
 
-def _release(version: str) -> tuple[int, int]:
-    major, minor, *_ = version.split(".")
-    return int(major), int(minor)
+def fit_name(base: str, limit: int) -> str:
+    """`base` when it has at most `limit` characters, else its head and a short hash of the
+    whole: deterministic, distinct for distinct bases, still a DNS label."""
+    if len(base) <= limit:
+        return base
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - len(digest) - 1].rstrip('-')}-{digest}"
+
+
+def node_policy_name(topo: Topology) -> str:
+    """The NicNodePolicy of the cluster's GPU nodes: `<cluster>-gpu-nodes`, shortened when
+    the labels the operator derives from it would not fit."""
+    return fit_name(f"{topo.name}-gpu-nodes", NODE_POLICY_NAME_MAX)
 
 
 def rail_netdevs(topo: Topology) -> list[str]:
@@ -184,10 +204,12 @@ def mpijob(
     for x in xs:
         args += ["-x", x]
     args += [prog, "-b", sizes[0], "-e", sizes[1], "-f", sizes[2], "-g", "1"]
+    # mpi-operator names worker pods (and their DNS labels) <job>-worker-<i>: keep within 63
+    default = fit_name(f"{topo.name}-nccl-all-reduce", 63 - len(f"-worker-{workers - 1}"))
     return render(
         "k8s/mpijob.yaml.j2",
         cluster=topo.name,
-        name=name or f"{topo.name}-nccl-all-reduce",
+        name=name or default,
         namespace=k.namespace,
         image=k.nccl_tests_image,
         gpus=gpus,
@@ -210,30 +232,37 @@ def render_k8s(topo: Topology) -> list[Artifact]:
             hint="set addressing.pod_ips_per_node (e.g. 4), or kubernetes.enabled: false",
             field="addressing.pod_ips_per_node",
         )
-    release = _release(k.network_operator)
-    node_policy = release >= (26, 4)
     ib = topo.spec.compute_fabric.transport == "infiniband"
     networks = _networks(topo)
     ctx = {
         "cluster": topo.name,
         "release": k.network_operator,
-        "repository": REPOSITORY,
+        "repository": k.image_repository,
         "version": f"network-operator-v{k.network_operator}",
+        "pull_secrets": k.image_pull_secrets,
+        "multus": k.multus,
         "ib": ib,
         "nv_ipam": k.ipam == "nv-ipam",
-        "node_policy": node_policy,
+        "node_policy_name": node_policy_name(topo),
         "rdma_config": rdma_config(topo),
         "rails": networks,
     }
     out = [
         Artifact(
             "k8s/10-nicclusterpolicy.yaml", render("k8s/nicclusterpolicy.yaml.j2", **ctx).encode()
-        )
+        ),
+        Artifact("k8s/11-nicnodepolicy.yaml", render("k8s/nicnodepolicy.yaml.j2", **ctx).encode()),
     ]
-    if node_policy:
+    if k.multus == "upstream":
         out.append(
             Artifact(
-                "k8s/11-nicnodepolicy.yaml", render("k8s/nicnodepolicy.yaml.j2", **ctx).encode()
+                "k8s/multus/kustomization.yaml",
+                render(
+                    "k8s/multus-kustomization.yaml.j2",
+                    cluster=topo.name,
+                    version=k.multus_version,
+                    manifests=f"{MULTUS_MANIFESTS}/{k.multus_version}/deployments",
+                ).encode(),
             )
         )
     if k.ipam == "whereabouts":
@@ -244,6 +273,8 @@ def render_k8s(topo: Topology) -> list[Artifact]:
                     "k8s/whereabouts-kustomization.yaml.j2",
                     cluster=topo.name,
                     version=k.whereabouts_version,
+                    manifests=f"{WHEREABOUTS_MANIFESTS}/{k.whereabouts_version}/doc/crds",
+                    schedule=k.whereabouts_reconcile_schedule,
                 ).encode(),
             )
         )

@@ -1,7 +1,9 @@
 """Checks of rendered files by the tools that will consume them.
 
 `validate_rendered` runs, for what was rendered:
-  * the JSON embedded in Kubernetes manifests against aictl's schemas (always);
+  * the JSON embedded in Kubernetes manifests against aictl's schemas, and the manifests'
+    names and labels (and those the operators derive from them) against Kubernetes' limits
+    (always);
   * every custom resource against the CRDs found in `crds_dir` (when given);
   * `netplan generate` (networkd and NetworkManager renderers) on every netplan file and
     `vtysh -C` on every FRR config (when the tools are installed; otherwise reported).
@@ -47,7 +49,7 @@ def validate_rendered(
     from aictl.render.validate import k8s
     from aictl.render.validate import tools as tool_checks
 
-    findings = k8s.check_embedded(artifacts)
+    findings = k8s.check_embedded(artifacts) + k8s.check_names(artifacts)
     if crds_dir is not None:
         findings += k8s.check_crds(artifacts, crds_dir)
     if tools:

@@ -1,9 +1,11 @@
-"""Kubernetes checks: custom resources against CRDs, embedded JSON against schemas."""
+"""Kubernetes checks: custom resources against CRDs, embedded JSON against schemas, and names
+and labels (those rendered and those the operators derive from them) against Kubernetes' rules."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +27,9 @@ def _manifests(artifacts: list[Artifact]) -> list[Artifact]:
     return [
         a
         for a in artifacts
-        if a.path.startswith("k8s/") and a.path.endswith(".yaml") and "/whereabouts/" not in a.path
+        if a.path.startswith("k8s/")
+        and a.path.endswith(".yaml")
+        and not a.path.endswith("/kustomization.yaml")
     ]
 
 
@@ -149,4 +153,70 @@ def check_crds(artifacts: list[Artifact], crds_dir: Path) -> list[Finding]:
     if rdma is not None:
         schema = json.loads(Path(rdma).read_text())
         out += [f for f in check_embedded(artifacts, schema) if "rdmaShared" in f.check]
+    return out
+
+
+# Kubernetes' name rules (apimachinery IsDNS1123Subdomain, IsDNS1123Label, IsValidLabelValue)
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_SUBDOMAIN = re.compile(rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*$")
+_LABEL = re.compile(rf"^{_DNS_LABEL}$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _name_problems(name: str, *, label: bool) -> list[str]:
+    limit, pattern = (63, _LABEL) if label else (253, _SUBDOMAIN)
+    out = [f"{len(name)} characters, more than {limit}"] if len(name) > limit else []
+    if not pattern.match(name):
+        out.append("not lower-case letters, digits and '-'" + ("" if label else " and '.'"))
+    return out
+
+
+def _value_problems(value: str) -> list[str]:
+    out = [f"{len(value)} characters, more than 63"] if len(value) > 63 else []
+    if not _LABEL_VALUE.match(value):
+        out.append("not a label value (letters, digits, '-', '_', '.')")
+    return out
+
+
+def _derived(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(what, value, is a DNS label) for what the operators create from this resource."""
+    name = str((doc.get("metadata") or {}).get("name", ""))
+    spec = doc.get("spec") or {}
+    if doc.get("kind") == "NicNodePolicy" and spec.get("rdmaSharedDevicePlugin"):
+        # network-operator pkg/state/state_skel.go (nameSuffix, dsOwnerValue) and
+        # manifests/state-rdma-shared-device-plugin: the plugin's DaemonSet and its pods
+        return [
+            ("label app of the RDMA plugin's pods", f"rdma-shared-dp-{name}", False),
+            ("label ds-owner of the RDMA plugin's pods", f"nnp-{name}", False),
+        ]
+    if doc.get("kind") == "MPIJob":
+        # mpi-operator's validation: the last worker's hostname must be a DNS label
+        worker = (spec.get("mpiReplicaSpecs") or {}).get("Worker") or {}
+        replicas = max(1, int(worker.get("replicas") or 1))
+        return [("hostname of the last worker pod", f"{name}-worker-{replicas - 1}", True)]
+    return []
+
+
+def check_names(artifacts: list[Artifact]) -> list[Finding]:
+    """Names, label values and node selectors of every rendered manifest, and the names and
+    labels the network-operator and mpi-operator derive from them, against Kubernetes' limits
+    (a 60-character cluster name must not break a DaemonSet the operator creates)."""
+    out: list[Finding] = []
+    for art in _manifests(artifacts):
+        for doc in _docs(art):
+            meta = doc.get("metadata") or {}
+            name = str(meta.get("name", ""))
+            check = f"names and labels of {doc.get('kind')}/{name}"
+            errs = [f"name {name!r}: {p}" for p in _name_problems(name, label=False)]
+            selector = (doc.get("spec") or {}).get("nodeSelector")
+            values = {**(meta.get("labels") or {})}
+            if isinstance(selector, dict) and "nodeSelectorTerms" not in selector:
+                values.update(selector)
+            errs += [
+                f"label {k}={v!r}: {p}" for k, v in values.items() for p in _value_problems(str(v))
+            ]
+            for what, value, label in _derived(doc):
+                problems = _name_problems(value, label=True) if label else _value_problems(value)
+                errs += [f"{what} {value!r}: {p}" for p in problems]
+            out.append(Finding(art.path, check, "error" if errs else "ok", "; ".join(errs)))
     return out
