@@ -205,9 +205,9 @@ def test_the_k8s_launcher_names_fit_a_long_cluster_name(
     room for mpi-operator's `-worker-<i>` pods under the 63-character limit."""
     import yaml
 
-    from aictl.accept import runner
+    import shutil
 
-    monkeypatch.setattr(runner.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no kubectl here
     from aictl.spec.loader import parse_spec_text, preset_text
 
     long = "c" * 60
