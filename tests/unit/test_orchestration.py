@@ -203,9 +203,9 @@ def test_the_k8s_launcher_names_fit_a_long_cluster_name(
 ) -> None:
     """Without kubectl the k8s units fail with the manifest's path; every MPIJob name leaves
     room for mpi-operator's `-worker-<i>` pods under the 63-character limit."""
-    import yaml
-
     import shutil
+
+    import yaml
 
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no kubectl here
     from aictl.spec.loader import parse_spec_text, preset_text
