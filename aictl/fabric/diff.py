@@ -1,10 +1,11 @@
 """Discovered InfiniBand fabric vs the plan: every difference, with the fix in installer words.
 
-Endpoints are (device name, port). HCAs are named by their node description `<host> <rdma
-device>` (port 1), switches by their description, unless a node-name map (GUID -> name, the
-opensm/ibnetdiscover format) names them. The lower-tier end of a cable (the HCA, or the leaf
-of a leaf-spine cable) is taken as the fixed end: when a cable lands on the wrong port, the fix
-moves its upper end. Two cables each in the other's port are one swap.
+Endpoints are (device name, port). Devices are named by GUID where that is known (a node-name
+map, or the plan's own GUIDs), else by their node description (`<host> <rdma device>` for an
+HCA, port 1): see naming.py; devices that end with one name are reported, not compared. The
+lower-tier end of a cable (the HCA, or the leaf of a leaf-spine cable) is taken as the fixed
+end: when a cable lands on the wrong port, the fix moves its upper end. Two cables each in the
+other's port are one swap.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from aictl.fabric import Finding
+from aictl.fabric.naming import ambiguous, device_names
 from aictl.natsort import natural_key
 
 if TYPE_CHECKING:
@@ -71,15 +73,16 @@ def compare(
     topo: Topology, fab: IbFabric, *, names: dict[str, str] | None = None, plane: int = 0
 ) -> dict[str, Any]:
     """Plan vs discovered: findings (kind, where, message, fix) and counts."""
-    names = names or {}
     plan, roles = planned_links(topo, plane)
     gbps = topo.spec.compute_fabric.link_gbps
+    named = device_names(topo, fab, names, plane)
+    unclear = ambiguous(fab, named)
+    if unclear:
+        # cables between devices that share a name would merge: compare nothing on top
+        return _result(plane, plan, roles, unclear, links=_links(fab), devices=len(fab.nodes))
 
     def name(node_id: str) -> str:
-        node = fab.nodes.get(node_id)
-        if node is None:
-            return node_id
-        return names.get(node.guid, node.description)
+        return named.get(node_id, node_id)
 
     seen: dict[Endpoint, Endpoint] = {}
     rate: dict[Endpoint, str] = {}
@@ -214,14 +217,37 @@ def compare(
             )
     order = {"missing-device": 0, "unknown-device": 1, "swapped-cables": 2, "miswire": 3}
     findings.sort(key=lambda f: (order.get(f.kind, 5), natural_key(f.where)))
-    planned_cables = len(plan) // 2
+    return _result(
+        plane, plan, roles, findings, links=len(seen) // 2, devices=len(found_devices)
+    ) | {"simulated": fab.simulated}
+
+
+def _links(fab: IbFabric) -> int:
+    """Cables seen, each once (a link appears from both of its ends)."""
+    ends = {
+        tuple(sorted([(nid, p), (rid, rp)]))
+        for nid, n in fab.nodes.items()
+        for p, (rid, rp, _) in n.links.items()
+    }
+    return len(ends)
+
+
+def _result(
+    plane: int,
+    plan: dict[Endpoint, Endpoint],
+    roles: dict[str, str],
+    findings: list[Finding],
+    *,
+    links: int,
+    devices: int,
+) -> dict[str, Any]:
     return {
         "plane": plane + 1,
-        "planned_cables": planned_cables,
-        "discovered_links": len(seen) // 2,
-        "planned_devices": len(planned_devices),
-        "discovered_devices": len(found_devices),
+        "planned_cables": len(plan) // 2,
+        "discovered_links": links,
+        "planned_devices": len(roles),
+        "discovered_devices": devices,
         "findings": [f.as_dict() for f in findings],
         "ok": not findings,
-        "simulated": fab.simulated,
+        "simulated": False,
     }

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from aictl.fabric import Finding
+from aictl.fabric.naming import device_names
 from aictl.natsort import natural_key
 
 if TYPE_CHECKING:
@@ -34,12 +35,11 @@ def check_routing(
 
     HCAs named in `skip` (those with cabling findings) are left out of the permutation, so a
     miswire is reported once, by the cabling check, not again as imbalance it causes."""
-    names = names or {}
     nodes = fab.nodes
+    named = device_names(topo, fab, names)
 
     def name(nid: str) -> str:
-        n = nodes[nid]
-        return names.get(n.guid, n.description)
+        return named[nid]
 
     findings: list[Finding] = []
     by_name = {name(nid): nid for nid in nodes}

@@ -107,6 +107,27 @@ def _plane(topo: Topology, plane: int) -> tuple[str, str, str]:
     return ("\n".join(head + body)), "\n".join(roots) + "\n", "\n".join(cn_guids) + "\n"
 
 
+def planned_guids(topo: Topology, plane: int = 0) -> dict[str, str]:
+    """GUID (16 hex digits) -> the plan's name, for every device of one plane's net file:
+    switches by node GUID, HCAs by node and by port GUID (`<host> <rdma device>`). These are
+    the GUIDs the lab's twin has; a real fabric has them only when it was built to the plan's
+    GUIDs (subnet_manager.guids: planned)."""
+    files = render_all(topo)
+    planes = topo.shape.inp.planes
+    net = files["ibsim.net"] if planes == 1 else files[f"ibsim-p{plane + 1}.net"]
+    out: dict[str, str] = {}
+    guid = None
+    for line in net.splitlines():
+        if line.startswith(("caguid=", "switchguid=")):
+            guid = int(line.split("=", 1)[1], 16)
+        elif line.startswith(("Hca", "Switch")) and guid is not None:
+            desc = line.split('# "', 1)[1].rstrip('"')
+            out[f"{guid:016x}"] = desc
+            if line.startswith("Hca"):
+                out[f"{guid + 1:016x}"] = desc
+    return out
+
+
 def port_guids(topo: Topology) -> dict[str, str]:
     """`<host> <rdma device>` -> port GUID (16 hex digits) of the planned fabric, plane 1."""
     files = render_all(topo)
