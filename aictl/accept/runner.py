@@ -144,9 +144,7 @@ def _perf_unit(ctx: Context, unit: Unit) -> tuple[dict[str, Any], str]:
 
 def _k8s(ctx: Context, unit: Unit) -> tuple[int | None, str]:
     name = f"{ctx.topo.name}-{unit.id.replace('/', '-').replace('_', '-')}"[:63].rstrip("-")
-    path = ctx.store.root / "k8s" / f"{name}.yaml"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(launch.k8s_manifest(ctx.topo, unit, name))
+    path = ctx.store.save(f"k8s/{name}.yaml", launch.k8s_manifest(ctx.topo, unit, name))
     if ctx.crds is not None:
         from aictl.artifact import Artifact
         from aictl.render.validate.k8s import check_crds

@@ -9,14 +9,15 @@ same cluster and spec give the same files, no timestamps.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
-from aictl import jsonio
+from aictl import fsio, jsonio
 from aictl.errors import AictlError, ExitCode
+
+_STAGE = ExitCode.ACCEPTANCE_ERROR
 
 
 class RunError(AictlError):
@@ -37,13 +38,22 @@ class RunStore:
         self.root = root
         self.raw = root / "raw"
         self._lock = threading.Lock()
+        # files are written through aictl/fsio.py below the build directory (runs/<id>/...)
+        self._build = root.parent.parent
+        self._rel = f"{root.parent.name}/{root.name}"
 
     @classmethod
     def create(cls, runs: Path) -> RunStore:
-        runs.mkdir(parents=True, exist_ok=True)
-        taken = [int(m.group(1)) for p in runs.iterdir() if (m := re.match(r"^run-(\d+)$", p.name))]
-        root = runs / f"run-{max(taken, default=0) + 1:04d}"
-        (root / "raw").mkdir(parents=True)
+        from aictl import buildlock
+
+        # under the build directory's lock: two runs never pick the same id
+        with buildlock.hold(runs.parent, stage=_STAGE):
+            fsio.make_dir(runs.parent, runs.name, stage=_STAGE)
+            taken = [
+                int(m.group(1)) for p in runs.iterdir() if (m := re.match(r"^run-(\d+)$", p.name))
+            ]
+            root = runs / f"run-{max(taken, default=0) + 1:04d}"
+            fsio.make_dir(runs.parent, f"{runs.name}/{root.name}/raw", stage=_STAGE)
         return cls(root)
 
     @classmethod
@@ -61,10 +71,16 @@ class RunStore:
     def id(self) -> str:
         return self.root.name
 
+    def _write(self, name: str, text: str) -> Path:
+        fsio.write_file(self._build, f"{self._rel}/{name}", text.encode(), stage=_STAGE)
+        return self.root / name
+
+    def save(self, rel: str, text: str) -> Path:
+        """Write a file of the run (`k8s/<job>.yaml`); returns its path."""
+        return self._write(rel, text)
+
     def write_plan(self, plan: dict[str, Any]) -> None:
-        tmp = self.root / "plan.json.tmp"
-        tmp.write_text(jsonio.dumps(plan))
-        tmp.replace(self.root / "plan.json")
+        self._write("plan.json", jsonio.dumps(plan))
 
     def plan(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.root / "plan.json").read_text())
@@ -85,15 +101,13 @@ class RunStore:
 
     def save_raw(self, unit_id: str, text: str) -> str:
         name = f"{_safe(unit_id)}.txt"
-        (self.raw / name).write_text(text)
+        self._write(f"raw/{name}", text)
         return f"raw/{name}"
 
     def append(self, result: dict[str, Any]) -> None:
         line = jsonio.dumps_compact(result) + "\n"
-        with self._lock, (self.root / "results.jsonl").open("a") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._lock:
+            fsio.append_text(self._build, f"{self._rel}/results.jsonl", line, stage=_STAGE)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
-        (self.root / "summary.json").write_text(jsonio.dumps(summary))
+        self._write("summary.json", jsonio.dumps(summary))

@@ -48,10 +48,10 @@ def check_cmd(
     """
 
     def body() -> None:
-        from aictl import jsonio, ui
+        from aictl import fsio, jsonio, ui
         from aictl.checks import preflight
         from aictl.cli.exec import fleet, ssh_options
-        from aictl.errors import PreflightError
+        from aictl.errors import ExitCode, PreflightError
 
         topo, targets, build = fleet(spec, preset, limit, out)
         opts = ssh_options(
@@ -65,8 +65,9 @@ def check_cmd(
         )
         data = preflight.run(topo, targets, opts)
         data["cluster"] = topo.name
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "check.json").write_text(jsonio.dumps(data))
+        fsio.write_file(
+            build, "check.json", jsonio.dumps(data).encode(), stage=ExitCode.PREFLIGHT_FAILED
+        )
         if output is Output.json:
             ui.print_json(data)
         else:

@@ -135,9 +135,9 @@ def verify_cmd(
     """
 
     def body() -> None:
-        from aictl import jsonio, ui
+        from aictl import fsio, jsonio, ui
         from aictl.cli.exec import ssh_options
-        from aictl.errors import UsageError, VerifyError
+        from aictl.errors import ExitCode, UsageError, VerifyError
         from aictl.fabric.diff import compare, parse_node_name_map
         from aictl.fabric.ibnet import parse_ibnetdiscover
         from aictl.fabric.routing import check_routing, parse_lfts
@@ -183,8 +183,7 @@ def verify_cmd(
         data["findings"] = len(findings)
         data["ok"] = not findings
         data["simulated"] = fab.simulated
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "verify.json").write_text(jsonio.dumps(data))
+        fsio.write_file(build, "verify.json", jsonio.dumps(data).encode(), stage=ExitCode.TOPOLOGY)
         if output is Output.json:
             ui.print_json(data)
         else:
