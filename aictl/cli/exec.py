@@ -80,14 +80,18 @@ def ssh_options(
     timeout: float = 60.0,
     forks: int = 64,
 ) -> SshOptions:
-    """SshOptions from the shared CLI options, the lab's key and known_hosts by default."""
-    from aictl.remote import SshOptions, Target
+    """SshOptions from the shared CLI options, the lab's key and known_hosts by default.
+
+    Raises:
+        UsageError: a --jump that is not host[:port], a --key that is not a file.
+    """
+    from aictl.errors import UsageError
+    from aictl.remote import SshOptions
 
     dkey, dknown = ssh_defaults(build)
-    jump_target = None
-    if jump:
-        host, _, port = jump.partition(":")
-        jump_target = Target(host, host, int(port or 22))
+    jump_target = parse_jump(jump) if jump else None
+    if key is not None and not key.is_file():
+        raise UsageError(f"--key {key}: no such file", hint="the private key to log in with")
     return SshOptions(
         user=user,
         key=key or dkey,
@@ -98,6 +102,26 @@ def ssh_options(
         connect_timeout=min(timeout, 10.0),
         forks=forks,
     )
+
+
+def parse_jump(text: str) -> Target:
+    """`host`, `host:port` or `[v6-address]:port` as a Target (UsageError otherwise)."""
+    import re
+
+    from aictl.errors import UsageError
+    from aictl.remote import Target
+
+    m = re.fullmatch(
+        r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([A-Za-z0-9_.][A-Za-z0-9_.-]*)(?::(\d{1,5}))?", text
+    )
+    port = int((m.group(2) or m.group(4) or "22") if m else 0)
+    if m is None or not 1 <= port <= 65535:
+        raise UsageError(
+            f"--jump {text!r} is not host[:port]",
+            hint="a host name or address and an optional port 1-65535, e.g. --jump bastion:2222",
+        )
+    host = m.group(1) or m.group(3)
+    return Target(host, host, port)
 
 
 def exec_cmd(
@@ -162,6 +186,7 @@ def exec_cmd(
                         "rc": g.rc,
                         "output": g.output,
                         "error": g.error,
+                        "kind": str(g.kind),
                     }
                     for g in group_results(results)
                 ],
