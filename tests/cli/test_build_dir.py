@@ -63,17 +63,29 @@ def tree(root: Path) -> dict[str, bytes]:
 # --- symlinks -----------------------------------------------------------------------------
 
 
+def link_dir(path: Path, tmp_path: Path) -> Path:
+    """Replace directory `path` with a link to someone else's directory (returned), which
+    holds one precious file."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep\n")
+    subprocess.run(["rm", "-r", str(path)], check=True)
+    path.symlink_to(victim)
+    return victim
+
+
+def their_file(tmp_path: Path) -> Path:
+    target = tmp_path / "target"
+    target.write_text("theirs\n")
+    return target
+
+
 def test_render_refuses_a_symlinked_hosts_dir_and_leaves_its_target(
     tmp_path: Path, specs: tuple[Path, Path]
 ) -> None:
     out = tmp_path / "b"
     assert cli("render", str(specs[0]), "--out", str(out)).exit_code == 0
-    victim = tmp_path / "victim"
-    victim.mkdir()
-    (victim / "precious").write_text("keep\n")
-    hosts = out / "artifacts" / "hosts"
-    subprocess.run(["rm", "-r", str(hosts)], check=True)
-    hosts.symlink_to(victim)
+    victim = link_dir(out / "artifacts" / "hosts", tmp_path)
     r = cli("render", str(specs[0]), "--out", str(out))
     assert r.exit_code == ExitCode.RENDER
     assert "artifacts/hosts is a symlink" in one_error(r)
@@ -105,34 +117,27 @@ def test_plan_refuses_symlinks_and_planted_temporary_names(
 ) -> None:
     out = tmp_path / "b"
     out.mkdir()
-    target = tmp_path / "target"
-    target.write_text("theirs\n")
+    target = their_file(tmp_path)
     # the fixed temporary names of the old writer
     for name in (".topology.json.tmp", ".spec.resolved.json.tmp"):
         (out / name).symlink_to(target)
     assert cli("topo", "plan", str(specs[0]), "--out", str(out), "--no-picture").exit_code == 0
     assert target.read_text() == "theirs\n"
     assert not (out / "topology.json").is_symlink()
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    subprocess.run(["rm", "-r", str(out / "exports")], check=True)
-    (out / "exports").symlink_to(elsewhere)
+    victim = link_dir(out / "exports", tmp_path)
     r = cli("topo", "plan", str(specs[1]), "--out", str(out), "--no-picture")
     assert r.exit_code == ExitCode.TOPOLOGY and "exports is a symlink" in one_error(r)
-    assert not list(elsewhere.iterdir())
+    assert sorted(p.name for p in victim.iterdir()) == ["precious"]
     assert b'"node01"' in (out / "topology.json").read_bytes()  # the old plan, whole
 
 
 def test_inventory_refuses_a_symlinked_host_vars(tmp_path: Path, specs: tuple[Path, Path]) -> None:
     out = tmp_path / "inv"
     assert cli("inventory", str(specs[0]), "--out", str(out)).exit_code == 0
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    subprocess.run(["rm", "-r", str(out / "host_vars")], check=True)
-    (out / "host_vars").symlink_to(elsewhere)
+    victim = link_dir(out / "host_vars", tmp_path)
     r = cli("inventory", str(specs[1]), "--out", str(out))
     assert r.exit_code == ExitCode.RENDER and "host_vars is a symlink" in one_error(r)
-    assert not list(elsewhere.iterdir())
+    assert sorted(p.name for p in victim.iterdir()) == ["precious"]
 
 
 def test_verify_json_report_and_spec_init_refuse_links(tmp_path: Path) -> None:
@@ -146,8 +151,7 @@ def test_verify_json_report_and_spec_init_refuse_links(tmp_path: Path) -> None:
     good.write_text(_ibnet(topo, dict(planned_links(topo)[0])))
     out = tmp_path / "b"
     out.mkdir()
-    target = tmp_path / "target"
-    target.write_text("theirs\n")
+    target = their_file(tmp_path)
     (out / "verify.json").symlink_to(target)
     r = cli("topo", "verify", "--preset", "lab-small", "--out", str(out), "--discovered", str(good))
     assert r.exit_code == ExitCode.TOPOLOGY and "verify.json is a symlink" in one_error(r)

@@ -63,12 +63,18 @@ def test_a_symlinked_directory_is_refused_and_its_target_untouched(tmp_path: Pat
     assert sorted(p.name for p in victim.iterdir()) == ["precious"]
 
 
-def test_a_symlinked_file_is_refused_never_written_through(tmp_path: Path) -> None:
-    target = tmp_path / "elsewhere.conf"
+def planted(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """(root, target): `root/name` is a link to a file of someone else's."""
+    target = tmp_path / "theirs"
     target.write_text("theirs\n")
     root = tmp_path / "build"
     root.mkdir()
-    (root / "nccl.conf").symlink_to(target)
+    (root / name).symlink_to(target)
+    return root, target
+
+
+def test_a_symlinked_file_is_refused_never_written_through(tmp_path: Path) -> None:
+    root, target = planted(tmp_path, "nccl.conf")
     with pytest.raises(WriteError) as err, fsio.publish(root, stage=STAGE) as pub:
         pub.write("nccl.conf", b"ours\n")
     assert "is a symlink" in err.value.message
@@ -272,10 +278,6 @@ def test_holding_is_reentrant_and_readers_share(tmp_path: Path) -> None:
 
 
 def test_the_lock_file_may_not_be_a_link(tmp_path: Path) -> None:
-    target = tmp_path / "t"
-    target.write_text("")
-    root = tmp_path / "b"
-    root.mkdir()
-    (root / ".aictl.lock").symlink_to(target)
+    root, _ = planted(tmp_path, ".aictl.lock")
     with pytest.raises(WriteError, match="is a symlink"):
         fsio.write_file(root, "x", b"x", stage=STAGE)
