@@ -452,7 +452,10 @@ class Kubernetes(_Model):
     control_plane: list[Name] = Field(default_factory=list, description="Control-plane hostnames.")
     ipam: Literal["whereabouts", "nv-ipam"] = Field("whereabouts", description="IPAM for rails.")
     network_prefix: Name = Field(
-        "rail", description="Per-rail network names: <prefix>0, <prefix>1, ... (net1.. in pods)."
+        "rail",
+        # it also names the RDMA resource rdma_shared_<prefix><rail>: 63 characters at most
+        max_length=40,
+        description="Per-rail network names: <prefix>0, <prefix>1, ... (net1.. in pods).",
     )
     rdma_resource_prefix: str = Field(
         "rdma",
