@@ -181,3 +181,32 @@ class LabError(AictlError):
 
     exit_code = ExitCode.INTERNAL
     label = "LAB"
+
+
+class WriteError(AictlError):
+    """A file of the build directory cannot be written safely: a symlink in the way, a path
+    leaving the directory, a full disk, a read-only file system, no permission, a name too
+    long. The exit code is the stage's (render 5, plan 4, ...): the stage failed, not aictl."""
+
+    label = "WRITE"
+
+    def __init__(self, message: str, *, exit_code: ExitCode, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+
+
+class BuildLockedError(AictlError):
+    """Another aictl command holds the build directory's lock (it is named in the message)."""
+
+    label = "LOCKED"
+
+    def __init__(self, message: str, *, exit_code: ExitCode, hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+
+
+class KnownHostsError(AictlError):
+    """The known_hosts file cannot be used (a malformed line, not UTF-8, not readable)."""
+
+    exit_code = ExitCode.REMOTE
+    label = "REMOTE"

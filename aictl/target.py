@@ -110,13 +110,15 @@ class ClusterTarget:
             source=source,
         )
 
-    def save(self, path: Path) -> None:
+    def save(self, build: Path, name: str | None = None) -> Path:
+        """Write it as build/<cluster>/targets/<name>.json (through the build directory's
+        writer); returns the path."""
+        from aictl import fsio
+        from aictl.errors import ExitCode
         from aictl.jsonio import dumps
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(dumps(self.as_json()))
-        tmp.replace(path)
+        rel = f"targets/{name or self.name}.json"
+        return fsio.write_file(build, rel, dumps(self.as_json()).encode(), stage=ExitCode.USAGE)
 
 
 def targets_dir(build: Path) -> Path:
@@ -215,16 +217,23 @@ def host(target: ClusterTarget, topo: Topology, name: str) -> Host:
     return Host(name, a.address, a.port) if a else Host(name, name)
 
 
-def parse_jump(jump: str) -> Host:
-    """`host[:port]` -> the jump host (a usage error when the port is not a port)."""
+def parse_jump(text: str) -> Host:
+    """`host`, `host:port` or `[v6-address]:port` as the jump host (UsageError otherwise)."""
+    import re
+
     from aictl.remote import Target as Host
 
-    name, sep, port = jump.partition(":")
-    if not name or (sep and not (port.isdigit() and 0 < int(port) < 65536)):
+    m = re.fullmatch(
+        r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([A-Za-z0-9_.][A-Za-z0-9_.-]*)(?::(\d{1,5}))?", text
+    )
+    port = int((m.group(2) or m.group(4) or "22") if m else 0)
+    if m is None or not 1 <= port <= 65535:
         raise UsageError(
-            f"--jump {jump!r}: expected host or host:port", hint="e.g. --jump bastion:2222"
+            f"--jump {text!r} is not host[:port]",
+            hint="a host name or address and an optional port 1-65535, e.g. --jump bastion:2222",
         )
-    return Host(name, name, int(port) if sep else 22)
+    host = m.group(1) or m.group(3)
+    return Host(host, host, port)
 
 
 def ssh_options(
@@ -234,9 +243,15 @@ def ssh_options(
     timeout: float = 60.0,
     forks: int = 64,
 ) -> SshOptions:
-    """SshOptions from a target (keys and known_hosts: the target's, else ~/.ssh)."""
+    """SshOptions from a target (keys and known_hosts: the target's, else ~/.ssh).
+
+    Raises:
+        UsageError: a jump host that is not host[:port], a key that is not a file.
+    """
     from aictl.remote import SshOptions
 
+    if target.key is not None and not target.key.is_file():
+        raise UsageError(f"--key {target.key}: no such file", hint="the private key to log in with")
     return SshOptions(
         user=target.user,
         key=target.key,

@@ -41,7 +41,9 @@ def err() -> Console:
 
 def print_json(data: Any) -> None:
     """Machine output: sorted, indented JSON on stdout (no colour, no wrapping)."""
-    sys.stdout.write(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(
+        json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
 
 
 def table(
@@ -85,6 +87,17 @@ def progress_line(event: Progress) -> None:
     err().print(" ".join(p for p in parts if p), markup=False, highlight=False)
 
 
+# control characters (and what str.splitlines breaks at) shown escaped: one problem, one line
+_ESCAPE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, 0x85)} | {
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def _line(text: str) -> str:
+    return text.translate(_ESCAPE)
+
+
 def _problem_line(label: str, p: Problem) -> str:
     where = p.location()
     parts = [f"error[{label}]"]
@@ -100,15 +113,15 @@ def print_error(exc: AictlError) -> None:
     console = err()
     if exc.problems:
         for p in exc.problems:
-            console.print(_problem_line(exc.label, p), markup=False)
+            console.print(_line(_problem_line(exc.label, p)), markup=False)
             if p.hint:
-                console.print(f"  hint: {p.hint}", markup=False)
+                console.print(_line(f"  hint: {p.hint}"), markup=False)
         if len(exc.problems) > 1:
             console.print(f"{len(exc.problems)} problems; nothing was written", markup=False)
     else:
-        console.print(f"error[{exc.label}] {exc.message}", markup=False)
+        console.print(_line(f"error[{exc.label}] {exc.message}"), markup=False)
     if exc.hint:
-        console.print(f"  hint: {exc.hint}", markup=False)
+        console.print(_line(f"  hint: {exc.hint}"), markup=False)
 
 
 def print_internal(exc: BaseException) -> None:

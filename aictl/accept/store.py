@@ -11,18 +11,20 @@ same cluster and spec give the same files, no timestamps.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aictl import jsonio
+from aictl import fsio, jsonio
 from aictl.accept.model import SCHEMA_VERSION, Judgement, RunPlan, UnitResult
-from aictl.errors import RunError
+from aictl.errors import ExitCode, RunError
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
+
+
+_STAGE = ExitCode.ACCEPTANCE_ERROR
 
 
 def _safe(unit_id: str) -> str:
@@ -36,13 +38,22 @@ class RunStore:
         self.root = root
         self.raw = root / "raw"
         self._lock = threading.Lock()
+        # files are written through aictl/fsio.py below the build directory (runs/<id>/...)
+        self._build = root.parent.parent
+        self._rel = f"{root.parent.name}/{root.name}"
 
     @classmethod
     def create(cls, runs: Path) -> RunStore:
-        runs.mkdir(parents=True, exist_ok=True)
-        taken = [int(m.group(1)) for p in runs.iterdir() if (m := re.match(r"^run-(\d+)$", p.name))]
-        root = runs / f"run-{max(taken, default=0) + 1:04d}"
-        (root / "raw").mkdir(parents=True)
+        from aictl import buildlock
+
+        # under the build directory's lock: two runs never pick the same id
+        with buildlock.hold(runs.parent, stage=_STAGE):
+            fsio.make_dir(runs.parent, runs.name, stage=_STAGE)
+            taken = [
+                int(m.group(1)) for p in runs.iterdir() if (m := re.match(r"^run-(\d+)$", p.name))
+            ]
+            root = runs / f"run-{max(taken, default=0) + 1:04d}"
+            fsio.make_dir(runs.parent, f"{runs.name}/{root.name}/raw", stage=_STAGE)
         return cls(root)
 
     @classmethod
@@ -70,10 +81,9 @@ class RunStore:
     def id(self) -> str:
         return self.root.name
 
-    def _write(self, name: str, text: str) -> None:
-        tmp = self.root / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(self.root / name)
+    def _write(self, name: str, text: str) -> Path:
+        fsio.write_file(self._build, f"{self._rel}/{name}", text.encode(), stage=_STAGE)
+        return self.root / name
 
     def write_snapshot(self, topo: Topology) -> None:
         """The plan the run was made from, so the run directory stands on its own."""
@@ -111,22 +121,17 @@ class RunStore:
 
     def save_raw(self, unit_id: str, text: str) -> str:
         name = f"{_safe(unit_id)}.txt"
-        (self.raw / name).write_text(text)
+        self._write(f"raw/{name}", text)
         return f"raw/{name}"
 
     def save_manifest(self, name: str, text: str) -> Path:
         """A manifest a launcher applies (k8s/<name>.yaml), kept with the run."""
-        path = self.root / "k8s" / f"{_safe(name)}.yaml"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text)
-        return path
+        return self._write(f"k8s/{_safe(name)}.yaml", text)
 
     def append(self, result: UnitResult) -> None:
         line = jsonio.dumps_compact(result.as_json()) + "\n"
-        with self._lock, (self.root / "results.jsonl").open("a") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with self._lock:
+            fsio.append_text(self._build, f"{self._rel}/results.jsonl", line, stage=_STAGE)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         self._write("summary.json", jsonio.dumps({"schema_version": SCHEMA_VERSION, **summary}))

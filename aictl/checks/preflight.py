@@ -169,12 +169,9 @@ def run(
 
 
 def save(report: PreflightReport, build: Path) -> Path:
-    """Write build/<cluster>/check.json."""
-    from aictl import jsonio
+    """Write build/<cluster>/check.json (through the build directory's writer)."""
+    from aictl import fsio, jsonio
+    from aictl.errors import ExitCode
 
-    build.mkdir(parents=True, exist_ok=True)
-    path = build / "check.json"
-    tmp = build / ".check.json.tmp"
-    tmp.write_text(jsonio.dumps(report.as_json()))
-    tmp.replace(path)
-    return path
+    data = jsonio.dumps(report.as_json()).encode()
+    return fsio.write_file(build, "check.json", data, stage=ExitCode.PREFLIGHT_FAILED)

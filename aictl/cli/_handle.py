@@ -18,8 +18,10 @@ DEBUG = {"on": False}
 
 def run(fn: Callable[[], T]) -> T:
     """Run a command body; map AictlError to its exit code, anything else to INTERNAL."""
-    from aictl import ui
+    from aictl import buildlock, ui
 
+    # a command that waits for another's build directory says so, once
+    buildlock.on_wait(lambda msg: ui.err().print(msg, markup=False))
     try:
         return fn()
     except AictlError as exc:

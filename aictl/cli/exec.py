@@ -119,6 +119,7 @@ def exec_cmd(
                         "rc": g.rc,
                         "output": g.output,
                         "error": g.error,
+                        "kind": str(g.kind),
                     }
                     for g in group_results(results)
                 ],

@@ -32,4 +32,7 @@ def try_fast(argv: list[str]) -> int | None:
 
         ui.print_error(exc)
         return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return int(ExitCode.INTERRUPTED)
     return int(ExitCode.OK)

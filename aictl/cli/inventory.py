@@ -25,16 +25,16 @@ def inventory_cmd(
     """
 
     def body() -> None:
-        from aictl import ui
+        from aictl import fsio, ui
+        from aictl.errors import ExitCode
         from aictl.render.targets.inventory import render_inventory
 
         topo = plan(load(spec, preset))
         dest = out or Path("build") / topo.name / "inventory"
         arts = render_inventory(topo)
-        for art in arts:
-            path = dest / art.path.removeprefix("inventory/")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(art.data)
+        with fsio.publish(dest, stage=ExitCode.RENDER, marker="inventory") as pub:
+            for art in arts:
+                pub.write(art.path.removeprefix("inventory/"), art.data)
         ui.say(f"wrote {len(arts)} files to {dest}/ (ansible-playbook -i {dest} ...)")
 
     run(body)

@@ -87,6 +87,7 @@ def render_cmd(
                 "changed": list(d.changed),
                 "missing": list(d.missing),
                 "extra": list(d.extra),
+                "manifest": list(d.manifest),
             }
             if not d.clean:
                 problems = [
@@ -97,10 +98,11 @@ def render_cmd(
                         ("not rendered", d.extra),
                     )
                     for p in paths[:20]
-                ]
+                ] + [Problem(m, file=str(build / "manifest.json")) for m in d.manifest]
                 raise RenderDriftError(
                     f"{len(d.changed) + len(d.missing) + len(d.extra)} file(s) differ from "
-                    "what the spec renders",
+                    "what the spec renders"
+                    + (", and the manifest does not match" if d.manifest else ""),
                     problems=problems,
                     hint=f"re-render: aictl render {spec or '--preset ' + str(preset)}",
                 )

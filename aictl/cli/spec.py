@@ -68,14 +68,15 @@ def init(
     """
 
     def body() -> None:
-        from aictl import ui
-        from aictl.errors import UsageError
+        from aictl import fsio, ui
+        from aictl.errors import ExitCode, UsageError
         from aictl.spec.loader import preset_text
 
         text = preset_text(preset)
         if out.exists() and not force:
             raise UsageError(f"{out} exists", hint="pass --force to overwrite it")
-        out.write_text(text)
+        # replaced, never written through: a link at `out` is refused
+        fsio.write_file(out.parent, out.name, text.encode(), stage=ExitCode.USAGE, lock=False)
         ui.say(f"wrote {out} (preset {preset}); check it with: aictl spec validate {out}")
 
     run(body)

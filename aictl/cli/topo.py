@@ -274,27 +274,31 @@ def draw(
     """
 
     def body() -> None:
-        from aictl import ui
-        from aictl.errors import ToolMissingError
+        from aictl import fsio, ui
+        from aictl.errors import ExitCode, ToolMissingError
         from aictl.topology.exports import svg
 
         topo = plan(load(spec, preset))
         lvl = level.value if level else svg.default_level(topo)
         text = svg.render(topo, level=lvl)
-        dest = out or _default_out(topo.name) / "exports" / f"topology-{lvl}.{fmt.value}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if fmt is PicFormat.svg:
-            dest.write_text(text)
-        else:
+        data = text.encode()
+        if fmt is PicFormat.png:
             tool = shutil.which("rsvg-convert")
             if tool is None:
                 raise ToolMissingError(
                     "--format png needs rsvg-convert",
                     hint="apt-get install librsvg2-bin, or use --format svg",
                 )
-            subprocess.run(
-                [tool, "--format=png", f"--output={dest}"], input=text.encode(), check=True
+            data = subprocess.run(
+                [tool, "--format=png"], input=data, capture_output=True, check=True
+            ).stdout
+        name = f"topology-{lvl}.{fmt.value}"
+        if out is None:
+            dest = fsio.write_file(
+                _default_out(topo.name), f"exports/{name}", data, stage=ExitCode.TOPOLOGY
             )
+        else:
+            dest = fsio.write_file(out.parent, out.name, data, stage=ExitCode.TOPOLOGY, lock=False)
         ui.say(f"wrote {dest} ({lvl} level)")
 
     run(body)

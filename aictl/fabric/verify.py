@@ -84,13 +84,12 @@ class VerifyReport:
         return read_stage_file(path, cls.from_json, again="aictl topo verify")
 
     def save(self, build: Path) -> Path:
-        from aictl import jsonio
+        """Write build/<cluster>/verify.json (through the build directory's writer)."""
+        from aictl import fsio, jsonio
+        from aictl.errors import ExitCode
 
-        build.mkdir(parents=True, exist_ok=True)
-        tmp = build / ".verify.json.tmp"
-        tmp.write_text(jsonio.dumps(self.as_json()))
-        tmp.replace(build / "verify.json")
-        return build / "verify.json"
+        data = jsonio.dumps(self.as_json()).encode()
+        return fsio.write_file(build, "verify.json", data, stage=ExitCode.TOPOLOGY)
 
 
 def live(host: Target, executor: Executor) -> tuple[str, str]:

@@ -16,6 +16,7 @@ performance (only when an expectation is given: peak busbw below it).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +46,19 @@ _KEEP_ENV = ("NCCL_", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "UCX_TLS", "U
 
 
 def _num(tok: str) -> float | None:
+    """A number of the table; NaN and infinities (a broken run) read as no number."""
     try:
-        return float(tok)
+        v = float(tok)
     except ValueError:
         return None
+    return v if math.isfinite(v) else None
+
+
+def _nonfinite(tok: str) -> bool:
+    try:
+        return not math.isfinite(float(tok))
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +181,7 @@ def parse_nccl(
     old = False
     header = footer = False
     failures: list[str] = []
+    broken: list[int] = []  # sizes whose row holds NaN or inf
     for ln in lines:
         s = ln.strip()
         if m := re.match(r"^# nccl-tests version (\S+)", s):
@@ -199,6 +210,8 @@ def parse_nccl(
             if len(tok) < 11:
                 continue
             vals, mid = tok[-8:], tok[2:-8]
+            if any(_nonfinite(v) for v in vals):
+                broken.append(int(tok[0]))
             rows.append(
                 Row(
                     size_bytes=int(tok[0]),
@@ -224,7 +237,10 @@ def parse_nccl(
     wrong = sum(r.wrong for r in rows)
     kind: FailureKind | None = None
     msg = ""
-    if wrong or (oob and (not oob.ok or oob.count)):
+    if broken:
+        kind = FailureKind.CORRECTNESS
+        msg = f"NaN or inf in the results at {len(broken)} size(s), first {broken[0]} bytes"
+    elif wrong or (oob and (not oob.ok or oob.count)):
         kind = FailureKind.CORRECTNESS
         msg = (
             f"{wrong} wrong elements"
@@ -279,7 +295,8 @@ def redact_env(env: list[Any]) -> list[str]:
 
 
 def _jnum(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    return float(v) if ok else None
 
 
 def parse_nccl_json(text: str, *, expect_busbw: float | None = None) -> NcclResult:

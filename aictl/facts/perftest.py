@@ -9,6 +9,7 @@ Interleaved server+client output (one stream) parses as side `both`.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -154,7 +155,9 @@ def parse_perftest(text: str, *, expect_gbps: float | None = None) -> PerftestRe
 
 
 def _row(kind: str, units: str, tok: list[str]) -> dict[str, float | int | None] | None:
-    """One result row (ValueError when a number does not read)."""
+    """One result row (ValueError when a number does not read, NaN and inf included)."""
+    if any(t.lower().lstrip("+-") in ("nan", "inf", "infinity") for t in tok[:9]):
+        raise ValueError("not a finite number")
     if kind == "bw" and len(tok) >= 4:
         f = 1.0 if units == "Gb" else MIB_TO_GBPS
         return {
@@ -183,4 +186,4 @@ def _row(kind: str, units: str, tok: list[str]) -> dict[str, float | int | None]
 
 
 def _float(v: Any) -> float | None:
-    return float(v) if isinstance(v, int | float) else None
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None

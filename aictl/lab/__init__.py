@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aictl.errors import LabError, ToolMissingError
+from aictl.errors import ExitCode, LabError, ToolMissingError
 from aictl.lab.hardware import (
     FAULT_KINDS,
     apply_fault,
@@ -81,12 +81,31 @@ mount --rbind /dev $M/dev
 mount -t proc proc $M/proc
 mount --rbind /sys $M/sys
 mount -t tmpfs tmpfs $M/run
+# a fresh machine: its own /root, /home and /tmp, none of the host's dotfiles or files
+mkdir -p $M/root $M/home $M/tmp
+mount -t tmpfs -o mode=0700,size=256m tmpfs $M/root
+mount -t tmpfs -o mode=0755,size=64m tmpfs $M/home
+mount -t tmpfs -o mode=1777,size=512m tmpfs $M/tmp
+cp -a $N/etc-lab/root/. $M/root/
 mkdir -p $M/run/sshd $M/opt/aictl-lab $M/etc/aictl-lab
 mount --bind $R/shared $M/opt/aictl-lab
 mount --bind $N/etc-lab $M/etc/aictl-lab
 hostname {node}
 exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
 """
+
+
+# a node's processes start from this, never the caller's environment
+NODE_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "LANG": "C.UTF-8",
+}
+# ssh inside a node reads this, not the host's /etc/ssh/ssh_config (SendEnv, proxies, ...)
+NODE_SSH_CONFIG = (
+    "# aictl lab node: its own ssh client settings\n"
+    "Host *\n  IdentityFile /root/.ssh/id_ed25519\n  UserKnownHostsFile /root/.ssh/known_hosts\n"
+    "  StrictHostKeyChecking yes\n  BatchMode yes\n"
+)
 
 
 def _tag(cluster: str) -> str:
@@ -259,15 +278,21 @@ def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
     sim = shared / "simtools.py"
     shutil.copyfile(Path(__file__).with_name("simtools.py"), sim)
     sim.chmod(0o755)
-    paths.client.mkdir(parents=True, exist_ok=True)
-    key = paths.client / "id_ed25519"
-    for f in (key, key.with_suffix(".pub")):
-        f.unlink(missing_ok=True)
+    # the operator's key is made in the lab's runtime dir, then copied into the build dir
+    key = paths.run / "id_ed25519"
     _keygen(key, f"aictl-lab-{paths.cluster}")
+    _client_write(paths, "id_ed25519", key.read_bytes(), mode=0o600)
+    _client_write(paths, "id_ed25519.pub", key.with_suffix(".pub").read_bytes())
     shutil.copyfile(key.with_suffix(".pub"), shared / "authorized_keys")
     shutil.copyfile(Path(__file__).with_name("fabricmodel.py"), shared / "fabricmodel.py")
     for sub in ("jobs", "flows"):
         (shared / sub).mkdir(mode=0o1777)
+
+
+def _client_write(paths: LabPaths, name: str, data: bytes, *, mode: int = 0o644) -> None:
+    from aictl import fsio
+
+    fsio.write_file(paths.build, f"lab/{name}", data, stage=ExitCode.INTERNAL, mode=mode)
 
 
 def _networks(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
@@ -371,12 +396,14 @@ def _node_client_files(topo: Topology, paths: LabPaths) -> None:
         known.append(f"{node.name},{node.mgmt_ip} {' '.join(pub.split()[:2])}")
     hosts = Path("/etc/hosts").read_text() if Path("/etc/hosts").exists() else ""
     hosts += "# aictl lab\n" + "".join(f"{n.mgmt_ip} {n.name}\n" for n in topo.nodes)
-    key = paths.client / "id_ed25519"
+    key = paths.run / "id_ed25519"
     for node in topo.nodes:
         upper = paths.node(node.name) / "upper"
-        (upper / "etc").mkdir(parents=True, exist_ok=True)
+        (upper / "etc" / "ssh").mkdir(parents=True, exist_ok=True)
         (upper / "etc" / "hosts").write_text(hosts)
-        ssh = upper / "root" / ".ssh"
+        (upper / "etc" / "ssh" / "ssh_config").write_text(NODE_SSH_CONFIG)
+        # copied into the node's fresh /root when it starts (NODE_SCRIPT)
+        ssh = paths.node(node.name) / "etc-lab" / "root" / ".ssh"
         ssh.mkdir(parents=True, exist_ok=True)
         ssh.chmod(0o700)
         shutil.copyfile(key, ssh / "id_ed25519")
@@ -409,6 +436,7 @@ def _start_node(paths: LabPaths, state: dict[str, Any], name: str) -> None:
             script,
         ],
         log=paths.node(name) / "node.log",
+        env=NODE_ENV,
     )
     info["sshd"] = "starting"
 
@@ -453,16 +481,16 @@ def _client_files(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Non
             "",
         ]
         hosts.append(f"{node.name} {node.mgmt_ip} 22")
-    (paths.client / "known_hosts").write_text("\n".join(known) + "\n")
-    (paths.client / "ssh_config").write_text("\n".join(config))
-    (paths.client / "hosts.txt").write_text("\n".join(hosts) + "\n")
+    _client_write(paths, "known_hosts", ("\n".join(known) + "\n").encode())
+    _client_write(paths, "ssh_config", "\n".join(config).encode())
+    _client_write(paths, "hosts.txt", ("\n".join(hosts) + "\n").encode())
     state["client"] = {
         "key": str(key),
         "known_hosts": str(paths.client / "known_hosts"),
         "ssh_config": str(paths.client / "ssh_config"),
         "target": str(paths.target),
     }
-    lab_target(topo, paths, state).save(paths.target)
+    lab_target(topo, paths, state).save(paths.build)
 
 
 # what provisioning needs on a lab node: no systemd, so netplan is validated, not applied,

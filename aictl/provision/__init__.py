@@ -125,7 +125,8 @@ def provision(
         on_event: called with every ansible-runner event.
         progress: called with the events worth showing, as progress events.
     """
-    import ansible_runner
+    from aictl import buildlock, fsio
+    from aictl.errors import ExitCode
 
     handler = on_event
     if progress is not None:
@@ -137,24 +138,40 @@ def provision(
             if shown is not None:
                 progress(shown)
 
-    data_dir = (build / "runner").resolve()
-    for sub in ("env", "tmp", "cp"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
-    cfg = data_dir / "env" / "ansible.cfg"
-    cfg.write_text(_ansible_cfg(opts, data_dir))
-    # the ansible-playbook installed beside this Python first (a venv need not be on PATH)
-    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-    (data_dir / "env" / "envvars").write_text(
-        json.dumps(
-            {
-                "PATH": path,
-                "ANSIBLE_CONFIG": str(cfg),
-                "ANSIBLE_HOME": str(data_dir / "ansible-home"),
-                "ANSIBLE_DEPRECATION_WARNINGS": "False",
-                "ANSIBLE_NOCOLOR": "True",
-            }
+    stage = ExitCode.PROVISION
+    with buildlock.hold(build, stage=stage):
+        data_dir = (build / "runner").resolve()
+        for sub in ("env", "tmp", "cp"):
+            fsio.make_dir(build, f"runner/{sub}", stage=stage)
+        cfg = data_dir / "env" / "ansible.cfg"
+        fsio.write_file(
+            build, "runner/env/ansible.cfg", _ansible_cfg(opts, data_dir).encode(), stage=stage
         )
-    )
+        fsio.write_file(
+            build, "runner/env/envvars", json.dumps(_our_env(cfg, data_dir)).encode(), stage=stage
+        )
+        return _provision(data_dir, inventory, opts, handler)
+
+
+def _our_env(cfg: Path, data_dir: Path) -> dict[str, str]:
+    """The variables aictl sets for ansible-playbook (docs/provision.md)."""
+    return {
+        # the ansible-playbook installed beside this Python first (a venv need not be on PATH)
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "ANSIBLE_CONFIG": str(cfg),
+        "ANSIBLE_HOME": str(data_dir / "ansible-home"),
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_NOCOLOR": "True",
+        "LANG": os.environ.get("LANG") or "C.UTF-8",
+    }
+
+
+def _provision(
+    data_dir: Path,
+    inventory: Path,
+    opts: ProvisionOptions,
+    on_event: Callable[[dict[str, Any]], None] | None,
+) -> ProvisionResult:
     cmdline = []
     if opts.check:
         cmdline.append("--check")
@@ -168,7 +185,7 @@ def provision(
     stale = data_dir / "env" / "extravars"
     stale.unlink(missing_ok=True)
     try:
-        r = _run(ansible_runner, data_dir, playbook, inventory, opts, cmdline, handler)
+        r = _run(data_dir, playbook, inventory, opts, cmdline, on_event)
     finally:
         stale.unlink(missing_ok=True)
     stats: dict[str, dict[str, int]] = r.stats or {}
@@ -184,8 +201,18 @@ def provision(
     )
 
 
+# what ansible-playbook gets of the caller's environment (docs/provision.md); the runner
+# stores its environment in artifacts/<id>/command, so nothing else may reach it
+PASSED_ENV = ("HOME", "USER", "LOGNAME", "LC_ALL", "LC_CTYPE", "SSH_AUTH_SOCK", "TZ")
+
+
+def runner_env(env: dict[str, str], caller: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
+    """`env` (what ansible-runner prepared) without the caller's variables: only those aictl
+    sets (`ours`), those the runner sets or changes, and PASSED_ENV stay."""
+    return {k: v for k, v in env.items() if k in ours or k in PASSED_ENV or caller.get(k) != v}
+
+
 def _run(
-    ansible_runner: Any,
     data_dir: Path,
     playbook: Path,
     inventory: Path,
@@ -193,7 +220,9 @@ def _run(
     cmdline: list[str],
     on_event: Callable[[dict[str, Any]], None] | None,
 ) -> Any:
-    return ansible_runner.run(
+    from ansible_runner.interface import init_runner
+
+    r = init_runner(
         private_data_dir=str(data_dir),
         project_dir=str(playbook.parent),
         playbook=playbook.name,
@@ -206,3 +235,7 @@ def _run(
         event_handler=(lambda e: (on_event(e), True)[1]) if on_event else None,
         rotate_artifacts=10,
     )
+    ours = _our_env(data_dir / "env" / "ansible.cfg", data_dir)
+    r.config.env = runner_env(r.config.env, dict(os.environ), ours)
+    r.run()
+    return r

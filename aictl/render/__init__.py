@@ -6,11 +6,12 @@ manifest.json), `check_drift` (`aictl render --check`). All Jinja runs in this p
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aictl.errors import UsageError
-from aictl.render.manifest import Drift, drift, manifest_text
+from aictl.render.manifest import Drift, drift, manifest_problems, manifest_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Drift", "RenderResult", "check_drift", "render_all", "write_rendered"]
 
+PENDING = "render"  # the marker fsio leaves while a render renames files into place
+
 
 @dataclass(frozen=True, slots=True)
 class RenderResult:
@@ -27,6 +30,8 @@ class RenderResult:
 
     artifacts: tuple[Artifact, ...]
     targets: tuple[str, ...]
+    cluster: str = ""
+    spec_sha256: str = ""
 
     def prefixes(self) -> tuple[str, ...]:
         from aictl.render.targets import TARGETS
@@ -54,60 +59,67 @@ def render_all(topo: Topology, *, targets: list[str] | None = None) -> RenderRes
         if name in chosen:
             arts += TARGETS[name][1](topo)
     return RenderResult(
-        tuple(sorted(arts, key=lambda a: a.path)), tuple(t for t in TARGETS if t in chosen)
+        tuple(sorted(arts, key=lambda a: a.path)),
+        tuple(t for t in TARGETS if t in chosen),
+        topo.name,
+        topo.spec_sha256,
     )
 
 
 def write_rendered(topo: Topology, result: RenderResult, build_dir: Path) -> Path:
     """Write the artifacts under `build_dir/artifacts` and `build_dir/manifest.json`.
 
-    Only files whose bytes changed are written, each directory is created once, and files of
-    the rendered targets that the spec no longer produces are removed, so the tree always
-    equals the manifest (and a re-render of an unchanged spec touches nothing). Returns the
+    Only files whose bytes changed are written, and files of the rendered targets that the
+    spec no longer produces are removed, so the tree always equals the manifest (and a
+    re-render of an unchanged spec touches nothing). One transaction under the build
+    directory's lock (aictl/fsio.py): an I/O error leaves the previous tree, a killed run a
+    tree `check_drift` reports; links below the build directory are refused. Returns the
     manifest path.
+
+    Raises:
+        WriteError: a link in the way or an I/O error (exit 5); nothing was changed.
     """
     import json
 
-    root = build_dir / "artifacts"
-    wanted = {a.path: a for a in result.artifacts}
-    for prefix in result.prefixes():
-        top = root / prefix
-        if not top.is_dir():
-            continue
-        for path in sorted(top.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if path.is_file() and path.relative_to(root).as_posix() not in wanted:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
-    made: set[Path] = set()
-    for art in result.artifacts:
-        dest = root / art.path
-        if dest.parent not in made:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            made.add(dest.parent)
-        try:
-            if dest.read_bytes() == art.data:
-                continue
-        except FileNotFoundError:
-            pass
-        dest.write_bytes(art.data)
-        if "/usr/local/sbin/" in art.path:
-            dest.chmod(0o755)
-    manifest = build_dir / "manifest.json"
-    files: dict[str, str] = {}
-    if manifest.exists():
-        # entries of targets not rendered this time stay as they were
-        old: dict[str, str] = json.loads(manifest.read_text()).get("files", {})
-        files = {p: h for p, h in old.items() if not p.startswith(result.prefixes())}
-    files.update({a.path: a.sha256 for a in result.artifacts})
-    tmp = manifest.with_name(".manifest.json.tmp")
-    tmp.write_text(manifest_text(topo.name, topo.spec_sha256, files))
-    tmp.replace(manifest)
-    return manifest
+    from aictl import fsio
+    from aictl.errors import ExitCode
+
+    wanted = {f"artifacts/{a.path}" for a in result.artifacts}
+    with fsio.publish(build_dir, stage=ExitCode.RENDER, marker=PENDING) as pub:
+        for prefix in result.prefixes():
+            pub.remove_stale("artifacts/" + prefix.rstrip("/"), wanted)
+        for art in result.artifacts:
+            mode = 0o755 if "/usr/local/sbin/" in art.path else 0o644
+            pub.write(f"artifacts/{art.path}", art.data, mode=mode)
+        files: dict[str, str] = {}
+        old = pub.read("manifest.json")
+        if old is not None:
+            # entries of targets not rendered this time stay as they were
+            with contextlib.suppress(ValueError, AttributeError):
+                kept: dict[str, str] = json.loads(old).get("files", {})
+                files = {p: h for p, h in kept.items() if not p.startswith(result.prefixes())}
+        files.update({a.path: a.sha256 for a in result.artifacts})
+        pub.write("manifest.json", manifest_text(topo.name, topo.spec_sha256, files).encode())
+    return build_dir / "manifest.json"
 
 
 def check_drift(result: RenderResult, build_dir: Path) -> Drift:
-    """How the rendered targets' files on disk differ from what the spec renders now."""
-    d = drift(build_dir / "artifacts", list(result.artifacts))
-    prefixes = result.prefixes()
-    return Drift(d.changed, d.missing, tuple(p for p in d.extra if p.startswith(prefixes)))
+    """How the rendered targets' files on disk, and the manifest, differ from what the spec
+    renders now (under the build directory's lock, shared).
+
+    Files are compared byte for byte with the rendering (a link is never followed: it is a
+    changed file); the manifest must list exactly these files with these hashes and this
+    spec's sha256, and no render may have been interrupted.
+    """
+    from aictl import buildlock, fsio
+    from aictl.errors import ExitCode
+
+    with buildlock.hold(build_dir, stage=ExitCode.RENDER, shared=True):
+        have = fsio.read_tree(build_dir, "artifacts", stage=ExitCode.RENDER)
+        d = drift(have, list(result.artifacts))
+        prefixes = result.prefixes()
+        text = fsio.read_file(build_dir, "manifest.json", stage=ExitCode.RENDER)
+        stale = manifest_problems(
+            text, result, interrupted=fsio.pending(build_dir, PENDING), prefixes=prefixes
+        )
+    return Drift(d.changed, d.missing, tuple(p for p in d.extra if p.startswith(prefixes)), stale)

@@ -13,7 +13,7 @@ from aictl.paths import data_root
 
 def _tojson_block(value: Any, indent: int = 0) -> str:
     """Pretty, sorted JSON indented for a YAML block scalar."""
-    text = json.dumps(value, sort_keys=True, indent=2)
+    text = json.dumps(value, sort_keys=True, indent=2, allow_nan=False)
     pad = " " * indent
     return "\n".join(pad + line for line in text.splitlines())
 
@@ -30,7 +30,7 @@ def environment() -> jinja2.Environment:
         autoescape=False,  # noqa: S701 - configs, not HTML
     )
     env.filters["tojson_block"] = _tojson_block
-    env.filters["json"] = lambda v: json.dumps(v, sort_keys=True)
+    env.filters["json"] = lambda v: json.dumps(v, sort_keys=True, allow_nan=False)
     return env
 
 

@@ -54,11 +54,7 @@ def write_reports(
             texts[names[fmt]] = jsonio.dumps({**doc, "generated": gen})
         elif fmt == "junit":
             texts[names[fmt]] = render_junit(doc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(out_dir / name)
+    _write(build, out_dir, texts, default=out is None)
     acc = doc.get("acceptance") or {}
     return {
         "cluster": doc["cluster"],
@@ -68,3 +64,17 @@ def write_reports(
         "suspects": acc.get("suspects", []),
         "simulated": doc["simulated"],
     }
+
+
+def _write(build: Path, out_dir: Path, texts: dict[str, str], *, default: bool) -> None:
+    """All formats in one transaction (aictl/fsio.py): below the build directory, under its
+    lock, when the reports go to their default place; into --out DIR otherwise."""
+    from aictl import fsio
+    from aictl.errors import ExitCode
+
+    root, sub = out_dir, ""
+    if default and out_dir.is_relative_to(build):
+        root, sub = build, out_dir.relative_to(build).as_posix() + "/"
+    with fsio.publish(root, stage=ExitCode.USAGE, lock=root == build) as pub:
+        for name, text in texts.items():
+            pub.write(sub + name, text.encode())

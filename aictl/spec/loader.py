@@ -2,6 +2,9 @@
 
 YAML is composed into nodes (not loaded straight to Python) so that each key path keeps its
 line number; pydantic errors and the cross-field rules then point at `file:line field`.
+The loader takes only what a spec needs: a regular file of at most 1 MiB, plain YAML
+(no custom tags, no merge keys, a few aliases, shallow nesting, numbers of sane length).
+Anything else is a spec error (exit 3), never a traceback, a hang or gigabytes of memory.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic import ValidationError
 
 from aictl.errors import Problem, SpecError
 from aictl.jsonio import sha256_text
+from aictl.spec.grammar import DESCRIBE, shown
 from aictl.spec.models import ClusterSpec
 
 if TYPE_CHECKING:
@@ -25,7 +29,59 @@ if TYPE_CHECKING:
 
 PathKey = tuple[str | int, ...]
 
-MAX_SPEC_BYTES = 4 * 2**20
+MAX_SPEC_BYTES = 2**20
+MAX_DEPTH = 32  # a spec nests six deep; the composer recurses per level
+MAX_ALIASES = 32  # anchors are handy for a repeated profile, not for a bomb
+MAX_NODES = 600_000  # values after alias expansion (1 MiB of YAML holds at most 500,000)
+MAX_NUMBER_CHARS = 40
+_YAML = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {f"{_YAML}{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_SCALAR_TAGS = {f"{_YAML}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+
+
+class _RefusedError(Exception):
+    """YAML the spec does not take (an alias bomb, a custom tag, ...), at a line."""
+
+    def __init__(self, message: str, line: int | None, hint: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.hint = hint
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader's composer with limits: nesting depth, aliases, explicit tags."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _RefusedError(
+                    f"more than {MAX_ALIASES} aliases (*name)",
+                    line,
+                    "write the values out; a spec needs few anchors",
+                )
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag != "!" and tag not in _PLAIN_TAGS:
+            raise _RefusedError(
+                f"tag {tag!r} is not supported", line, "remove the tag: plain YAML values only"
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _RefusedError(
+                    f"nested deeper than {MAX_DEPTH} levels", line, "a spec nests a few levels"
+                )
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
+        finally:
+            self._depth -= 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +102,74 @@ class _Composer:
         self.lines: dict[PathKey, int] = {}
         self.problems: list[Problem] = []
         self._scalar = yaml.SafeLoader("")
+        self._built = 0
+        self._open: set[int] = set()  # collections being built: an alias back is a cycle
+        self.refused: set[PathKey] = set()  # values already reported (pydantic need not)
 
     def build(self, node: yaml.Node, path: PathKey) -> Any:
-        self.lines[path] = node.start_mark.line + 1
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        self._built += 1
+        if self._built > MAX_NODES:
+            raise _RefusedError(
+                f"more than {MAX_NODES} values once aliases are expanded",
+                line,
+                "an alias bomb? write the values out",
+            )
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self._open:
+                raise _RefusedError("an alias refers to itself", line, "remove the recursive alias")
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        return self._value(node, path)
+
+    def _value(self, node: yaml.Node, path: PathKey) -> Any:
+        line = node.start_mark.line + 1
+
+        def refuse(message: str, hint: str) -> None:
+            self.refused.add(path)
+            field = _dotted(tuple(p for p in path if p != "<key>"))
+            self.problems.append(
+                Problem(message, field=field, file=self.source, line=line, hint=hint)
+            )
+
+        if node.tag not in _SCALAR_TAGS:
+            refuse(f"tag {node.tag!r} is not supported", "plain YAML values only")
+            return None
+        if node.tag in (f"{_YAML}int", f"{_YAML}float") and len(node.value) > MAX_NUMBER_CHARS:
+            refuse(
+                f"a number of {len(node.value)} characters",
+                f"numbers in a spec have at most {MAX_NUMBER_CHARS} characters",
+            )
+            return None
+        try:
+            return self._scalar.construct_object(node)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            refuse(f"cannot read {node.value[:40]!r}: {exc}", "quote it if it is text")
+            return None
+
+    def _collection(self, node: yaml.Node, path: PathKey) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == f"{_YAML}merge":
+                    self.problems.append(
+                        Problem(
+                            "merge keys (<<) are not supported",
+                            field=_dotted(path),
+                            file=self.source,
+                            line=key_node.start_mark.line + 1,
+                            hint="write the keys out",
+                        )
+                    )
+                    continue
+                before = len(self.problems)
                 key = self.build(key_node, (*path, "<key>"))
+                if key is None and len(self.problems) > before:
+                    continue
                 if not isinstance(key, str | int | bool) or isinstance(key, bool):
                     key = str(key)
                 if key in out:
@@ -68,9 +185,7 @@ class _Composer:
                 out[key] = self.build(value_node, (*path, key))
                 self.lines[(*path, key)] = key_node.start_mark.line + 1
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar.construct_object(node)
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
 
 def _dotted(path: PathKey) -> str:
@@ -95,16 +210,20 @@ def _walk(model: type[BaseModel], path: PathKey) -> tuple[Any, Any]:
     """(model at `path`, FieldInfo of the last key) following the spec's model tree."""
     current: Any = model
     info: Any = None
+    keyed = False  # the field before is a mapping (node_profiles, nccl_env): next is a key
     for part in path:
         if isinstance(part, int) or current is None:
             continue
+        if keyed:
+            keyed = False
+            continue
         fields = getattr(current, "model_fields", None)
         if not fields:
-            # a dict of models (node_profiles): the key is data, not a field
             continue
         info = fields.get(part) or next((f for f in fields.values() if f.alias == part), None)
         if info is None:
             return None, None
+        keyed = getattr(info.annotation, "__origin__", None) is dict
         current = _model_in(info.annotation)
     return current, info
 
@@ -160,8 +279,12 @@ def _problems_from(exc: ValidationError, source: str, lines: dict[PathKey, int])
             hint = "see `aictl spec schema` or docs/spec.md for this section"
         else:
             msg = err["msg"].removeprefix("Value error, ")
+            if kind == "string_pattern_mismatch":
+                pattern = str((err.get("ctx") or {}).get("pattern", ""))
+                if pattern in DESCRIBE:
+                    msg = f"not {DESCRIBE[pattern]}"
             if "input" in err and not isinstance(err["input"], dict | list):
-                msg += f" (got {err['input']!r})"
+                msg += f" (got {shown(err['input'])})"
             about = describe(loc)
             hint = about
         problems.append(
@@ -183,13 +306,17 @@ def parse_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
     Raises:
         SpecError: the text is not YAML, not a mapping, or fails validation or the rules.
     """
-    if len(text) > MAX_SPEC_BYTES:
-        raise SpecError(
-            f"{source}: spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
-            hint="a spec is a few hundred lines; list nodes by count and pattern",
-        )
+    if len(text) > MAX_SPEC_BYTES or len(text.encode()) > MAX_SPEC_BYTES:
+        raise _too_large(source)
+    composer = _Composer(source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+        data = composer.build(node, ()) if node is not None else None
+    except _RefusedError as exc:
+        raise SpecError(
+            f"{source}: YAML the spec does not take",
+            problems=[Problem(str(exc), file=source, line=exc.line, hint=exc.hint)],
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -205,8 +332,6 @@ def parse_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
                 )
             ],
         ) from None
-    composer = _Composer(source)
-    data = composer.build(node, ()) if node is not None else None
     if not isinstance(data, dict):
         raise SpecError(
             "spec must be a YAML mapping",
@@ -223,7 +348,11 @@ def parse_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
     try:
         spec = ClusterSpec.model_validate(data)
     except ValidationError as exc:
-        problems += _problems_from(exc, source, composer.lines)
+        problems += [
+            p
+            for p in _problems_from(exc, source, composer.lines)
+            if not any(p.field == _dotted(r) for r in composer.refused)
+        ]
         raise SpecError(f"{source}: {len(problems)} problem(s)", problems=problems) from None
     from aictl.spec.rules import check_spec
 
@@ -233,16 +362,51 @@ def parse_spec_text(text: str, source: str = "<spec>") -> LoadedSpec:
     return LoadedSpec(spec=spec, source=source, sha256=sha256_text(text), lines=composer.lines)
 
 
-def load_spec(path: Path) -> LoadedSpec:
-    """Read and validate the spec at `path` (see parse_spec_text)."""
+def _too_large(source: str) -> SpecError:
+    return SpecError(
+        f"{source}: spec is larger than {MAX_SPEC_BYTES // 2**20} MiB",
+        hint="a spec is a few hundred lines; list nodes by count and pattern",
+    )
+
+
+def _read(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_SPEC_BYTES; a FIFO or a device is refused
+    without blocking (opened non-blocking, checked before reading)."""
+    import os
+    import stat
+
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file", hint="create one with `aictl spec init`") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a directory", hint="pass the spec file itself") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise SpecError(f"{path}: is a directory", hint="pass the spec file itself")
+        kind = (
+            "FIFO"
+            if stat.S_ISFIFO(mode)
+            else "device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "socket"
+        )
+        raise SpecError(f"{path}: not a regular file (a {kind})", hint="pass the spec file itself")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
+        except OSError as exc:
+            raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise _too_large(str(path))
+    return raw
+
+
+def load_spec(path: Path) -> LoadedSpec:
+    """Read and validate the spec at `path` (see parse_spec_text)."""
+    raw = _read(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -4,6 +4,8 @@ Every field carries a description: it feeds `aictl spec schema` and docs/spec.md
 frozen and forbid unknown keys, so a typo is an error, not a silently ignored setting.
 Cross-field rules (duplicate hostnames, overlapping subnets, rails vs NIC names, ...) live in
 `aictl/spec/rules.py`, so that every problem is reported at once with its file and line.
+Every string that reaches a config is held to the grammar of where it goes
+(`aictl/spec/grammar.py`); floats are finite.
 """
 
 from __future__ import annotations
@@ -13,16 +15,19 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     Strict,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
+from aictl.spec import grammar
 from aictl.spec.releases import (
     NETWORK_OPERATOR_DEFAULT,
     NetworkOperatorRelease,
@@ -33,7 +38,8 @@ SCHEMA_VERSION = 1
 
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
-Float = Annotated[float, Strict()]
+# NaN and infinities are not numbers a threshold or a bandwidth can be (nor JSON)
+Float = Annotated[float, Strict(), AllowInfNan(False)]
 
 
 def _address_text(v: object) -> object:
@@ -48,6 +54,7 @@ def _address_text(v: object) -> object:
 RatioValue = Annotated[
     float,
     Strict(),
+    AllowInfNan(False),
     WithJsonSchema(
         {
             "anyOf": [
@@ -59,9 +66,11 @@ RatioValue = Annotated[
 ]
 Net = Annotated[IPv4Network, BeforeValidator(_address_text)]
 Addr = Annotated[IPv4Address, BeforeValidator(_address_text)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+Name = Annotated[str, Field(pattern=grammar.DNS_LABEL)]
+Netdev = Annotated[str, Field(pattern=grammar.NETDEV)]
+Text = Annotated[str, Field(pattern=grammar.TEXT)]
 # `{n}` or `{n:03d}` only: a hostname pattern is never a general format string.
-_HOSTNAME_PATTERN = re.compile(r"^[a-z0-9-]*\{n(:0?[1-9]d)?\}[a-z0-9-]*$")
+_HOSTNAME_PATTERN = re.compile(r"[a-z0-9-]*\{n(:0?[1-9]d)?\}[a-z0-9-]*")
 
 
 class _Model(BaseModel):
@@ -99,7 +108,7 @@ class Ratio(_Model):
 class GpuSpec(_Model):
     """The GPUs of one node profile."""
 
-    model: str = Field(
+    model: Text = Field(
         description="GPU model as nvidia-smi names it, e.g. 'NVIDIA A800-SXM4-80GB'."
     )
     count: Int = Field(ge=1, le=16, description="GPUs per node.")
@@ -119,11 +128,11 @@ class RailNic(_Model):
     """One compute NIC: one rail of the rail-optimized fabric."""
 
     rdma_device: str = Field(
-        pattern=r"^[A-Za-z0-9_.-]+$",
+        pattern=grammar.RDMA_DEVICE,
         description="RDMA device name as ibstat/ibdev2netdev show it, e.g. mlx5_0.",
     )
     netdev: str = Field(
-        pattern=r"^[A-Za-z0-9_.-]{1,15}$",
+        pattern=grammar.NETDEV,
         description="Linux netdev of the port (IPoIB or RoCE interface), e.g. ibp12s0.",
     )
     pci_address: str | None = Field(
@@ -142,7 +151,7 @@ class RailNic(_Model):
 class ComputeNics(_Model):
     """The compute (east-west) NICs of a node profile; their count is the number of rails."""
 
-    model: str = Field("ConnectX-6", description="NIC model, for the bill of materials.")
+    model: Text = Field("ConnectX-6", description="NIC model, for the bill of materials.")
     speed_gbps: Int = Field(gt=0, description="Line rate of each NIC port in Gb/s.")
     ports_per_cage: Int = Field(
         1,
@@ -159,7 +168,7 @@ class ComputeNics(_Model):
 class BondSpec(_Model):
     """The storage/management bond over the Ethernet NICs."""
 
-    name: str = Field("bond0", pattern=r"^[A-Za-z0-9_.-]{1,15}$", description="Bond netdev name.")
+    name: str = Field("bond0", pattern=grammar.NETDEV, description="Bond netdev name.")
     mode: Literal["802.3ad"] = Field("802.3ad", description="Bonding mode; LACP (mode 4) only.")
     lacp_rate: Literal["fast", "slow"] = Field("fast", description="LACPDU rate.")
     transmit_hash_policy: Literal["layer2", "layer2+3", "layer3+4", "encap2+3", "encap3+4"] = Field(
@@ -175,7 +184,7 @@ class StorageNics(_Model):
     """The storage/management (north-south) Ethernet NICs of a node profile."""
 
     speed_gbps: Int = Field(gt=0, description="Line rate of each member in Gb/s.")
-    netdevs: list[str] = Field(
+    netdevs: list[Netdev] = Field(
         min_length=1, max_length=4, description="Member netdevs, e.g. [lan0, lan1]."
     )
     bond: BondSpec = Field(default_factory=BondSpec, description="The bond over the members.")
@@ -184,17 +193,20 @@ class StorageNics(_Model):
 class NodeProfile(_Model):
     """A server type: GPUs, compute NICs (rails) and storage NICs."""
 
-    system: str = Field("HGX A800 8-GPU", description="Server model, for the bill of materials.")
+    system: Text = Field("HGX A800 8-GPU", description="Server model, for the bill of materials.")
     os_family: Literal["ubuntu", "rhel"] = Field(
         "ubuntu", description="Host OS family: netplan (ubuntu) or NetworkManager keyfiles (rhel)."
     )
     gpu: GpuSpec = Field(description="GPUs per node.")
     compute_nics: ComputeNics = Field(description="Compute NICs, one per rail.")
     storage_nics: StorageNics = Field(description="Bonded storage/management NICs.")
-    nccl_env: dict[str, str] = Field(
+    nccl_env: dict[
+        Annotated[str, Field(pattern=grammar.ENV_NAME)],
+        Annotated[str, Field(pattern=grammar.ENV_VALUE)],
+    ] = Field(
         default_factory=dict,
-        description="Extra settings for /etc/nccl.conf (NCCL_IB_HCA is derived from the rails; "
-        "an explicit one must name exactly the rail devices).",
+        description="Extra settings for /etc/nccl.conf, NAME: value (NCCL_IB_HCA is derived "
+        "from the rails; an explicit one must name exactly the rail devices); one line each.",
     )
 
 
@@ -202,10 +214,10 @@ class NodeEntry(_Model):
     """One node of an explicit node list."""
 
     name: Name = Field(description="Hostname (lower case, DNS label).")
-    profile: str | None = Field(None, description="Node profile; defaults to nodes.profile.")
+    profile: Name | None = Field(None, description="Node profile; defaults to nodes.profile.")
     rack: str | None = Field(
         None,
-        pattern=r"^[A-Za-z0-9_.-]+$",
+        pattern=grammar.RACK,
         description="Rack name; computed from nodes.nodes_per_rack when absent.",
     )
     mgmt_ip: Addr | None = Field(
@@ -225,21 +237,29 @@ class Nodes(_Model):
     count: Int | None = Field(None, ge=1, le=131072, description="Number of nodes (with hostname).")
     hostname: str = Field(
         "gpu{n:03d}",
-        description="Hostname pattern for `count`: `{n}` or `{n:03d}` is the 1-based node number.",
+        description="Hostname pattern for `count`: `{n}` or `{n:03d}` is the 1-based node number; "
+        "every name it gives must be a DNS label (at most 63 characters).",
     )
     entries: list[NodeEntry] | None = Field(
         None, alias="list", description="Explicit nodes, in cabling order."
     )
-    profile: str = Field(description="Default node profile.")
+    profile: Name = Field(description="Default node profile.")
     nodes_per_rack: Int = Field(
         4, ge=1, le=64, description="Nodes per rack when racks are computed."
     )
 
     @field_validator("hostname")
     @classmethod
-    def _pattern(cls, v: str) -> str:
-        if not _HOSTNAME_PATTERN.match(v):
+    def _pattern(cls, v: str, info: ValidationInfo) -> str:
+        if not _HOSTNAME_PATTERN.fullmatch(v):
             raise ValueError("hostname must be a DNS label with one '{n}' or '{n:03d}' placeholder")
+        # the first and the longest name it gives (count is validated before hostname)
+        count = info.data.get("count")
+        for n in sorted({1, count if isinstance(count, int) and count > 0 else 1}):
+            name = v.format(n=n)
+            why = grammar.bad_hostname(name)
+            if why:
+                raise ValueError(f"node {n} would be named {grammar.shown(name)}: {why}")
         return v
 
     @model_validator(mode="after")
@@ -268,7 +288,7 @@ class ComputeFabric(_Model):
     """The rail-optimized compute fabric (InfiniBand or RoCE)."""
 
     transport: Literal["infiniband", "roce"] = Field("infiniband", description="Fabric transport.")
-    switch_model: str = Field("QM8790", description="Switch model, for the BOM and configs.")
+    switch_model: Text = Field("QM8790", description="Switch model, for the BOM and configs.")
     switch_ports: Int = Field(ge=4, le=512, description="Switch ports at the link speed (radix).")
     ports_per_cage: Int = Field(
         1,
@@ -314,7 +334,7 @@ class ComputeFabric(_Model):
 class Ethernet(_Model):
     """The storage/management Ethernet: ToR switches for the bond members."""
 
-    tor_model: str = Field("SN3420", description="ToR switch model.")
+    tor_model: Text = Field("SN3420", description="ToR switch model.")
     tor_ports: Int = Field(ge=2, le=256, description="Node-facing ToR ports at the member speed.")
     tor_uplink_ports: Int = Field(
         8, ge=0, le=64, description="Uplink ports per ToR (separate cages)."
@@ -329,7 +349,7 @@ class Ethernet(_Model):
     aggregation_switches: Int = Field(
         2, ge=1, le=64, description="Aggregation switches the ToR uplinks spread over."
     )
-    aggregation_model: str = Field("SN3700", description="Aggregation switch model.")
+    aggregation_model: Text = Field("SN3700", description="Aggregation switch model.")
     vlan: Int = Field(
         100, ge=2, le=4094, description="VLAN of the storage/management network on the ToRs."
     )
@@ -398,10 +418,10 @@ class Addressing(_Model):
 class Partition(_Model):
     """An InfiniBand partition (PKey)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_]+$", description="Partition name.")
+    name: str = Field(pattern=grammar.PARTITION, description="Partition name.")
     pkey: Int = Field(ge=1, le=0x7FFF, description="PKey (15 bits).")
     ipoib: Bool = Field(True, description="Create the IPoIB broadcast group.")
-    members: list[str] | Literal["all"] = Field(
+    members: list[Name] | Literal["all"] = Field(
         "all", description="Hostnames whose HCAs join, or 'all'."
     )
     membership: Literal["full", "limited"] = Field("full", description="Membership type.")
@@ -415,7 +435,7 @@ class SubnetManager(_Model):
         "ftree", description="Routing engine."
     )
     lmc: Int = Field(0, ge=0, le=7, description="LID mask control (ftree needs 0).")
-    hosts: list[str] = Field(default_factory=list, description="Hosts running the SM (opensm).")
+    hosts: list[Name] = Field(default_factory=list, description="Hosts running the SM (opensm).")
     partitions: list[Partition] = Field(default_factory=list, description="Tenant partitions.")
     guids: Literal["discovered", "planned"] = Field(
         "discovered",
@@ -458,14 +478,20 @@ class Kubernetes(_Model):
         pattern=r"^v\d+\.\d+\.\d+$",
         description="Multus release when multus is 'upstream' (the thick plugin).",
     )
-    namespace: str = Field("default", description="Namespace of the per-rail networks.")
-    control_plane: list[str] = Field(default_factory=list, description="Control-plane hostnames.")
+    namespace: Name = Field("default", description="Namespace of the per-rail networks.")
+    control_plane: list[Name] = Field(default_factory=list, description="Control-plane hostnames.")
     ipam: Literal["whereabouts", "nv-ipam"] = Field("whereabouts", description="IPAM for rails.")
     network_prefix: Name = Field(
-        "rail", description="Per-rail network names: <prefix>0, <prefix>1, ... (net1.. in pods)."
+        "rail",
+        # it also names the RDMA resource rdma_shared_<prefix><rail>: 63 characters at most
+        max_length=40,
+        description="Per-rail network names: <prefix>0, <prefix>1, ... (net1.. in pods).",
     )
     rdma_resource_prefix: str = Field(
-        "rdma", pattern=r"^[a-z0-9.-]+$", description="Resource prefix of the RDMA devices."
+        "rdma",
+        pattern=grammar.DNS_SUBDOMAIN,
+        max_length=253,
+        description="Resource prefix of the RDMA devices.",
     )
     rdma_hca_max: Int = Field(63, ge=1, le=1000, description="Pods that may share one HCA.")
     pod_mtu: Int = Field(
@@ -486,6 +512,8 @@ class Kubernetes(_Model):
     )
     nccl_tests_image: str = Field(
         "nccl-tests:2.19.6",
+        pattern=grammar.IMAGE_REF,
+        max_length=512,
         description="Container image with nccl-tests and Open MPI for the sample MPIJob "
         "(build it from NVIDIA/nccl-tests and push it to your registry).",
     )

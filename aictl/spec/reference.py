@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aictl.spec.grammar import DESCRIBE
 from aictl.spec.models import ClusterSpec
 
 
@@ -45,7 +46,9 @@ def _limits(prop: dict[str, Any]) -> str:
         ("maxItems", "items <="),
         ("pattern", "pattern"),
     ):
-        if key in prop:
+        if key == "pattern" and prop.get(key) in DESCRIBE:
+            parts.append(DESCRIBE[prop[key]])
+        elif key in prop:
             value = f"`{prop[key]}`" if key == "pattern" else prop[key]
             parts.append(f"{label} {value}")
     return ", ".join(parts)

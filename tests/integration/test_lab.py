@@ -140,6 +140,66 @@ def test_each_node_has_its_own_root_and_namespaces(lab: Lab) -> None:
     )  # node08's rail-1 address, over the lab's rail bridge
 
 
+def test_each_node_has_a_fresh_home_and_tmp(lab: Lab) -> None:
+    _, build, _ = lab
+    host_file = Path(f"/tmp/aictl-host-only-{os.getpid()}")
+    host_file.write_text("host\n")
+    try:
+        out = ssh(
+            build,
+            "node03",
+            f"findmnt -n -o FSTYPE /root; findmnt -n -o FSTYPE /home; findmnt -n -o FSTYPE /tmp;"
+            f" ls -A /root; ls -A /home; test -e {host_file} && echo LEAK; true",
+        ).stdout.split()
+    finally:
+        host_file.unlink()
+    assert out[:3] == ["tmpfs"] * 3
+    assert out[3:] == [".ssh"]  # no .bashrc, .profile, .pyenv, ...; /home empty; /tmp own
+    assert (build / "lab" / "id_ed25519").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_hosts_bashrc_does_not_run_in_a_node(lab: Lab) -> None:
+    topo, build, _ = lab
+    bashrc = Path("/root/.bashrc")
+    marker = RUN_ROOT / topo.name / "shared" / f"bashrc-ran-{os.getpid()}"
+    # a no-op on the host itself (no /opt/aictl-lab there); in a node it would leave a file
+    line = f"\nif [ -d /opt/aictl-lab ]; then touch /opt/aictl-lab/{marker.name}; fi\n"
+    original = bashrc.read_bytes() if bashrc.exists() else None
+    try:
+        with bashrc.open("ab") as fh:
+            fh.write(line.encode())
+        assert ssh(build, "node02", "echo ran").stdout.strip() == "ran"
+        assert ssh(build, "node02", "bash -ic true", check=False).returncode == 0
+    finally:
+        if original is None:
+            bashrc.unlink()
+        else:
+            bashrc.write_bytes(original)
+    assert not marker.exists()
+
+
+def test_ssh_in_a_node_uses_the_nodes_files_and_no_caller_env(lab: Lab) -> None:
+    topo, build, _ = lab
+    cfg = ssh(build, "node01", "ssh -G node02").stdout.lower().splitlines()
+    assert "identityfile /root/.ssh/id_ed25519" in cfg
+    assert "userknownhostsfile /root/.ssh/known_hosts" in cfg
+    assert not [ln for ln in cfg if ln.startswith("sendenv")]  # the host's SendEnv LANG LC_*
+    assert ssh(build, "node01", "ssh node02 hostname").stdout.strip() == "node02"
+    # the nodes' processes (sshd and its sessions) started from a clean environment
+    pids = [
+        pid
+        for ns in (f"aictl-{_tag(topo.name)}-{n.name}" for n in topo.nodes)
+        for pid in subprocess.run(
+            ["ip", "netns", "pids", ns], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    chrooted = [p for p in pids if os.readlink(f"/proc/{p}/root") != "/"]
+    assert len(chrooted) >= len(topo.nodes)
+    for pid in chrooted:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"PYTEST_CURRENT_TEST" not in environ and b"PYENV_ROOT" not in environ
+
+
 def test_simulated_tools_and_the_fabric(lab: Lab) -> None:
     _, build, _ = lab
     out = ssh(build, "node04", "nvidia-smi topo -m; ibstat; ofed_info -s").stdout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-BASE = {"errors", "status", "events", "natsort", "jsonio", "paths", "artifact"}
+BASE = {"errors", "status", "events", "natsort", "jsonio", "paths", "artifact", "fsio", "buildlock"}
 # room -> the other aictl rooms it may import (BASE for everyone but facts)
 ALLOWED: dict[str, set[str]] = {
     "facts": {"status"},

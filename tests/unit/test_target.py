@@ -38,9 +38,7 @@ def test_no_target_is_a_real_cluster_whatever_lies_in_the_build_dir(tmp_path: Pa
     # what a crashed lab leaves behind changes nothing without --target
     (build / "lab").mkdir(parents=True)
     (build / "lab" / "id_ed25519").write_text("key")
-    ClusterTarget("lab-small", key=build / "lab" / "id_ed25519", name="lab").save(
-        build / "targets" / "lab.json"
-    )
+    ClusterTarget("lab-small", key=build / "lab" / "id_ed25519", name="lab").save(build)
     t = load_target(build, "lab-small", None)
     assert t == ClusterTarget("lab-small") and t.key is None and not t.extravars
     opts = ssh_options(t)
@@ -60,7 +58,9 @@ def test_a_named_target_and_a_file(tmp_path: Path) -> None:
         sm_host="node01",
         name="staging",
     )
-    made.save(build / "targets" / "staging.json")
+    made.save(build)
+    (build / "targets" / "keys").mkdir()
+    (build / "targets" / "keys" / "id").write_text("a key")
     t = load_target(build, "c1", "staging")
     assert t.user == "ops" and t.key == build / "targets" / "keys" / "id"  # relative to the file
     assert t.known_hosts == Path("/etc/ssh/known") and t.extravars == made.extravars
@@ -83,7 +83,7 @@ def test_bad_targets_are_usage_errors(tmp_path: Path) -> None:
     f.write_text('{"kind": "something else"}')
     with pytest.raises(TargetError, match="not a target description"):
         load_target(build, "c1", str(f))
-    ClusterTarget("other").save(f)
+    f = ClusterTarget("other").save(tmp_path / "b2")
     with pytest.raises(TargetError, match="describes cluster 'other'"):
         load_target(build, "c1", str(f))
     for bad in ("bastion:notaport", ":22", "h:0", "h:70000"):

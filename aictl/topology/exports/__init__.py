@@ -55,10 +55,12 @@ def render_exports(
 
 
 def write_artifacts(root: Path, artifacts: list[Artifact]) -> None:
-    """Write artifacts under `root` atomically per file (temp file + rename)."""
-    for art in artifacts:
-        dest = root / art.path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.tmp")
-        tmp.write_bytes(art.data)
-        tmp.replace(dest)
+    """Write artifacts under `root` as one transaction (aictl/fsio.py): all or nothing on an
+    I/O error; `topology.json`, the plan later stages read, lands last."""
+    from aictl import fsio
+    from aictl.errors import ExitCode
+
+    last = sorted(artifacts, key=lambda a: a.path == "topology.json")
+    with fsio.publish(root, stage=ExitCode.TOPOLOGY, marker="plan") as pub:
+        for art in last:
+            pub.write(art.path, art.data)

@@ -85,6 +85,8 @@ def render(topo: Topology) -> str:
         if key in rows:
             parts.append(f'  "{key}": {_rows(rows[key], "  ")}')
         else:
-            value = json.dumps(doc[key], sort_keys=True, indent=2, ensure_ascii=False)
+            value = json.dumps(
+                doc[key], sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
+            )
             parts.append(f'  "{key}": ' + value.replace("\n", "\n  "))
     return "{\n" + ",\n".join(parts) + "\n}\n"
