@@ -15,7 +15,6 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
-from aictl.target import parse_jump
 from aictl.errors import ExitCode, KnownHostsError, UsageError
 from aictl.remote import (
     HostResult,
@@ -27,6 +26,7 @@ from aictl.remote import (
     run_all,
     run_one,
 )
+from aictl.target import parse_jump
 from tests.sshserver import Server, ssh_server
 
 
