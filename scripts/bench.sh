@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks (figures, not pass/fail tests): planner speed and memory, CLI start-up, and
-# slow-node localization on the fabric model (rounds and modelled wall time vs bisection).
+# Benchmarks (figures, not pass/fail tests): planner speed and memory, CLI start-up,
+# slow-node localization on the fabric model (rounds and modelled wall time vs bisection),
+# and parser throughput (MB/s per fact, a 100 MB nccl-tests soak log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,6 +12,7 @@ else
   .venv/bin/python tests/bench/bench_plan.py "$@"
 fi
 .venv/bin/python tests/bench/bench_localize.py "$@"
+.venv/bin/python tests/bench/bench_parsers.py "$@"
 if [ "$(id -u)" = 0 ]; then
   .venv/bin/python tests/bench/bench_check.py "$@"
 else

@@ -341,9 +341,11 @@ def nvlink(p: Profile, f: NodeFacts) -> Result:
     if isinstance(nv, Result):
         return nv
     bad = [
-        f"GPU{g.index} {g.links_active}/{g.links_total}"
+        f"GPU{g.index} all links inactive"
+        if g.all_inactive
+        else f"GPU{g.index} {g.links_active}/{g.links_total}"
         for g in nv.gpus
-        if g.links_total == 0 or g.links_active < g.links_total
+        if g.all_inactive or g.links_total == 0 or g.links_active < g.links_total
     ]
     if len(nv.gpus) < p.gpu.count:
         bad.append(f"{len(nv.gpus)} GPUs report NVLink, planned {p.gpu.count}")

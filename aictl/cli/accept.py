@@ -214,6 +214,34 @@ def localize_cmd(
     run(body)
 
 
+_TABLE_ITEMS = 5  # a list or mapping longer than this shows its count and first items
+_TABLE_WIDTH = 200
+
+
+def _parse_table(data: dict[str, Any]) -> list[str]:
+    """`accept parse`'s table view: one line per field, bounded whatever the output's size."""
+    out = []
+    for k, v in data.items():
+        if k in ("tool", "status", "simulated", "failure", "errors"):
+            continue
+        if isinstance(v, list | dict) and len(v) > _TABLE_ITEMS:
+            items = list(v.items() if isinstance(v, dict) else v)[:_TABLE_ITEMS]
+            shown = ", ".join(
+                f"{a}: {b}" if isinstance(v, dict) else str(a)
+                for a, b in (x if isinstance(v, dict) else (x, None) for x in items)
+            )
+            text = f"  {k}: {len(v)} items: {shown}, ..."
+        elif k == "unparsed" and isinstance(v, list):
+            text = f"  {k}: {len(v)} lines"
+        else:
+            text = f"  {k}: {v}"
+        out.append(text if len(text) <= _TABLE_WIDTH else text[: _TABLE_WIDTH - 3] + "...")
+    if data.get("failure"):
+        f = data["failure"]
+        out.append(f"  failure: {f['kind']}: {f['message']}"[:_TABLE_WIDTH])
+    return out
+
+
 @app.command("parse")
 def parse_cmd(
     file: Annotated[Path, typer.Argument(help="A saved tool output ('-' for stdin).")],
@@ -231,8 +259,10 @@ def parse_cmd(
     lsmod, /proc/net/bonding, ip -j link, ibnetdiscover or lldpctl -f json. `--tool auto`
     recognises the output.
 
-    JSON always has `tool`, `status` (ok|failed), `failure` and `simulated`. Exit 0 when parsed,
-    2 when the tool is unknown or the output unrecognised, 9 when the output is a failure.
+    JSON always has `tool`, `status` (ok|fail), `failure` and `simulated`; the table view
+    says which tool it recognised and keeps long lists to a count and their first items. Exit
+    0 when parsed, 2 when the tool is unknown or the output unrecognised (the tools tried are
+    listed), 9 when the output is a failure.
 
     Example: aictl accept parse topo.txt --tool topo --output json
     """
@@ -269,13 +299,12 @@ def parse_cmd(
         if output is Output.json:
             ui.print_json(data)
         else:
-            ui.say(
-                f"{file}: {data['tool']} {data['status']}"
-                + (" (simulated)" if data["simulated"] else "")
+            how = "recognised as" if tool == "auto" else "read as"
+            first = f"{file}: {how} {data['tool']}: {data['status']}" + (
+                " (simulated)" if data["simulated"] else ""
             )
-            for k, v in data.items():
-                if k not in ("tool", "status", "simulated", "failure", "errors", "unparsed"):
-                    ui.out().print(f"  {k}: {v}", markup=False, highlight=False)
+            for line in [first, *_parse_table(data)]:
+                ui.out().print(line, markup=False, highlight=False, soft_wrap=True)
         if not parsed.ok:
             assert parsed.failure is not None
             raise ParseFailedError(f"{file}: {parsed.failure.message}")

@@ -128,6 +128,21 @@ def compare(
         if a in done:
             continue
         done |= {a, b}
+        if a[0] == b[0]:
+            # both ends on one device: a loopback or a cable plugged back into its own switch
+            ends = "itself" if a == b else f"port {b[1]}"
+            planned = [f"{_where(e, roles)}" for e in (plan.get(a), plan.get(b)) if e]
+            findings.append(
+                Finding(
+                    "looped-cable",
+                    f"{a[0]} port {a[1]}",
+                    f"{a[0]} port {a[1]} is cabled to {ends} on the same device"
+                    + (f"; the plan has {' and '.join(planned)} there" if planned else ""),
+                    f"remove the loop at {a[0]} port {a[1]}"
+                    + (f" and cable the planned {' and '.join(planned)}" if planned else ""),
+                )
+            )
+            continue
         fixed, loose = anchor(a, b)
         if plan.get(fixed) == loose:
             continue
@@ -215,7 +230,13 @@ def compare(
                     "settings on both ends",
                 )
             )
-    order = {"missing-device": 0, "unknown-device": 1, "swapped-cables": 2, "miswire": 3}
+    order = {
+        "missing-device": 0,
+        "unknown-device": 1,
+        "looped-cable": 2,
+        "swapped-cables": 3,
+        "miswire": 4,
+    }
     findings.sort(key=lambda f: (order.get(f.kind, 5), natural_key(f.where)))
     return _result(
         plane, plan, roles, findings, links=len(seen) // 2, devices=len(found_devices)

@@ -33,8 +33,12 @@ def device_names(
     planned = planned_guids(topo, plane) if topo.spec.subnet_manager.guids == "planned" else {}
     out = {}
     for nid, node in fab.nodes.items():
-        guid = node.guid
-        out[nid] = names.get(guid) or planned.get(guid) or node.description
+        guids = [node.guid, *sorted(node.port_guids)]
+        out[nid] = (
+            next((names[g] for g in guids if g in names), None)
+            or next((planned[g] for g in guids if g in planned), None)
+            or node.description
+        )
     return out
 
 

@@ -2,13 +2,16 @@
 
 `topo -m` comes in two layouts: old (RDMA devices as columns, `mlx5_0`) and new (`NIC0` columns
 resolved by a `NIC Legend`); cells are separated by tabs or spaces. A GPU's nearest NICs are
-the ones at its smallest PCIe distance; NVLink cells are GPU-to-GPU only.
+the ones at its smallest PCIe distance; NVLink cells (`NV<n>`, n bonded links) are
+GPU-to-GPU only. The columns after the devices (`CPU Affinity`, `NUMA Affinity`, `GPU NUMA
+ID`) are not devices; there may be more NICs than GPUs.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aictl.facts.model import Parsed, head
 from aictl.facts.text import is_prompt, is_simulated, kv, lines_of
@@ -27,6 +30,11 @@ class TopoMatrix(Parsed):
     nics: tuple[str, ...] = ()
     matrix: dict[str, dict[str, str]]
     nearest_nics: dict[str, tuple[str, ...]]
+    # GPU-to-GPU NVLink: `NV18` is 18 bonded links (a GPU with none is absent)
+    nvlinks: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per GPU: CPU affinity, NUMA affinity, GPU NUMA ID (Grace systems: every NIC is SYS
+    # away, so locality is in these, not in the PCIe distance)
+    affinity: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unparsed: tuple[str, ...] = ()
 
     def near(self, gpu: int) -> tuple[str, ...]:
@@ -41,6 +49,7 @@ def parse_topo(text: str) -> TopoMatrix:
     rows: dict[str, list[str]] = {}
     legend: dict[str, str] = {}
     unparsed: list[str] = []
+    extra: dict[str, tuple[str, ...]] = {}
     for ln in lines:
         tokens = ln.split()
         if not tokens:
@@ -53,6 +62,8 @@ def parse_topo(text: str) -> TopoMatrix:
             legend[m.group(1)] = m.group(2)
         elif cols and _DEVICE.match(tokens[0]) and len(tokens) > len(cols):
             rows[tokens[0]] = tokens[1 : 1 + len(cols)]
+            if tokens[0].startswith("GPU") and len(tokens) > 1 + len(cols):
+                extra[tokens[0][3:]] = tuple(tokens[1 + len(cols) : 4 + len(cols)])
         elif cols and not ln.startswith(" ") and tokens[0] not in ("Legend:", "NIC"):
             unparsed.append(ln)
     sim = is_simulated(text)
@@ -68,8 +79,16 @@ def parse_topo(text: str) -> TopoMatrix:
     name = {c: legend.get(c, c) for c in nics}
     matrix: dict[str, dict[str, str]] = {}
     nearest: dict[str, tuple[str, ...]] = {}
+    nvlinks: dict[str, dict[str, int]] = {}
     for g in gpus:
         cells = dict(zip(cols, rows.get(g, []), strict=False))
+        lanes = {
+            o[3:]: int(c[2:])
+            for o in gpus
+            if (c := cells.get(o, "")).startswith("NV") and c[2:].isdigit()
+        }
+        if lanes:
+            nvlinks[g[3:]] = lanes
         matrix[g[3:]] = {name[n]: cells[n] for n in nics if n in cells}
         ranked = [(DISTANCE.index(cells[n]), name[n]) for n in nics if cells.get(n) in DISTANCE]
         best = min((r for r, _ in ranked), default=None)
@@ -81,6 +100,8 @@ def parse_topo(text: str) -> TopoMatrix:
         nics=tuple(name[n] for n in nics),
         matrix=matrix,
         nearest_nics=nearest,
+        nvlinks=nvlinks,
+        affinity=extra,
         unparsed=tuple(unparsed[:20]),
     )
 
@@ -99,6 +120,8 @@ class NvlinkGpu:
     links_active: int
     links_total: int
     gbytes: tuple[float, ...]
+    # NVML could not list the links because none is up (`all links are inActive`)
+    all_inactive: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +136,7 @@ def parse_nvlink(text: str) -> NvlinkStatus:
     """`nvidia-smi nvlink -s [-i N]` -> per GPU: links active and total."""
     heads: list[tuple[int, str, str]] = []
     links: list[list[float | None]] = []
+    dark: set[int] = set()  # positions in `heads` whose links NVML says are all down
     unparsed: list[str] = []
     for ln in lines_of(text):
         if not ln.strip() or is_prompt(ln):
@@ -122,10 +146,14 @@ def parse_nvlink(text: str) -> NvlinkStatus:
             heads.append((int(m.group(1)), m.group(2), m.group(3)))
             links.append([])
             continue
+        if heads and "all links are inactive" in ln.lower():
+            dark.add(len(heads) - 1)
+            continue
         m = _LINK.match(ln)
         if m and heads:
             speed = re.match(r"([\d.]+) GB/s", m.group(2))
-            links[-1].append(float(speed.group(1)) if speed else None)
+            gbs = float(speed.group(1)) if speed else math.inf
+            links[-1].append(gbs if math.isfinite(gbs) else None)
             continue
         unparsed.append(ln)
     gpus = tuple(
@@ -136,8 +164,9 @@ def parse_nvlink(text: str) -> NvlinkStatus:
             sum(1 for x in ls if x is not None),
             len(ls),
             tuple(x for x in ls if x is not None),
+            i in dark,
         )
-        for (index, model, uuid), ls in zip(heads, links, strict=True)
+        for i, ((index, model, uuid), ls) in enumerate(zip(heads, links, strict=True))
     )
     return NvlinkStatus(
         **head("nvlink", is_simulated(text), [], empty=not gpus),
@@ -166,6 +195,11 @@ def _tree(lines: list[str]) -> list[tuple[str, str]]:
     return out
 
 
+def _known(value: str | None) -> str | None:
+    """A value nvidia-smi has (`N/A`, `Not Supported` say it has none)."""
+    return None if value in (None, "", "N/A", "Not Supported", "[N/A]") else value
+
+
 def _int(value: str | None) -> int | None:
     if value is None:
         return None
@@ -192,6 +226,7 @@ class SmiGpu:
     remap_failure: bool
     volatile_uncorrectable: int | None
     fabric_state: str | None
+    fabric_health: str | None = None  # Fabric > Health > Summary (Healthy / Unhealthy)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,11 +290,13 @@ def parse_smi_query(text: str) -> SmiQuery:
                 volatile_uncorrectable=_int(
                     get("Volatile/DRAM Uncorrectable", "Volatile/Double Bit/Total")
                 ),
-                fabric_state=get("Fabric/State"),
+                fabric_state=_known(get("Fabric/State")),
+                fabric_health=_known(get("Fabric/Health/Summary")),
             )
         )
     attached = _int(top.get("Attached GPUs"))
-    if attached is not None and attached != len(gpus) and gpus:
+    # `-q -i N` prints one GPU under the system's count: only more sections than GPUs is wrong
+    if attached is not None and len(gpus) > attached:
         errors.append(f"Attached GPUs says {attached}, {len(gpus)} GPU sections found")
     return SmiQuery(
         **head("nvidia-smi-q", is_simulated(text), errors, empty=attached is None and not gpus),

@@ -7,6 +7,7 @@ one ran.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, replace
 
@@ -52,6 +53,8 @@ def _num(value: str) -> float | int | None:
     try:
         f = float(m.group(1))
     except ValueError:
+        return None
+    if not math.isfinite(f):  # a number too long to be one
         return None
     return int(f) if f.is_integer() else f
 

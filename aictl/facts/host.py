@@ -4,6 +4,7 @@ file, `ip -j link`, `systemctl is-active`."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field, replace
 
@@ -63,7 +64,7 @@ def parse_lspci(text: str) -> PciDevices:
         s = ln.strip()
         if s.startswith(("LnkCap:", "LnkSta:")):
             lm = _LINK.search(s)
-            if lm:
+            if lm and math.isfinite(float(lm.group(1))):
                 link = PcieLink(float(lm.group(1)), int(lm.group(2)))
                 d = (
                     replace(d, link_cap=link)

@@ -10,6 +10,7 @@ golden cases under tests/facts/ hold.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -27,8 +28,13 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"  # killed before it finished
     PERFORMANCE = "performance"  # ran, below the expectation given
     COMPLETION = "completion"  # a work completion with error (perftest)
-    TRUNCATED = "truncated"  # a header without result rows
+    INCOMPLETE = "incomplete"  # cut short: a header without rows, a row or table unfinished
     UNREACHABLE = "unreachable"  # the node could not be reached or was lost
+    ABORTED = "aborted"  # a rank died mid-run (the launcher says so), nothing says why
+    # what NCCL's own warnings and errors name as the cause of a run that broke
+    NETWORK = "network"  # IB/RoCE completion errors, a peer that closed, socket failures
+    GPU = "gpu"  # CUDA errors: a busy, lost or faulty GPU
+    SYSTEM = "system"  # the host: /dev/shm, locked memory, no device, file limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class Failure:
         if not d:
             return None
         kind = d.get("kind", "tool")
+        kind = "incomplete" if kind == "truncated" else kind  # its name before 2026-12
         known = FailureKind._value2member_map_
         return cls(
             FailureKind(kind) if kind in known else FailureKind.TOOL,
@@ -91,6 +98,8 @@ def as_json(value: Any) -> Any:
         }
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or inf; parsers keep them out, this is the last guard
     if isinstance(value, tuple | list):
         return [as_json(v) for v in value]
     if isinstance(value, dict):

@@ -38,24 +38,25 @@ FACTS: tuple[Fact, ...] = (
     Fact(
         "perftest",
         perftest.parse_perftest,
-        "perftest (ib_write_bw, ib_read_bw, ib_send_bw, latency tests), client or server",
-        detect=r"(RDMA_(Write|Read)|Send) (BW|Latency) Test|#bytes\s+#iterations|"
-        r"\bib_(write|read|send)_(bw|lat)\b",
+        "perftest (ib_write/read/send/atomic _bw and _lat, bidirectional), client or server",
+        detect=r"(RDMA_(Write|Read)|Send|Atomic)(_imm)?( [A-Z_]+)?( Bidirectional)?( Post List)? "
+        r"(BW|Latency) Test|#bytes\s+#iterations|\bib_(write|read|send|atomic)_(bw|lat)\b",
     ),
     Fact(
         "nccl",
         nccl.parse_nccl,
         "nccl-tests, text or -J JSON",
         detect=r"# nccl-tests version|^#\s+nThread|^\W*#\s+size\s+count|Out of bounds values|"
-        r"\b(all_reduce|all_gather|alltoall|reduce_scatter|sendrecv|broadcast|reduce)_perf\b|"
-        r'invalid size specified|"average_bus_bandwidth"',
+        r"\b(all_reduce|all_gather|alltoallv?|reduce_scatter|sendrecv|broadcast|reduce|gather|"
+        r"scatter|hypercube)_perf\b|invalid size specified|\"average_bus_bandwidth\"|"
+        r"Test (NCCL|CUDA) failure common\.cu",
     ),
     Fact(
         "ibnetdiscover",
         ibnet.parse_summary,
-        "ibnetdiscover (default format)",
+        "ibnetdiscover (default format or -p)",
         command="ibnetdiscover",
-        detect=r'^(Switch|Ca|Hca)\s+\d+\s+"[SH]-',
+        detect=r'^(Switch|Ca|Hca)\s+\d+\s+"[SH]-|^(CA|SW)\s+\d+\s+\d+\s+0x[0-9a-fA-F]+\s+\d+x',
     ),
     Fact(
         "dump_fts",
@@ -173,8 +174,15 @@ def fact(name: str) -> Fact:
     return REGISTRY[name]
 
 
+# a tool says who it is in its first lines (or, cut at the top, its last): a 100 MB soak log
+# is recognised from its ends, not read through once per pattern
+_HEAD_BYTES, _TAIL_BYTES = 1 << 20, 1 << 16
+
+
 def detect(text: str) -> str | None:
     """The fact whose tool printed `text`, or None."""
+    if len(text) > _HEAD_BYTES + _TAIL_BYTES:
+        text = text[:_HEAD_BYTES] + "\n" + text[-_TAIL_BYTES:]
     return next((name for name, pattern in _PATTERNS if pattern.search(text)), None)
 
 

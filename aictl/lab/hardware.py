@@ -129,11 +129,14 @@ def node_hardware(
 
 
 def nvlinks(nvswitch: bool, gbytes: float | None) -> int:
-    """NVLinks per simulated GPU: 12 on an NVSwitch board (A100/A800 generation), 18 for
-    direct-connect NVLink4 boards; none without an NVLink figure."""
-    if nvswitch:
-        return 12
-    return 18 if gbytes else 0
+    """NVLinks per simulated GPU, from its NVLink bandwidth: 50 GB/s a link through NVLink4
+    (A100 600 GB/s = 12, A800/H800 400 = 8, H100 900 = 18), 100 GB/s on NVLink5 (B200 1800 =
+    18); none without an NVLink figure. `nvswitch` does not change the count, only where the
+    links go (see simtools.topo)."""
+    if not gbytes:
+        return 0
+    per_link = 100 if gbytes > 900 else 50
+    return max(1, min(18, round(gbytes / per_link)))
 
 
 def bonding_status(hw: dict[str, Any]) -> str:

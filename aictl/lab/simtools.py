@@ -45,10 +45,18 @@ def topo_matrix(hw: dict[str, Any]) -> list[str]:
             return "PIX"
         return "NODE" if g["numa"] == n["numa"] else "SYS"
 
+    def gpu_gpu(g: dict[str, Any], o: dict[str, Any]) -> str:
+        # through NVSwitches every pair sees all of a GPU's links; direct-connect boards
+        # split them over the peers (4-GPU HGX H100: 18 / 3 = NV6 a pair)
+        if o is g:
+            return " X "
+        if not g["nvlinks"]:
+            return "SYS" if g["numa"] != o["numa"] else "NODE"
+        share = g["nvlinks"] if hw["nvswitch"] else g["nvlinks"] // max(1, len(gpus) - 1)
+        return f"NV{share}"
+
     for g in gpus:
-        cells = [
-            " X " if o is g else f"NV{g['nvlinks']}" if hw["nvswitch"] else "SYS" for o in gpus
-        ]
+        cells = [gpu_gpu(g, o) for o in gpus]
         cells += [gpu_nic(g, n) for n in nics]
         cpus = "0-63" if g["numa"] == 0 else "64-127"
         lines.append(f"GPU{g['index']}\t" + "\t".join([*cells, cpus, str(g["numa"]), "\tN/A"]))

@@ -90,9 +90,9 @@ def test_nccl_row_details() -> None:
 
 def test_nccl_failures_are_classified() -> None:
     busy = parse_nccl(_s("nccl_all_reduce_2node_8xGH200_v2.17.8_cuda_busy_failure.txt"))
-    assert (
-        busy["failure"]["kind"] == "startup" and "busy or unavailable" in busy["failure"]["message"]
-    )
+    # a CUDA failure before the table: the GPU's, and the host that printed it first
+    assert busy["failure"]["kind"] == "gpu" and busy["failure"]["host"] == "gpu-1-1"
+    assert "busy or unavailable" in busy["failure"]["message"]
     bad = parse_nccl(_s("nccl_tests_bad_size_arg_mpirun_8xH100.txt"))
     assert bad["failure"] == {"kind": "launch", "message": "invalid size specified for 'minbytes'"}
     cut = parse_nccl(_s("nccl_sendrecv_1node_8xA100_excerpt.txt"))
@@ -150,7 +150,6 @@ def test_nccl_json_report_and_env_redaction() -> None:
             False,
             98.38,
         ),
-        ("perftest_ib_write_bw_ib_server_cx6.txt", "ib_write_bw", "server", "mlx5_0", False, 98.38),
         (
             "perftest_ib_read_bw_gdr_dmabuf_h100_roce_client_gpu0_to_gpu0.txt",
             "ib_read_bw",
@@ -188,6 +187,7 @@ def test_perftest_units_latency_and_errors() -> None:
     lat = parse_perftest(_s("perftest_ib_send_lat_client_azure_hbv3_hdr_truncated.txt"))
     assert lat["test"] == "ib_send_lat" and lat["bw_avg_gbps"] is None
     assert lat["rows"][0]["t_typical_us"] > 0 and lat["lat_typical_us"] == 3.76
+    assert lat["lat_p99_us"] == 3.92 and lat["failure"]["kind"] == "incomplete"  # author's "..."
     roce = parse_perftest(_s("perftest_ib_read_bw_gdr_dmabuf_h100_roce_client_gpu0_to_gpu0.txt"))
     assert roce["link_type"] == "Ethernet" and roce["gid_index"] == 3 and roce["dmabuf"]
     gdr = parse_perftest(_s("perftest_ib_write_bw_gdr_client_a100_all_sizes.txt"))
@@ -198,7 +198,19 @@ def test_perftest_units_latency_and_errors() -> None:
         " Completion with error at client\n Couldn't allocate MR\n Failed to complete run_iter_bw"
     )
     assert err["failure"] == {"kind": "startup", "message": "Couldn't allocate MR"}
-    assert parse_perftest("")["failure"]["kind"] == "truncated"
+    assert parse_perftest("")["failure"]["kind"] == "incomplete"
+    # copied without perftest's closing rule: the numbers read, the run is not known to be done
+    cut = parse_perftest(_s("perftest_ib_write_bw_ib_server_cx6.txt"))
+    assert (cut["test"], cut["side"], cut["device"], cut["bw_avg_gbps"]) == (
+        "ib_write_bw",
+        "server",
+        "mlx5_0",
+        98.38,
+    )
+    assert cut["failure"] == {
+        "kind": "incomplete",
+        "message": "the table stops without perftest's closing line",
+    }
 
 
 def test_auto_detects_nccl_and_perftest_samples() -> None:

@@ -201,7 +201,7 @@ def test_acs_bond_mtu_affinity_and_nvlink_rules(tmp_path: Path) -> None:
     res = {r.check: r for r in rules.evaluate(topo.profile(topo.nodes[0]), facts)}
     bad = {c for c, r in res.items() if r.status is Status.FAIL}
     assert bad == {"acs", "nvlink", "affinity", "bond", "mtu"}
-    assert "0000:4a:00.0" in res["acs"].message and "GPU2 10/12" in res["nvlink"].message
+    assert "0000:4a:00.0" in res["acs"].message and "GPU2 6/8" in res["nvlink"].message
     assert "GPU2-mlx5_1 (rail 1) is NODE" in res["affinity"].message
     assert "lan0 in aggregator 2, active is 1" in res["bond"].message
     assert "lan2 1500 (planned 4092)" in res["mtu"].message

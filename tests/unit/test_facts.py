@@ -19,6 +19,7 @@ from aictl.facts.registry import REGISTRY, detect
 from tests.conftest import TESTS, check_golden, require_shared, shared_dir
 
 CASES = TESTS / "facts"
+SOURCE = ".source.txt"  # where a real output came from (`real-*` cases)
 
 # real outputs aictl does not read yet, and the issue that will read them
 NOT_READ_YET = {
@@ -39,7 +40,7 @@ def _cases() -> list[Any]:
     out = []
     for d in sorted(p for p in CASES.iterdir() if p.is_dir()):
         for f in sorted(d.iterdir()):
-            if f.suffix in (".txt", ".sample"):
+            if f.suffix in (".txt", ".sample") and not f.name.endswith(SOURCE):
                 out.append(pytest.param(d.name, f, id=f"{d.name}/{f.stem}"))
     return out
 
@@ -89,3 +90,70 @@ def test_every_sample_aictl_reads_has_a_case() -> None:
         if any(f.name.startswith(p) for p in NOT_READ_YET):
             continue
         assert f.name in referenced, f"{f.name}: no golden case under tests/facts/"
+
+
+def test_every_real_case_names_its_source() -> None:
+    """`real-<case>.txt` is an output somebody else's cluster printed: where it was found (an
+    issue thread, a project's test data) is kept beside it, in `real-<case>.source.txt`."""
+    for f in sorted(CASES.glob("*/real-*.*")):
+        if f.name.endswith(SOURCE):
+            stem = f.name[: -len(SOURCE)]
+            cases = [c for c in f.parent.glob(f"{stem}.*") if c.suffix not in (".json",)]
+            assert len(cases) > 1, f"{f}: no case beside it"
+            continue
+        if f.suffix == ".json":
+            continue
+        src = f.with_name(f.stem + SOURCE)  # real-x.txt or real-x.map: real-x.source.txt
+        assert src.exists() and src.read_text().strip(), f"{f}: no {src.name}"
+
+
+# the lab's cases: what its simulated tools print for a node of each group (and a fault),
+# regenerated with --update-golden when the lab's tools change
+def _lab_outputs() -> dict[tuple[str, str], str]:
+    import contextlib
+    import io
+    from collections.abc import Callable
+
+    from aictl.lab import simtools
+    from aictl.lab.hardware import apply_fault, node_hardware, planned_guids
+    from aictl.spec.loader import load_preset
+    from aictl.topology import build_topology
+
+    loaded = load_preset("mixed-lab")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    guids = planned_guids(topo)
+
+    def hw(name: str, **fault: Any) -> dict[str, Any]:
+        h = node_hardware(topo, topo.node(name), guids)
+        if fault:
+            apply_fault(h, {"host": name, "rail": None, "gpu": None, "factor": None, **fault})
+        return h
+
+    def smi(args: list[str]) -> Callable[[dict[str, Any]], str]:
+        def run(h: dict[str, Any]) -> str:
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                simtools.nvidia_smi(args, h)
+            return buf.getvalue()
+
+        return run
+
+    def topo_m(h: dict[str, Any]) -> str:
+        return "\n".join([simtools.mark("nvidia-smi", h), *simtools.topo_matrix(h)]) + "\n"
+
+    out = {}
+    for case, node in (("lab-a800", "node01"), ("lab-h100-4gpu", "node05")):
+        h = hw(node)
+        out[("topo", case)] = topo_m(h)
+        out[("nvlink", case)] = smi(["nvlink", "-s"])(h)
+        out[("nvidia-smi-q", case)] = smi(["-q"])(h)
+    out[("nvlink", "lab-links-down")] = smi(["nvlink", "-s"])(
+        hw("node02", kind="nvlink-down", gpu=1, factor=4)
+    )
+    out[("nvidia-smi-q", "lab-ecc-errors")] = smi(["-q"])(hw("node02", kind="ecc-errors", gpu=3))
+    return out
+
+
+def test_lab_cases_are_what_the_lab_prints(update_golden: bool) -> None:
+    for (fact, case), text in sorted(_lab_outputs().items()):
+        check_golden(CASES / fact / f"{case}.txt", text, update_golden)
