@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.lab import fabricmodel, simtools
 from aictl.lab.hardware import (
+    aer_files,
     apply_fault,
+    fm_log,
     bonding_status,
     fabric_description,
     node_hardware,
@@ -43,7 +45,14 @@ class FakeCluster:
         self.hw = {n.name: node_hardware(topo, n, guids) for n in topo.nodes}
         self.fabric_file = tmp / "fabric.json"
         self.before: Callable[[str, str], None] | None = None
+        self.dcgm_level = "2"
         self._sync()
+
+    @staticmethod
+    def _clock(hw: dict[str, Any]) -> str:
+        """The clock line preflight's commands print: a minute after the last injected event."""
+        last = max((e["at"] for e in hw.get("kernel_log", [])), default=1767225600.0)
+        return f"# aictl clock {last + 60:.0f} uptime 86400 window 86400"
 
     def inject(self, **fault: Any) -> None:
         full = {"rail": None, "gpu": None, "factor": None, "with": None, **fault}
@@ -87,6 +96,16 @@ class FakeCluster:
                 "lspci": lambda: _call(simtools.lspci, ["-vvv"], hw),
                 "bonding": lambda: bonding_status(hw),
                 "ip-link": lambda: json.dumps(_links(hw)),
+                # day-2 facts, each with the shape its command gives
+                "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
+                "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
+                "aer": lambda: "\n".join(
+                    f"/sys/{path}:{line}"
+                    for path, text in aer_files(hw).items()
+                    for line in text.splitlines()
+                ),
+                "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
+                "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
             text = tools[name]()
             rc = 3 if name == "fabricmanager" and hw["fabricmanager"] != "active" else 0
