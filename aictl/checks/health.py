@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from aictl.facts import aer as aer_facts
 from aictl.facts import dcgm as dcgm_facts
-from aictl.facts import fmlog
+from aictl.facts import fmlog, kernel
 from aictl.facts import gpu as gpu_facts
 from aictl.facts import host as host_facts
-from aictl.facts import kernel
 from aictl.facts.model import Parsed
 from aictl.facts.xid import FAILS, FIX, XidAction
 from aictl.status import Status
@@ -243,9 +242,7 @@ def nvlink_errors(p: Profile, f: Facts) -> Verdict:
         replay = sum(v for k, v in t.items() if "Replay" in k)
         links = ",".join(str(x) for x in g.links)
         what = [
-            f"{n} {k}"
-            for n, k in ((recovery, "recovery"), (crc, "CRC"), (replay, "replay"))
-            if n
+            f"{n} {k}" for n, k in ((recovery, "recovery"), (crc, "CRC"), (replay, "replay")) if n
         ]
         line = f"GPU{g.index} links {links}: {', '.join(what)}"
         if recovery or crc >= NVLINK_CRC_FAIL:

@@ -61,6 +61,20 @@ def verify_cmd(
         Path | None, typer.Option("--lldp-dir", help="Directory of <host>.json lldpctl outputs.")
     ] = None,
     plane: Annotated[int, typer.Option("--plane", min=1, help="Fabric plane (1-based).")] = 1,
+    counters: Annotated[
+        bool,
+        typer.Option(
+            "--counters", help="With --live: every port's error counters (ibqueryerrors)."
+        ),
+    ] = False,
+    window: Annotated[
+        float,
+        typer.Option(
+            "--window",
+            min=0,
+            help="With --counters: read, wait SECONDS, read again, judge the rise.",
+        ),
+    ] = 0,
     target: TargetOpt = None,
     user: UserOpt = None,
     key: KeyOpt = None,
@@ -73,7 +87,9 @@ def verify_cmd(
     Reports every missing, extra or miswired cable (with the fix: which port to move the cable
     to), swapped pairs, unknown or missing devices, slow links; with forwarding tables, that
     same-leaf traffic stays on the leaf and cross-SU traffic spreads evenly over the spines;
-    with the opensm log, the routing engine used. Exit 4 on any difference, 0 when the fabric
+    with the opensm log, the routing engine used; with --counters, every port's error
+    counters (since cleared, or their rise over --window SECONDS), each bad port on its planned
+    cable with the fix, link flaps on their own. Exit 4 on any difference, 0 when the fabric
     is exactly the plan. Writes build/<cluster>/verify.json.
 
     Example: aictl topo verify --preset lab-small --target lab --live node01 --lldp
@@ -101,6 +117,8 @@ def verify_cmd(
             from aictl.remote.executor import SshExecutor
 
             executor = SshExecutor(ssh_options(desc))
+        if counters and live is None:
+            raise UsageError("--counters reads the fabric live: give --live HOST too")
         lft_text = _read(lfts, "LFT dump") if lfts else None
         if live is not None:
             assert executor is not None
@@ -123,6 +141,18 @@ def verify_cmd(
             if executor is None or live is None:
                 raise UsageError("--lldp reads every node live: give --live HOST too")
             seen = verifymod.lldp_live(hosts(desc, list(topo.nodes)), executor)
+        counter_part = None
+        if counters:
+            from aictl.fabric import counters as countersmod
+
+            assert executor is not None and live is not None
+            where = host(desc, topo, live)
+            if output is not Output.json and window:
+                ui.say(f"port counters: baseline read, next read in {window:g} s")
+            first, second = countersmod.gather(where, executor, window)
+            counter_part = countersmod.check_counters(
+                topo, first, second, window_s=window, names=names, plane=plane - 1
+            )
         report = verifymod.verify(
             topo,
             ibnet_text,
@@ -132,6 +162,7 @@ def verify_cmd(
             lldp=seen,
             plane=plane - 1,
             source=str(discovered or live),
+            counters=counter_part,
         )
         report.save(build)
         data = report.as_json()
@@ -157,14 +188,22 @@ def verify_cmd(
                 ui.say(f"lldp: {report.lldp['members_checked']} bond members checked")
                 if report.lldp.get("not_checked"):
                     ui.say("lldp: not read from " + ", ".join(report.lldp["not_checked"]))
+            if report.counters is not None:
+                k = report.counters
+                ui.say(
+                    f"port counters: {k['ports_checked']} ports checked, "
+                    f"{len(k['findings'])} over a threshold"
+                    + (f" in {k['window_s']:g} s" if k["window_s"] else "")
+                )
             for f in findings:
-                ui.say(f"[bold]{f['kind']}[/bold] {f['where']}: {f['message']}")
+                warn = " (warning)" if f.get("severity") == "warning" else ""
+                ui.say(f"[bold]{f['kind']}[/bold]{warn} {f['where']}: {f['message']}")
                 ui.say(f"  fix: {f['fix']}")
             if not findings:
                 ui.say("the fabric is exactly the plan")
-        if findings:
+        if report.errors:
             raise VerifyError(
-                f"{len(findings)} difference(s) from the plan",
+                f"{len(report.errors)} difference(s) from the plan",
                 hint=f"fix them in the order listed (details in {build / 'verify.json'})",
             )
 

@@ -93,8 +93,13 @@ def _from_json(doc: dict[str, Any]) -> tuple[str | None, list[DcgmTest]]:
             else:
                 overall = "skip"
             tests.append(
-                DcgmTest(str(t.get("name", "?")), str(cat.get("category", "")), overall, gpus,
-                         tuple(dict.fromkeys(warns)))
+                DcgmTest(
+                    str(t.get("name", "?")),
+                    str(cat.get("category", "")),
+                    overall,
+                    gpus,
+                    tuple(dict.fromkeys(warns)),
+                )
             )
     version = body.get("version") or (body.get("metadata") or {}).get("DCGM Version")
     return (str(version) if version else None), tests
@@ -147,8 +152,15 @@ def _from_table(lines: list[str]) -> tuple[str | None, list[DcgmTest], bool]:
             note = None
             st = value.split(" - ")[0].strip().lower()
             if st in _STATUS:
-                tests.append({"name": left, "category": category, "status": _STATUS[st],
-                              "gpus": {}, "warnings": []})
+                tests.append(
+                    {
+                        "name": left,
+                        "category": category,
+                        "status": _STATUS[st],
+                        "gpus": {},
+                        "warnings": [],
+                    }
+                )
             elif left == "DCGM Version":
                 version = value
             continue
@@ -159,8 +171,9 @@ def _from_table(lines: list[str]) -> tuple[str | None, list[DcgmTest], bool]:
         elif note is not None:
             note += [right, "" if full else " "]
     out = [
-        DcgmTest(t["name"], t["category"], t["status"], t["gpus"],
-                 tuple(_join(w) for w in t["warnings"]))
+        DcgmTest(
+            t["name"], t["category"], t["status"], t["gpus"], tuple(_join(w) for w in t["warnings"])
+        )
         for t in tests
     ]
     return version, out, bottom
@@ -174,7 +187,9 @@ def parse_dcgm_diag(text: str) -> DcgmDiag:
         return DcgmDiag(**head("dcgm", sim, []), installed=False)
     errors: list[str] = []
     start = text.find("{")
-    version, tests, complete = None, [], True
+    version: str | None = None
+    tests: list[DcgmTest] = []
+    complete = True
     if start >= 0:
         try:
             doc = json.loads(text[start : text.rfind("}") + 1])

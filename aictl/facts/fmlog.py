@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from aictl.facts.model import Parsed, head
 from aictl.facts.text import is_simulated, lines_of
 
-_RECORD = re.compile(r"^\[([A-Z][a-z]{2} +\d+ \d{4} \d{2}:\d{2}:\d{2})\] \[([A-Z]+)\] (?:\[tid \d+\] )?(.*)$")
+_RECORD = re.compile(
+    r"^\[([A-Z][a-z]{2} +\d+ \d{4} \d{2}:\d{2}:\d{2})\] \[([A-Z]+)\] (?:\[tid \d+\] )?(.*)$"
+)
 _NVSWITCH = re.compile(
     r"NVSwitch (non-fatal|fatal) error (\d+).*?pci bus id ([0-9A-Fa-f:.]+)"
     r"(?: physical id (\d+))?(?: port (\d+))?",

@@ -24,13 +24,11 @@ _XID = re.compile(r"NVRM: Xid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d+),\s*(.*)$")
 _SXID = re.compile(r"nvidia-nvswitch\d*: SXid \((?:PCI:)?([0-9A-Fa-f:.]+)\): (\d+),\s*(.*)$")
 _BUS = re.compile(r"NVRM: GPU (?:at )?(?:PCI:)?([0-9A-Fa-f:.]+):? .*has fallen off the bus")
 _INIT = re.compile(r"NVRM: (?:GPU ([0-9A-Fa-f:.]+): )?RmInitAdapter failed")
-_ISO = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[,.](\d+))?(Z|[+-]\d{2}:?\d{2})?"
-)
+_ISO = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:[,.](\d+))?(Z|[+-]\d{2}:?\d{2})?")
 _CTIME = re.compile(r"^\[(?:\w{3}) (\w{3}) +(\d+) (\d{2}:\d{2}:\d{2}) (\d{4})\]")
 _MONO = re.compile(r"^\[\s*(\d+\.\d+)\]")
 _SYSLOG = re.compile(r"^(\w{3} +\d+ \d{2}:\d{2}:\d{2}) ")
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +156,10 @@ def parse_kernel_log(text: str) -> KernelLog:
         if kind == "sxid":
             fatal = _sxid_fatal(hs[0].text)
             action = classify_sxid(fatal)
-            name = {True: "fatal NVSwitch error", False: "non-fatal NVSwitch error"}.get(
-                fatal, "NVSwitch error (severity not stated)"
+            name = (
+                "NVSwitch error (severity not stated)"
+                if fatal is None
+                else ("fatal NVSwitch error" if fatal else "non-fatal NVSwitch error")
             )
         else:
             texts = [h.text for h in hs]

@@ -12,8 +12,20 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aictl.facts import gpu, hca, host, ibnet, lldp, nccl, perftest
-from aictl.facts import aer, dcgm, fmlog, ibcounters, kernel
+from aictl.facts import (
+    aer,
+    dcgm,
+    fmlog,
+    gpu,
+    hca,
+    host,
+    ibcounters,
+    ibnet,
+    kernel,
+    lldp,
+    nccl,
+    perftest,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -168,14 +168,38 @@ def aer_files(hw: dict[str, Any]) -> dict[str, str]:
     """The sysfs AER counter files of the node's GPUs and NICs (bus/pci/devices/<bdf>/...),
     in the layout and error names of Linux 6.x."""
     names = {
-        "correctable": ("RxErr", "BadTLP", "BadDLLP", "Rollover", "Timeout", "NonFatalErr",
-                        "CorrIntErr", "HeaderOF"),
-        "nonfatal": ("Undefined", "DLP", "SDES", "TLP", "FCP", "CmpltTO", "CmpltAbrt",
-                     "UnxCmplt", "RxOF", "MalfTLP", "ECRC", "UnsupReq", "ACSViol"),
+        "correctable": (
+            "RxErr",
+            "BadTLP",
+            "BadDLLP",
+            "Rollover",
+            "Timeout",
+            "NonFatalErr",
+            "CorrIntErr",
+            "HeaderOF",
+        ),
+        "nonfatal": (
+            "Undefined",
+            "DLP",
+            "SDES",
+            "TLP",
+            "FCP",
+            "CmpltTO",
+            "CmpltAbrt",
+            "UnxCmplt",
+            "RxOF",
+            "MalfTLP",
+            "ECRC",
+            "UnsupReq",
+            "ACSViol",
+        ),
     }
     names["fatal"] = names["nonfatal"]
-    total = {"correctable": "TOTAL_ERR_COR", "nonfatal": "TOTAL_ERR_NONFATAL",
-             "fatal": "TOTAL_ERR_FATAL"}
+    total = {
+        "correctable": "TOTAL_ERR_COR",
+        "nonfatal": "TOTAL_ERR_NONFATAL",
+        "fatal": "TOTAL_ERR_FATAL",
+    }
     # where each kind's count lands: a receiver error, a completion timeout, a malformed TLP
     lands = {"correctable": "RxErr", "nonfatal": "CmpltTO", "fatal": "MalfTLP"}
     out = {}
@@ -303,7 +327,8 @@ def _apply_day2(hw: dict[str, Any], fault: dict[str, Any], gpu: dict[str, Any] |
         code = int(fault.get("code") or 119)
         hw["kernel_log"].append({"at": float(fault.get("at") or 0), "text": _xid_line(gpu, code)})
     elif kind == "gpu-missing" and hw["gpus"]:
-        _drop_gpu(hw, fault.get("gpu") if fault.get("gpu") is not None else len(hw["gpus"]) - 1)
+        g = fault.get("gpu")
+        _drop_gpu(hw, int(g) if g is not None else len(hw["gpus"]) - 1)
     elif kind == "throttle" and gpu is not None:
         gpu["clock_events"] = ["HW Slowdown", "HW Thermal Slowdown"]
     elif kind == "fabric-state":

@@ -17,9 +17,9 @@ from aictl.lab import fabricmodel, simtools
 from aictl.lab.hardware import (
     aer_files,
     apply_fault,
-    fm_log,
     bonding_status,
     fabric_description,
+    fm_log,
     node_hardware,
     planned_guids,
 )
