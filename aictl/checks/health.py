@@ -188,11 +188,12 @@ def throttle(p: Profile, f: Facts) -> Verdict:
 
 # ---- aer -----------------------------------------------------------------------------------
 def aer(p: Profile, f: Facts) -> Verdict:
+    got = f.get("aer", aer_facts.AerCounters)
+    if got is not None and not got.devices and not got.unparsed:
+        return Status.SKIP, "no AER counters exposed (kernel before 4.19, or AER off)", ""
     counters = _readable(f, "aer", aer_facts.AerCounters)
     if isinstance(counters, tuple):
         return counters
-    if not counters.devices:
-        return Status.SKIP, "no AER counters exposed (kernel before 4.19, or AER off)", ""
     names = _gpu_names(f)
     lspci = f.get("lspci", host_facts.PciDevices)
     nics = {_bus(d.bdf) for d in (lspci.devices if lspci else ()) if d.is_rdma_nic}

@@ -5,7 +5,8 @@ per error type and a `TOTAL_ERR_*` line.
 Preflight reads them with `grep -H .` over those files, so every line says which device and
 file it came from (`/sys/bus/pci/devices/0000:18:00.0/aer_dev_correctable:RxErr 0`). Names
 differ between kernels (`RxErr` vs `Receiver Error`): they are kept as printed. A kernel or a
-device without AER exposes no files: that is an empty, readable answer, not a failure.
+device without AER exposes no files: the parse then has no devices (and fails, as every
+empty output does); the `aer` check skips such a node rather than failing it.
 """
 
 from __future__ import annotations
@@ -68,5 +69,7 @@ def parse_aer(text: str) -> AerCounters:
     )
     errors = [f"{unparsed} lines are not AER counters"] if unparsed and not devices else []
     return AerCounters(
-        **head("aer", is_simulated(text), errors), devices=devices, unparsed=unparsed
+        **head("aer", is_simulated(text), errors, empty=not devices),
+        devices=devices,
+        unparsed=unparsed,
     )

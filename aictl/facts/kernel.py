@@ -112,6 +112,15 @@ def _hit(line: str) -> _Hit | None:
     return None
 
 
+def _device(addr: str) -> str:
+    """One spelling per device: `0000:2b:00.0`, `00000000:2B:00` -> `0000:2b:00`."""
+    addr = addr.lower().rstrip(":")
+    parts = addr.split(".")[0].split(":")
+    if len(parts) == 3:
+        parts[0] = parts[0][-4:]
+    return ":".join(parts)
+
+
 def _sxid_fatal(text: str) -> bool | None:
     low = text.lower()
     if low.startswith("non-fatal") or "non-fatal" in low.split(",")[0]:
@@ -150,7 +159,7 @@ def parse_kernel_log(text: str) -> KernelLog:
 
     groups: dict[tuple[str, str, int], list[_Hit]] = {}
     for h in hits:
-        groups.setdefault((h.kind, h.device.lower(), h.code), []).append(h)
+        groups.setdefault((h.kind, _device(h.device), h.code), []).append(h)
     events = []
     for (kind, device, code), hs in groups.items():
         if kind == "sxid":

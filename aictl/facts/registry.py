@@ -188,7 +188,7 @@ FACTS: tuple[Fact, ...] = (
         # the node's clock and the window first; only the driver's lines cross the network
         command='echo "# aictl clock $(date +%s) uptime $(cut -d" " -f1 /proc/uptime) window '
         '{window}"; (dmesg --time-format iso || journalctl -k -o short-iso --no-pager -q) 2>&1 '
-        "| grep -E 'NVRM|SXid|aictl-lab|^(dmesg|journalctl):' || true",
+        "| grep -E 'NVRM|SXid|^# aictl|^(dmesg|journalctl):' || true",
         detect=r"NVRM: Xid \(|SXid \(|NVRM: GPU .*has fallen off the bus",
     ),
     Fact(

@@ -213,6 +213,15 @@ def aer_files(hw: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def aer_grep(hw: dict[str, Any], root: str = "/sys") -> str:
+    """What preflight's `grep -H . <root>/bus/pci/devices/*/aer_dev_*` prints for the node."""
+    return "\n".join(
+        f"{root}/{path}:{line}"
+        for path, text in aer_files(hw).items()
+        for line in text.splitlines()
+    )
+
+
 def fm_log(hw: dict[str, Any]) -> str:
     """/var/log/fabricmanager.log of an NVSwitch node: start-up records, then its errors."""
     t = "[Jan 01 2026 00:00:00]"

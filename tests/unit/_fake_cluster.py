@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.lab import fabricmodel, simtools
 from aictl.lab.hardware import (
-    aer_files,
+    aer_grep,
     apply_fault,
     bonding_status,
     fabric_description,
@@ -99,11 +99,7 @@ class FakeCluster:
                 # day-2 facts, each with the shape its command gives
                 "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
                 "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
-                "aer": lambda: "\n".join(
-                    f"/sys/{path}:{line}"
-                    for path, text in aer_files(hw).items()
-                    for line in text.splitlines()
-                ),
+                "aer": lambda: aer_grep(hw),
                 "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
                 "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
