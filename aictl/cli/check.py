@@ -85,9 +85,7 @@ def check_cmd(
     """
 
     def body() -> None:
-        from aictl import ui
         from aictl.checks import preflight
-        from aictl.checks.rules import BY_NAME
         from aictl.errors import PreflightError
 
         f = fleet(
@@ -116,40 +114,10 @@ def check_cmd(
             return rep
 
         if watch is not None:
-            _watch(once, watch, rounds, output)
-            return
-        report = once()
-        data = report.as_json()
-        if output is Output.json:
-            ui.print_json(data)
+            report = _watch(once, watch, rounds, output)
         else:
-            checks = report.checks
-            several = len(set(report.groups.values())) > 1
-            ui.table(
-                f"preflight: {f.topo.name}" + (" (simulated hardware)" if report.simulated else ""),
-                ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in checks)],
-                [
-                    [
-                        n,
-                        *([report.groups.get(n, "")] if several else []),
-                        *(_CELL[r.status.value] for r in row),
-                    ]
-                    for n, row in report.rows.items()
-                ],
-                compact=True,
-            )
-            for node, fails in report.failing.items():
-                for r in fails:
-                    ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
-                    if r.fix:
-                        ui.say(f"  fix: {r.fix}")
-            ui.say(
-                "fm=fabric manager, peer=nvidia_peermem, aff=GPU-NIC affinity, drv=driver, "
-                "nvl=NVLink, thr=clock throttling, aer=PCIe AER, nvle=NVLink errors; "
-                "'-' = not applicable or not run"
-            )
-            ok = len(report.rows) - len(report.failing)
-            ui.say(f"{ok}/{len(report.rows)} nodes pass; results in {f.build / 'check.json'}")
+            report = once()
+            _show(report, f.build, output)
         if report.failing:
             names = list(report.failing)
             raise PreflightError(
@@ -160,9 +128,47 @@ def check_cmd(
     run(body)
 
 
+def _show(report: PreflightReport, build: Path, output: Output) -> None:
+    """The node x check matrix, then every failure with its fix."""
+    from aictl import ui
+    from aictl.checks.rules import BY_NAME
+
+    data = report.as_json()
+    if output is Output.json:
+        ui.print_json(data)
+    else:
+        checks = report.checks
+        several = len(set(report.groups.values())) > 1
+        ui.table(
+            f"preflight: {report.cluster}" + (" (simulated hardware)" if report.simulated else ""),
+            ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in checks)],
+            [
+                [
+                    n,
+                    *([report.groups.get(n, "")] if several else []),
+                    *(_CELL[r.status.value] for r in row),
+                ]
+                for n, row in report.rows.items()
+            ],
+            compact=True,
+        )
+        for node, fails in report.failing.items():
+            for r in fails:
+                ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
+                if r.fix:
+                    ui.say(f"  fix: {r.fix}")
+        ui.say(
+            "fm=fabric manager, peer=nvidia_peermem, aff=GPU-NIC affinity, drv=driver, "
+            "nvl=NVLink, thr=clock throttling, aer=PCIe AER, nvle=NVLink errors; "
+            "'-' = not applicable or not run"
+        )
+        ok = len(report.rows) - len(report.failing)
+        ui.say(f"{ok}/{len(report.rows)} nodes pass; results in {build / 'check.json'}")
+
+
 def _watch(
     once: Callable[[], PreflightReport], every: float, rounds: int | None, output: Output
-) -> None:
+) -> PreflightReport:
     """Print each round's transitions: `node check old -> new: message`, with the fix."""
     from aictl import ui
     from aictl.checks.watch import watch
@@ -196,4 +202,4 @@ def _watch(
                 f"round 1: {len(report.rows) - len(report.failing)}/{len(report.rows)} nodes pass"
             )
 
-    watch(once, every, show, rounds=rounds)
+    return watch(once, every, show, rounds=rounds)
