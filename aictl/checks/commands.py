@@ -36,7 +36,11 @@ def script(profile: Profile, facts: list[str], options: Options | None = None) -
         # the bond name is a validated netdev name (spec grammar): safe inside the quotes;
         # the window and the level are integers
         cmd = fact(name).command.format(
-            bond=profile.bond.name, window=int(opts.window_s), dcgm=int(opts.dcgm or 1)
+            bond=profile.bond.name,
+            window=int(opts.window_s),
+            dcgm=int(opts.dcgm or 1),
+            # rail netdev names are validated netdev names (spec grammar)
+            netdevs=" ".join(r.netdev for r in profile.rails),
         )
         parts.append(f"echo '@@aictl {name}'; ({cmd}) 2>&1; echo \"@@aictl-rc {name} $?\"")
     return "\n".join(parts)

@@ -15,10 +15,15 @@ Thresholds, where the tools count since boot or driver load:
   device warn (replays cost bandwidth).
 - NVLink: a recovery (the link retrained) fails; CRC errors warn from 1 and fail from 100;
   replays warn.
+- RoCE: the NIC's QoS must be what aictl renders (trust dscp, PFC on the RoCE priority only,
+  ECN on it as notification and reaction point); pause frames on any other priority fail
+  (PFC is configured wrong somewhere on the path); 1000 or more discards or out-of-buffer
+  drops on a rail warn (a host or a switch port that cannot keep up).
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from aictl.facts import aer as aer_facts
@@ -26,6 +31,7 @@ from aictl.facts import dcgm as dcgm_facts
 from aictl.facts import fmlog, kernel
 from aictl.facts import gpu as gpu_facts
 from aictl.facts import host as host_facts
+from aictl.facts import roce as roce_facts
 from aictl.facts.model import Parsed
 from aictl.facts.xid import FAILS, FIX, XidAction
 from aictl.status import Status
@@ -289,3 +295,68 @@ def dcgm(p: Profile, f: Facts) -> Verdict:
     if warned:
         return Status.WARN, f"warnings in {', '.join(warned)}", ""
     return Status.OK, f"{len(names)} tests pass (DCGM {diag.version or '?'})", ""
+
+
+# ---- RoCE ----------------------------------------------------------------------------------
+ROCE_DROPS_WARN = 1000
+_PAUSE = re.compile(r"^(rx|tx)_prio(\d)_pause$")
+
+
+def roce(p: Profile, f: Facts) -> Verdict:
+    if p.link_layer != "Ethernet":
+        return Status.SKIP, "InfiniBand rails", ""
+    from aictl.topology import qos
+
+    state = _readable(f, "roce", roce_facts.RoceState)
+    if isinstance(state, tuple):
+        return state
+    seen = {n.netdev: n for n in state.nics}
+    bad, warn = [], []
+    for rail in p.rails:
+        nic = seen.get(rail.netdev)
+        if nic is None:
+            bad.append(f"{rail.netdev}: not read")
+            continue
+        if nic.qos_error or nic.trust is None:
+            bad.append(f"{rail.netdev}: QoS not readable ({nic.qos_error or 'no mlnx_qos table'})")
+        else:
+            if nic.trust != "dscp":
+                bad.append(f"{rail.netdev}: trust {nic.trust} (rendered dscp)")
+            if nic.pfc != (qos.ROCE_PRIORITY,):
+                got = ",".join(map(str, nic.pfc or ())) or "none"
+                bad.append(f"{rail.netdev}: PFC on {got} (rendered {qos.ROCE_PRIORITY})")
+        for point, have in (("np", nic.ecn_np), ("rp", nic.ecn_rp)):
+            if qos.ROCE_PRIORITY not in have:
+                bad.append(f"{rail.netdev}: ECN off for priority {qos.ROCE_PRIORITY} ({point})")
+        for name, n in nic.counters.items():
+            m = _PAUSE.match(name)
+            if m and n and int(m.group(2)) != qos.ROCE_PRIORITY:
+                bad.append(
+                    f"{rail.netdev}: {n} pause frames on priority {m.group(2)} ({m.group(1)})"
+                )
+        drops = {
+            k: v for k, v in nic.counters.items() if ("discard" in k or "out_of_buffer" in k) and v
+        }
+        hw = state.hw_counters.get(rail.rdma_device, {})
+        if hw.get("out_of_buffer"):
+            drops["out_of_buffer"] = hw["out_of_buffer"]
+        big = {k: v for k, v in drops.items() if v >= ROCE_DROPS_WARN}
+        if big:
+            warn.append(f"{rail.netdev}: " + ", ".join(f"{k} {v}" for k, v in sorted(big.items())))
+    if bad:
+        return (
+            Status.FAIL,
+            "; ".join(bad + warn),
+            "re-apply the rendered host QoS (aictl provision --tags network: mlnx_qos trust "
+            "dscp, PFC on the RoCE priority, ECN); pause on another priority: check the switch "
+            "ports' PFC and DSCP maps (the rendered nvue.txt)",
+        )
+    if warn:
+        return (
+            Status.WARN,
+            "; ".join(warn),
+            "drops under load: check the switch port's buffers and ECN marking, and the host's "
+            "receive queues",
+        )
+    ok = f"{len(p.rails)} rails: QoS as rendered, no pause off priority {qos.ROCE_PRIORITY}"
+    return Status.OK, ok, ""

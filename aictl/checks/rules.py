@@ -478,6 +478,14 @@ CHECKS: tuple[Check, ...] = (
         lambda p, f: Result("nvlink-errors", *health.nvlink_errors(p, f)),
     ),
     Check(
+        "roce",
+        "roce",
+        "RoCE rails: QoS as rendered (trust, PFC, ECN), no pause frames off the RoCE priority, "
+        "few drops",
+        ("roce",),
+        lambda p, f: Result("roce", *health.roce(p, f)),
+    ),
+    Check(
         "dcgm",
         "dcgm",
         "DCGM diagnostics pass (aictl check --dcgm LEVEL; skipped without DCGM)",

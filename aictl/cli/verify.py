@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path  # noqa: TC003 (typer reads the annotation at run time)
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from aictl.cli._options import (
     load,
     plan,
 )
+
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
 
 
 def _read(path: Path, what: str) -> str:
@@ -67,6 +70,13 @@ def verify_cmd(
             "--counters", help="With --live: every port's error counters (ibqueryerrors)."
         ),
     ] = False,
+    bgp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--bgp-dir",
+            help="RoCE: <switch>.summary.json / .routes.json saved from vtysh (BGP underlay).",
+        ),
+    ] = None,
     window: Annotated[
         float,
         typer.Option(
@@ -103,6 +113,9 @@ def verify_cmd(
         from aictl.target import host, hosts, load_target, ssh_options, with_overrides
 
         topo = plan(load(spec, preset))
+        if bgp_dir is not None and discovered is None and live is None:
+            _bgp_only(topo, bgp_dir, build_dir(topo, out), output)
+            return
         if (discovered is None) == (live is None):
             raise UsageError(
                 "give --discovered FILE or --live HOST (one of them)",
@@ -164,6 +177,12 @@ def verify_cmd(
             source=str(discovered or live),
             counters=counter_part,
         )
+        if bgp_dir is not None:
+            from dataclasses import replace
+
+            from aictl.fabric import bgp as bgpmod
+
+            report = replace(report, bgp=bgpmod.check_bgp(topo, *bgpmod.read_dir(bgp_dir)))
         report.save(build)
         data = report.as_json()
         findings = report.findings
@@ -208,3 +227,40 @@ def verify_cmd(
             )
 
     run(body)
+
+
+def _bgp_only(topo: Topology, folder: Path, build: Path, output: Output) -> None:
+    """A RoCE fabric: no InfiniBand to discover; the switches' BGP underlay alone."""
+    from aictl import ui
+    from aictl.errors import UsageError, VerifyError
+    from aictl.fabric import bgp as bgpmod
+    from aictl.fabric.verify import VerifyReport
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory", hint="--bgp-dir DIR of saved vtysh JSON")
+    part = bgpmod.check_bgp(topo, *bgpmod.read_dir(folder))
+    if not part["switches"]:
+        raise UsageError(
+            f"{folder}: no <switch>.summary.json of a planned switch",
+            hint="vtysh -c 'show bgp summary json' > DIR/leaf-su01-r0.summary.json, per switch",
+        )
+    cabling = {"plane": 1, "findings": [], "planned_cables": 0, "discovered_links": 0}
+    cabling |= {"planned_devices": 0, "discovered_devices": 0, "skipped": "no InfiniBand"}
+    report = VerifyReport(topo.name, topo.spec_sha256, cabling, None, None, False, bgp=part)
+    report.save(build)
+    if output is Output.json:
+        ui.print_json(report.as_json())
+    else:
+        ui.say(
+            f"[bold]{topo.name}[/bold] BGP: {len(part['switches'])} switches, "
+            f"{part['sessions_established']}/{part['sessions_planned']} sessions established, "
+            f"{part['routes_expected']} loopback routes expected"
+        )
+        for f in part["findings"]:
+            ui.say(f"[bold]{f['kind']}[/bold] {f['where']}: {f['message']}")
+            ui.say(f"  fix: {f['fix']}")
+    if report.errors:
+        raise VerifyError(
+            f"{len(report.errors)} difference(s) from the plan",
+            hint=f"fix them in the order listed (details in {build / 'verify.json'})",
+        )

@@ -35,12 +35,13 @@ class VerifyReport:
     simulated: bool
     schema_version: int = SCHEMA_VERSION
     counters: dict[str, Any] | None = None  # port counters (--counters): counters.py
+    bgp: dict[str, Any] | None = None  # the RoCE underlay (--bgp-dir): bgp.py
 
     @property
     def findings(self) -> list[dict[str, Any]]:
         return [
             f
-            for part in (self.cabling, self.routing, self.lldp, self.counters)
+            for part in (self.cabling, self.routing, self.lldp, self.counters, self.bgp)
             if part
             for f in part.get("findings", [])
         ]
@@ -71,6 +72,8 @@ class VerifyReport:
             out["lldp"] = self.lldp
         if self.counters is not None:
             out["counters"] = self.counters
+        if self.bgp is not None:
+            out["bgp"] = self.bgp
         return out
 
     @classmethod
@@ -82,6 +85,7 @@ class VerifyReport:
             routing=d.get("routing"),
             lldp=d.get("lldp"),
             counters=d.get("counters"),
+            bgp=d.get("bgp"),
             simulated=bool(d.get("simulated")),
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )

@@ -16,6 +16,7 @@ from aictl.facts import (
     aer,
     dcgm,
     fmlog,
+    frr,
     gpu,
     hca,
     host,
@@ -25,6 +26,7 @@ from aictl.facts import (
     lldp,
     nccl,
     perftest,
+    roce,
 )
 
 if TYPE_CHECKING:
@@ -231,6 +233,32 @@ FACTS: tuple[Fact, ...] = (
         "ibqueryerrors (every fabric port over its threshold)",
         command="ibqueryerrors",
         detect=r'^## Summary: \d+ nodes checked|^Errors for (0x[0-9a-fA-F]+ )?"',
+    ),
+    Fact(
+        "roce",
+        roce.parse_roce,
+        "RoCE NIC counters and QoS per rail (ethtool -S, mlnx_qos -i, ECN and hw_counters)",
+        command='S="${{AICTL_SYSFS:-/sys}}"; for i in {netdevs}; do echo "## netdev $i"; '
+        "ethtool -S \"$i\" 2>&1 | grep -E 'pause|discard|out_of_buffer|cnp|statistics'; "
+        'mlnx_qos -i "$i" 2>&1; grep -H . "$S/class/net/$i/ecn/roce_np/enable/"* '
+        '"$S/class/net/$i/ecn/roce_rp/enable/"* 2>/dev/null; done; '
+        'grep -H . "$S"/class/infiniband/*/ports/1/hw_counters/*cnp* '
+        '"$S"/class/infiniband/*/ports/1/hw_counters/out_of_buffer 2>/dev/null; true',
+        detect=r"^## netdev \S+",
+    ),
+    Fact(
+        "bgp-summary",
+        frr.parse_bgp_summary,
+        "FRR vtysh -c 'show bgp summary json'",
+        command="vtysh -c 'show bgp summary json'",
+        detect=r'"(ipv4Unicast|ipv6Unicast|l2VpnEvpn)"\s*:\s*\{|"peers"\s*:\s*\{',
+    ),
+    Fact(
+        "ip-route",
+        frr.parse_ip_route,
+        "FRR vtysh -c 'show ip route json'",
+        command="vtysh -c 'show ip route json'",
+        detect=r'"protocol"\s*:\s*"(bgp|connected|kernel|local|static)"',
     ),
     Fact(
         "perfquery",

@@ -41,6 +41,9 @@ FAULT_KINDS = (
     "aer-errors",
     "nvlink-errors",
 )
+# RoCE host faults: applied by the in-process fake cluster of the unit tests (on RoCE presets);
+# the twin has InfiniBand rails and no simulated ethtool/mlnx_qos, so `lab inject` refuses them
+FAKE_ONLY_FAULTS = ("roce-pause", "qos-drift")
 # the faults that live in the fabric (ibsim's port counters), not in a node's hardware file
 FABRIC_FAULTS = ("port-down", "swap-cables", "link-errors", "link-flap")
 
@@ -109,6 +112,9 @@ def node_hardware(
                 "perf_factor": 1.0,
                 "leaf": node.leaf_ports[r][0],
                 "leaf_port": node.leaf_ports[r][1],
+                # RoCE: the QoS the rendered config sets, and clean counters
+                "qos": {"trust": "dscp", "pfc": [3], "ecn": [3]},
+                "roce_counters": {},
             }
         )
     bond = {
@@ -220,6 +226,38 @@ def aer_grep(hw: dict[str, Any], root: str = "/sys") -> str:
         for path, text in aer_files(hw).items()
         for line in text.splitlines()
     )
+
+
+def roce_text(hw: dict[str, Any], root: str = "/sys") -> str:
+    """What preflight's RoCE section prints on an Ethernet node: per rail netdev `ethtool -S`
+    (pause, discard, buffer and CNP counters), `mlnx_qos -i` and the ECN switches, then the
+    HCAs' hw_counters (in the tools' layouts)."""
+    out = []
+    for n in hw["nics"]:
+        q, c = n.get("qos") or {}, n.get("roce_counters") or {}
+        out += [f"## netdev {n['netdev']}", "NIC statistics:"]
+        names = [f"{d}_prio{p}_pause" for p in range(8) for d in ("rx", "tx")]
+        names += ["rx_discards_phy", "tx_discards_phy", "rx_out_of_buffer"]
+        out += [f"     {k}: {c.get(k, 0)}" for k in names]
+        out += [
+            "DCBX mode: OS controlled",
+            f"Priority trust state: {q.get('trust', 'dscp')}",
+            "PFC configuration:",
+            "\tpriority    " + "   ".join(str(p) for p in range(8)),
+            "\tenabled     " + "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8)),
+            "\tbuffer      " + "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8)),
+        ]
+        for point in ("roce_np", "roce_rp"):
+            out += [
+                f"{root}/class/net/{n['netdev']}/ecn/{point}/enable/{p}:"
+                f"{1 if p in q.get('ecn', []) else 0}"
+                for p in range(8)
+            ]
+    for n in hw["nics"]:
+        c = n.get("roce_counters") or {}
+        for k in ("np_cnp_sent", "rp_cnp_handled", "out_of_buffer"):
+            out.append(f"{root}/class/infiniband/{n['dev']}/ports/1/hw_counters/{k}:{c.get(k, 0)}")
+    return "\n".join(out) + "\n"
 
 
 def fm_log(hw: dict[str, Any]) -> str:
@@ -348,6 +386,10 @@ def _apply_day2(hw: dict[str, Any], fault: dict[str, Any], gpu: dict[str, Any] |
         gpu["aer"].update(correctable=420, nonfatal=3)
     elif kind == "nvlink-errors" and gpu is not None:
         gpu["nvlink_errors"].update(replay=31, recovery=2, crc=180)
+    elif kind == "roce-pause" and hw["nics"]:
+        hw["nics"][fault.get("rail") or 0]["roce_counters"].update(rx_prio0_pause=18234)
+    elif kind == "qos-drift" and hw["nics"]:
+        hw["nics"][fault.get("rail") or 0]["qos"].update(trust="pcp")
 
 
 def fabric_description(topo: Topology) -> dict[str, Any]:

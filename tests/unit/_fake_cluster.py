@@ -22,6 +22,7 @@ from aictl.lab.hardware import (
     fm_log,
     node_hardware,
     planned_guids,
+    roce_text,
 )
 from aictl.remote.fake import FakeExecutor, Reply
 
@@ -95,11 +96,12 @@ class FakeCluster:
                 "ibstat": lambda: _call(simtools.ibstat, [], hw),
                 "lspci": lambda: _call(simtools.lspci, ["-vvv"], hw),
                 "bonding": lambda: bonding_status(hw),
-                "ip-link": lambda: json.dumps(_links(hw)),
+                "ip-link": lambda: json.dumps(_links(hw, self.topo.profile(hw["node"]).rail_mtu)),
                 # day-2 facts, each with the shape its command gives
                 "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
                 "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
                 "aer": lambda: aer_grep(hw),
+                "roce": lambda: roce_text(hw),
                 "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
                 "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
@@ -186,7 +188,6 @@ def _call(
     return buf.getvalue()
 
 
-def _links(hw: dict[str, Any]) -> list[dict[str, Any]]:
-    mtu = 4092
+def _links(hw: dict[str, Any], mtu: int = 4092) -> list[dict[str, Any]]:
     out = [{"ifname": hw["bond"]["name"], "mtu": hw["bond"]["mtu"], "operstate": "UP"}]
     return out + [{"ifname": n["netdev"], "mtu": mtu, "operstate": "UP"} for n in hw["nics"]]

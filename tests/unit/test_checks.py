@@ -17,7 +17,14 @@ from aictl.checks import commands, preflight, rules
 from aictl.facts import gpu, hca, host
 from aictl.facts.registry import REGISTRY, detect
 from aictl.lab import simtools
-from aictl.lab.hardware import aer_grep, apply_fault, bonding_status, fm_log, node_hardware
+from aictl.lab.hardware import (
+    aer_grep,
+    apply_fault,
+    bonding_status,
+    fm_log,
+    node_hardware,
+    roce_text,
+)
 from aictl.spec.loader import load_preset
 from aictl.status import Status
 from aictl.topology import build_topology
@@ -145,6 +152,7 @@ def _script_output(topo: Topology, hw: dict[str, Any], tmp: Path) -> str:
         + _run("dmesg", [], hw, tmp),
         "nvlink-errors": _run("nvidia-smi", ["nvlink", "-e"], hw, tmp),
         "aer": aer_grep(hw),
+        "roce": roce_text(hw),
         "fabricmanager-log": fm_log(hw),
         "dcgm": _run("dcgmi", ["diag", "-r", "2", "-j"], hw, tmp),
     }

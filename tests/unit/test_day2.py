@@ -247,3 +247,36 @@ def test_label_values_are_escaped() -> None:
 def test_the_test_parser_is_strict(bad: str) -> None:
     with pytest.raises(_promtext.FormatError):
         _promtext.parse(bad)
+
+
+# ---- RoCE hosts ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ({"kind": "roce-pause", "rail": 1}, "18234 pause frames on priority 0 (rx)"),
+        ({"kind": "qos-drift", "rail": 2}, "trust pcp (rendered dscp)"),
+    ],
+)
+def test_roce_faults_fail_exactly_the_roce_check(
+    fault: dict[str, object], words: str, tmp_path: Path
+) -> None:
+    loaded = load_preset("roce-h100-256")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    cluster = FakeCluster(topo, tmp_path)
+    targets = _targets(topo)[:2]
+    clean = preflight.run(topo, targets, cluster.executor())
+    row = {r.check: r for r in clean.rows[targets[0].name]}
+    assert row["roce"].status is Status.OK and "QoS as rendered" in row["roce"].message
+    cluster.inject(host=targets[1].name, **fault)
+    report = preflight.run(topo, targets, cluster.executor())
+    failing = {n: [(r.check, r.message) for r in rs] for n, rs in report.failing.items()}
+    assert list(failing) == [targets[1].name]
+    ((check, message),) = failing[targets[1].name]
+    assert check == "roce" and words in message
+
+
+def test_roce_check_skips_infiniband_rails(tmp_path: Path) -> None:
+    topo = _topo()
+    report = preflight.run(topo, _targets(topo)[:1], FakeCluster(topo, tmp_path).executor())
+    roce = next(r for r in report.rows["node01"] if r.check == "roce")
+    assert roce.status is Status.SKIP

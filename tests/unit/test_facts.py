@@ -157,7 +157,7 @@ def _lab_day2_outputs(hw: Any, smi: Any) -> dict[tuple[str, str], str]:
     import io
 
     from aictl.lab import simtools
-    from aictl.lab.hardware import aer_grep, fm_log
+    from aictl.lab.hardware import aer_grep, fm_log, roce_text
 
     def call(tool: Any, args: list[str], h: dict[str, Any]) -> str:
         buf = io.StringIO()
@@ -180,6 +180,9 @@ def _lab_day2_outputs(hw: Any, smi: Any) -> dict[tuple[str, str], str]:
             simtools.dcgmi, ["diag", "-r", "2", "-j"], hw("node02", kind="dcgm-fail", gpu=3)
         ),
         ("nvidia-smi-q", "lab-throttle"): smi(["-q"])(hw("node02", kind="throttle", gpu=1)),
+        ("roce", "lab-a800"): roce_text(hw("node01")),
+        ("roce", "lab-roce-pause"): roce_text(hw("node02", kind="roce-pause", rail=1)),
+        ("roce", "lab-qos-drift"): roce_text(hw("node02", kind="qos-drift", rail=2)),
     }
 
 
