@@ -137,21 +137,28 @@ def _show(report: PreflightReport, build: Path, output: Output) -> None:
     if output is Output.json:
         ui.print_json(data)
     else:
-        checks = report.checks
         several = len(set(report.groups.values())) > 1
-        ui.table(
-            f"preflight: {report.cluster}" + (" (simulated hardware)" if report.simulated else ""),
-            ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in checks)],
-            [
+        # two matrices, bring-up then day-2, so that each fits a terminal's width
+        split = report.checks.index("xid") if "xid" in report.checks else len(report.checks)
+        for part, cols in (
+            ("preflight", report.checks[:split]),
+            ("day-2 faults", report.checks[split:]),
+        ):
+            if not cols:
+                continue
+            ui.table(
+                f"{part}: {report.cluster}" + (" (simulated hardware)" if report.simulated else ""),
+                ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in cols)],
                 [
-                    n,
-                    *([report.groups.get(n, "")] if several else []),
-                    *(_CELL[r.status.value] for r in row),
-                ]
-                for n, row in report.rows.items()
-            ],
-            compact=True,
-        )
+                    [
+                        n,
+                        *([report.groups.get(n, "")] if several else []),
+                        *(_CELL[r.status.value] for r in row if r.check in cols),
+                    ]
+                    for n, row in report.rows.items()
+                ],
+                compact=True,
+            )
         for node, fails in report.failing.items():
             for r in fails:
                 ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
