@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from aictl.status import Status
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aictl.checks.preflight import PreflightReport
 
 CODES = {Status.OK: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 3, Status.SKIP: 4}
@@ -35,29 +37,33 @@ def _labels(**labels: str) -> str:
     return "{" + ",".join(f'{k}="{_label(v)}"' for k, v in labels.items()) + "}"
 
 
+def _per_node_check(
+    report: PreflightReport, name: str, help_text: str, value: Callable[[Status], int]
+) -> list[str]:
+    """One gauge family with a sample per node x check."""
+    out = [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+    for node, row in report.rows.items():
+        for r in row:
+            labels = _labels(cluster=report.cluster, node=node, check=r.check)
+            out.append(f"{name}{labels} {value(r.status)}")
+    return out
+
+
 def render(report: PreflightReport) -> str:
     """The exposition text for one preflight report."""
     c = report.cluster
-    out = [
-        "# HELP aictl_check_status aictl preflight result: 0 ok, 1 warn, 2 fail, 3 error, 4 skip.",
-        "# TYPE aictl_check_status gauge",
-    ]
-    for node, row in report.rows.items():
-        for r in row:
-            out.append(
-                f"aictl_check_status{_labels(cluster=c, node=node, check=r.check)} "
-                f"{CODES[r.status]}"
-            )
-    out += [
-        "# HELP aictl_check_failing 1 when the check fails the node (fail or error).",
-        "# TYPE aictl_check_failing gauge",
-    ]
-    for node, row in report.rows.items():
-        for r in row:
-            out.append(
-                f"aictl_check_failing{_labels(cluster=c, node=node, check=r.check)} "
-                f"{int(r.status.failed)}"
-            )
+    out = _per_node_check(
+        report,
+        "aictl_check_status",
+        "aictl preflight result: 0 ok, 1 warn, 2 fail, 3 error, 4 skip.",
+        CODES.__getitem__,
+    )
+    out += _per_node_check(
+        report,
+        "aictl_check_failing",
+        "1 when the check fails the node (fail or error).",
+        lambda s: int(s.failed),
+    )
     counts = Counter((r.check, r.status) for row in report.rows.values() for r in row)
     out += [
         "# HELP aictl_check_results Nodes per check and status.",
