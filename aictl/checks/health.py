@@ -359,4 +359,9 @@ def roce(p: Profile, f: Facts) -> Verdict:
             "receive queues",
         )
     ok = f"{len(p.rails)} rails: QoS as rendered, no pause off priority {qos.ROCE_PRIORITY}"
+    # CNPs are congestion control at work, not a fault: counted, shown, not judged
+    devs = [state.hw_counters.get(r.rdma_device, {}) for r in p.rails]
+    sent, handled = (sum(d.get(k, 0) for d in devs) for k in ("np_cnp_sent", "rp_cnp_handled"))
+    if sent or handled:
+        ok += f"; CNP sent {sent}, handled {handled}"
     return Status.OK, ok, ""
