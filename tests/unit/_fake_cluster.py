@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.lab import fabricmodel, simtools
 from aictl.lab.hardware import (
+    aer_grep,
     apply_fault,
     bonding_status,
     fabric_description,
+    fm_log,
     node_hardware,
     planned_guids,
+    roce_text,
 )
 from aictl.remote.fake import FakeExecutor, Reply
 
@@ -43,7 +46,14 @@ class FakeCluster:
         self.hw = {n.name: node_hardware(topo, n, guids) for n in topo.nodes}
         self.fabric_file = tmp / "fabric.json"
         self.before: Callable[[str, str], None] | None = None
+        self.dcgm_level = "2"
         self._sync()
+
+    @staticmethod
+    def _clock(hw: dict[str, Any]) -> str:
+        """The clock line preflight's commands print: a minute after the last injected event."""
+        last = max((e["at"] for e in hw.get("kernel_log", [])), default=1767225600.0)
+        return f"# aictl clock {last + 60:.0f} uptime 86400 window 86400"
 
     def inject(self, **fault: Any) -> None:
         full = {"rail": None, "gpu": None, "factor": None, "with": None, **fault}
@@ -86,7 +96,14 @@ class FakeCluster:
                 "ibstat": lambda: _call(simtools.ibstat, [], hw),
                 "lspci": lambda: _call(simtools.lspci, ["-vvv"], hw),
                 "bonding": lambda: bonding_status(hw),
-                "ip-link": lambda: json.dumps(_links(hw)),
+                "ip-link": lambda: json.dumps(_links(hw, self.topo.profile(hw["node"]).rail_mtu)),
+                # day-2 facts, each with the shape its command gives
+                "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
+                "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
+                "aer": lambda: aer_grep(hw),
+                "roce": lambda: roce_text(hw),
+                "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
+                "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
             text = tools[name]()
             rc = 3 if name == "fabricmanager" and hw["fabricmanager"] != "active" else 0
@@ -171,7 +188,6 @@ def _call(
     return buf.getvalue()
 
 
-def _links(hw: dict[str, Any]) -> list[dict[str, Any]]:
-    mtu = 4092
+def _links(hw: dict[str, Any], mtu: int = 4092) -> list[dict[str, Any]]:
     out = [{"ifname": hw["bond"]["name"], "mtu": hw["bond"]["mtu"], "operstate": "UP"}]
     return out + [{"ifname": n["netdev"], "mtu": mtu, "operstate": "UP"} for n in hw["nics"]]
