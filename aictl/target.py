@@ -48,12 +48,15 @@ class ClusterTarget:
     extravars: dict[str, str] = field(default_factory=dict)
     sm_host: str | None = None
     sm_log: Path | None = None
+    # the slurm.conf Slurm's clients on this machine use to reach the cluster's slurmctld
+    # (SLURM_CONF); None: their own default
+    slurm_conf: Path | None = None
     simulated: bool = False
     name: str = "default"
     source: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema_version": SCHEMA_VERSION,
             "kind": KIND,
             "name": self.name,
@@ -74,6 +77,14 @@ class ClusterTarget:
                 "log": str(self.sm_log) if self.sm_log else None,
             },
         }
+        if self.slurm_conf is not None:  # absent otherwise: older readers see the same file
+            out["slurm"] = {"conf": str(self.slurm_conf)}
+        return out
+
+    def slurm_env(self) -> dict[str, str]:
+        """What to add to a Slurm client's environment (scontrol, sinfo, srun on this
+        machine) to reach this cluster's slurmctld: SLURM_CONF when the target names one."""
+        return {"SLURM_CONF": str(self.slurm_conf)} if self.slurm_conf else {}
 
     @classmethod
     def from_json(cls, d: dict[str, Any], source: str = "") -> ClusterTarget:
@@ -81,6 +92,7 @@ class ClusterTarget:
             raise ValueError(f"not an {KIND} v{SCHEMA_VERSION} document")
         ssh = d.get("ssh") or {}
         sm = d.get("subnet_manager") or {}
+        slurm = d.get("slurm") or {}
         base = Path(source).parent if source else Path()
 
         def path(v: Any) -> Path | None:
@@ -105,6 +117,7 @@ class ClusterTarget:
             extravars=dict(extravars),
             sm_host=sm.get("host") or None,
             sm_log=path(sm.get("log")),
+            slurm_conf=path(slurm.get("conf")),
             simulated=bool(d.get("simulated")),
             name=str(d.get("name") or "default"),
             source=source,
