@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import ExitCode, LabError, ToolMissingError
+from aictl.lab import slurm as lab_slurm
 from aictl.lab.hardware import (
     FAULT_KINDS,
     aer_files,
@@ -37,7 +38,6 @@ from aictl.lab.hardware import (
     node_hardware,
     planned_guids,
 )
-from aictl.lab import slurm as lab_slurm
 from aictl.target import ClusterTarget, targets_dir
 
 if TYPE_CHECKING:

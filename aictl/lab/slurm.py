@@ -28,13 +28,14 @@ import stat
 import subprocess
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aictl.errors import LabError, ToolMissingError
 from aictl.natsort import compress_hostlist
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aictl.topology.model import Topology
 
 # slurmd loads a cgroup plugin whatever else is configured; its version is named rather than
