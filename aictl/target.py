@@ -51,6 +51,8 @@ class ClusterTarget:
     # the slurm.conf Slurm's clients on this machine use to reach the cluster's slurmctld
     # (SLURM_CONF); None: their own default
     slurm_conf: Path | None = None
+    # the MPI plugin srun launches MPI programs with (`srun --mpi=`); None: pmix
+    slurm_mpi: str | None = None
     simulated: bool = False
     name: str = "default"
     source: str = ""
@@ -77,8 +79,11 @@ class ClusterTarget:
                 "log": str(self.sm_log) if self.sm_log else None,
             },
         }
-        if self.slurm_conf is not None:  # absent otherwise: older readers see the same file
-            out["slurm"] = {"conf": str(self.slurm_conf)}
+        if self.slurm_conf is not None or self.slurm_mpi is not None:  # absent otherwise
+            out["slurm"] = {
+                "conf": str(self.slurm_conf) if self.slurm_conf else None,
+                "mpi": self.slurm_mpi,
+            }
         return out
 
     def slurm_env(self) -> dict[str, str]:
@@ -118,6 +123,7 @@ class ClusterTarget:
             sm_host=sm.get("host") or None,
             sm_log=path(sm.get("log")),
             slurm_conf=path(slurm.get("conf")),
+            slurm_mpi=str(slurm["mpi"]) if slurm.get("mpi") else None,
             simulated=bool(d.get("simulated")),
             name=str(d.get("name") or "default"),
             source=source,

@@ -98,8 +98,9 @@ def ssh_nccl(topo: Topology, unit: Unit, timeout: int) -> tuple[str, str]:
     return unit.hosts[0], shlex.join(cmd + nccl_args(unit, per))
 
 
-def slurm_nccl(topo: Topology, unit: Unit, timeout: int) -> str:
-    """The srun command for the slurm launcher (run on the login host)."""
+def slurm_nccl(topo: Topology, unit: Unit, timeout: int, *, mpi: str | None = None) -> str:
+    """The srun command for the slurm launcher (run on the login host); `mpi`: srun's MPI
+    plugin (the target's, else pmix)."""
     env = ",".join(f"{k}={v}" for k, v in nccl_env(topo, unit).items())
     counts = gpu_counts(topo, unit)
     cmd = ["srun", "-N", str(len(unit.hosts)), "-w", ",".join(unit.hosts)]
@@ -113,7 +114,7 @@ def slurm_nccl(topo: Topology, unit: Unit, timeout: int) -> str:
         prefix = f"hf=$(mktemp) && printf '{lines}\\n' > $hf && SLURM_HOSTFILE=$hf "
         cmd += [f"--ntasks={sum(counts)}", "--distribution=arbitrary", "--gpus-per-task=1"]
         per = 1
-    cmd += ["--mpi=pmix", f"--time={max(1, timeout // 60)}", f"--export=ALL,{env}"]
+    cmd += [f"--mpi={mpi or 'pmix'}", f"--time={max(1, timeout // 60)}", f"--export=ALL,{env}"]
     return prefix + shlex.join(cmd + nccl_args(unit, per))
 
 

@@ -548,6 +548,7 @@ def lab_target(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Cluste
         sm_host=fab.get("head"),
         sm_log=(paths.run / "fabric" / "opensm.log") if fab else None,
         slurm_conf=Path(state["slurm"]["conf"]) if state.get("slurm") else None,
+        slurm_mpi=lab_slurm.MPI_DEFAULT if state.get("slurm") else None,
         simulated=True,
         name="lab",
     )
