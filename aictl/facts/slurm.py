@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from aictl.facts.model import Parsed, head
 from aictl.facts.text import is_simulated, lines_of
 
-_ERROR = re.compile(r"^(slurm_\w+|sinfo|scontrol)(: error)?: .*", re.I)
+_ERROR = re.compile(r"^(slurm_\w+|sinfo|scontrol)(:? error)?: .*", re.I)
 _SINFO_HEAD = ("PARTITION", "AVAIL", "TIMELIMIT", "NODES", "STATE", "NODELIST")
 
 
