@@ -260,11 +260,8 @@ def wait_nodes(paths: SlurmPaths, count: int, timeout: float = 60) -> None:
         p = sinfo(paths, "-h", "-N", "-o", "%N %t")
         last = (p.stdout + p.stderr).strip()
         states = [line.split()[1] for line in p.stdout.splitlines() if len(line.split()) == 2]
-        if (
-            p.returncode == 0
-            and len(states) >= count
-            and all(s.rstrip("*~#!%$@^-") in READY for s in states)
-        ):
+        # a flag after the state (`idle*`: not responding) is not ready
+        if p.returncode == 0 and len(states) >= count and all(s in READY for s in states):
             return
         time.sleep(0.5)
     raise LabError(
