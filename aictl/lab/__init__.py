@@ -5,7 +5,9 @@ Each planned node is a set of Linux namespaces (network, mount, UTS, PID) with i
 address; `bond0` carries that address (no bonding module needed) and every rail netdev of the
 spec carries its rail address, on bridges the lab creates. The InfiniBand fabric is ibsim
 running the plan's net file in the head node's network namespace, routed by opensm (ftree);
-the head node's infiniband-diags talk to it. GPUs and HCAs are simulated by
+the head node's infiniband-diags talk to it. A real Slurm runs on the twin
+(`aictl/lab/slurm.py`: munged, slurmctld on the head node, a slurmd in every node, configured
+from the plan). GPUs and HCAs are simulated by
 `aictl/lab/simtools.py`, which reads each node's hardware JSON (faults included).
 
 Public entries: `lab_up`, `lab_status`, `lab_inject`, `lab_clear`, `lab_down`.

@@ -158,3 +158,43 @@ def test_down_leaves_no_slurm_behind(build: Path) -> None:
     assert left == []
     assert not Path(run).exists()  # key, state, spool, sockets, logs: all under it
     assert not (build / "targets" / "lab.json").exists()
+
+
+@pytest.fixture
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topology, Path]]:
+    """mixed-lab (8-GPU and 4-GPU groups), brought up after lab-small went down."""
+    from aictl.lab import lab_down, lab_up
+    from aictl.topology import write_plan
+
+    loaded = load_preset("mixed-lab")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    out = tmp_path_factory.mktemp("slurm-mixed") / "build"
+    write_plan(topo, out, picture=False)
+    lab_down(topo.name, build=out)
+    lab_up(topo, build=out)
+    try:
+        yield topo, out
+    finally:
+        lab_down(topo.name)
+
+
+def test_groups_of_different_gpus_through_srun(mixed: tuple[Topology, Path]) -> None:
+    """A partition per node group and one over them all; a test over both groups runs one task
+    per GPU, placed by srun's arbitrary distribution."""
+    topo, build = mixed
+    rows = lab_status("mixed-lab")["slurm"]["sinfo"]["rows"]
+    assert [(r["partition"], r["default"], len(r["nodes"])) for r in rows] == [
+        ("hgx-a800", False, 4),
+        ("hgx-h100-4gpu", False, 4),
+        ("all", True, 8),
+    ]
+    args = ["accept", "run", "--preset", "mixed-lab", "--target", "lab", "--out", str(build)]
+    res = CliRunner().invoke(app, [*args, "--launcher", "slurm", "-o", "json"])
+    assert res.exit_code == 0, res.output[-3000:]
+    d = json.loads(res.stdout)
+    assert d["verdict"] == "pass" and d["units"]["planned"] == d["units"]["ran"]
+    jobs = RUN_ROOT / "mixed-lab" / "shared" / "jobs"
+    ranks = {p.name: len(list(p.glob("rank-*.json"))) for p in jobs.glob("slurm-*")}
+    gpus = sum(topo.profile(n).gpu.count for n in topo.nodes)
+    assert gpus in ranks.values()  # the cluster-wide test: a rank per GPU, 8 + 4 per pair
+    assert 12 in ranks.values()
