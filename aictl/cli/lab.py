@@ -75,7 +75,7 @@ def _show_slurm(slurm: dict[str, Any]) -> None:
         ui.say(f"slurm: munged {slurm['munged']}; sinfo: {sinfo['failure']['message']}")
         return
     ui.table(
-        f"slurm (sinfo; slurmctld on {slurm['controller']}, SLURM_CONF={slurm['conf']})",
+        f"slurm: sinfo (slurmctld on {slurm['controller']})",
         ["partition", "avail", "nodes", "state", "nodelist"],
         [
             [
@@ -88,6 +88,7 @@ def _show_slurm(slurm: dict[str, Any]) -> None:
             for r in sinfo["rows"]
         ],
     )
+    ui.say(f"SLURM_CONF={slurm['conf']} sinfo", markup=False)
 
 
 @app.command("up")
