@@ -138,7 +138,7 @@ def slurm_conf(topo: Topology, *, root: Path, head: str) -> str:
         for n in nodes:
             lines.append(
                 f"NodeName={n.name} NodeHostname={n.name} NodeAddr={n.mgmt_ip} "
-                f"CPUs={max(gpus, 1)} Gres=gpu:{gpus} State=UNKNOWN"
+                f"CPUs={max(gpus, 1)}{f' Gres=gpu:{gpus}' if gpus else ''} State=UNKNOWN"
             )
     default = next(iter(groups)) if len(groups) == 1 else "all"
     for group, nodes in groups.items():
@@ -165,6 +165,8 @@ def gres_conf(topo: Topology, *, dev: Path) -> str:
     for group, nodes in topo.groups().items():
         names = compress_hostlist(n.name for n in nodes)
         count = topo.profiles[group].gpu.count
+        if not count:
+            continue
         files = f"{dev}/nvidia[0-{count - 1}]" if count > 1 else f"{dev}/nvidia0"
         lines.append(f"NodeName={names} Name=gpu Count={count} File={files}")
     return "\n".join(lines) + "\n"
