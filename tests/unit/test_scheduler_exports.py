@@ -398,3 +398,22 @@ def test_the_volcano_job_validates_and_missing_scheduler_crds_are_skipped() -> N
     broken = Artifact(job[0].path, job[0].data.replace(b"mode: hard", b"mode: strict"))
     bad = check_crds([broken], schemas / "volcano-v1.15.1")
     assert bad[0].status == "error" and "strict" in bad[0].message
+
+
+def test_the_yaml_writer_round_trips_what_a_yaml_reader_would_retype() -> None:
+    from aictl.topology.exports.kube import dump_documents
+
+    doc = {
+        "plain": "node01",
+        "words": ["yes", "No", "on", "null", "true", "1", "01", "1.5", "", "a: b", "x,y", "#c"],
+        "labels": {"aictl.io/su": "su01", "needs quotes": "ok"},
+        "n": 3,
+        "flag": False,
+        "empty": {},
+        "none": [],
+        "items": [{"a": 1, "b": {"c": "d"}}, {"long": "x" * 120}, [1, 2]],
+    }
+    text = dump_documents([doc, {"second": 2}], ["header", ""])
+    assert text.startswith("# header\n#\n---\n")
+    assert list(yaml.safe_load_all(text)) == [doc, {"second": 2}]
+    assert "- {a: 1, b: {c: d}}" in text and "long:" in text

@@ -1,6 +1,6 @@
 """Kubernetes objects as YAML text without a YAML library (the topology room imports none).
 
-Block style, keys in the order given, strings plain when they are names a YAML reader
+Block style (a list item that is a small mapping on one line), keys in the order given, strings plain when they are names a YAML reader
 keeps as strings, else double-quoted as JSON writes them (a JSON string is a YAML
 double-quoted scalar), numbers and booleans plain: deterministic bytes, and
 nothing a YAML reader can take for another type.
@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+# a list item that is a small mapping goes on one line when it fits
+FLOW_WIDTH = 100
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 # words a YAML 1.1 reader turns into booleans or null when plain
 _RESERVED = {"y", "n", "yes", "no", "on", "off", "true", "false", "null"}
@@ -47,6 +49,10 @@ def _lines(value: Any, indent: int) -> list[str]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         out = []
         for item in value:
+            flow = _flow(item) if isinstance(item, Mapping) else None
+            if flow is not None and len(pad) + 2 + len(flow) <= FLOW_WIDTH:
+                out.append(f"{pad}- {flow}")
+                continue
             body = _lines(item, indent + 2)
             if isinstance(item, Mapping | Sequence) and not isinstance(item, str) and item:
                 out.append(f"{pad}- {body[0].lstrip()}")
@@ -55,6 +61,21 @@ def _lines(value: Any, indent: int) -> list[str]:
                 out.append(f"{pad}- {_empty(item)}")
         return out
     return [pad + _scalar(value)]
+
+
+def _flow(value: Any) -> str | None:
+    """A mapping of scalars and mappings on one line (`{a: 1, b: {c: x}}`), else None."""
+    if isinstance(value, Mapping):
+        parts = []
+        for k, v in value.items():
+            inner = _flow(v)
+            if inner is None:
+                return None
+            parts.append(f"{_key(k)}: {inner}")
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(value, bool | int | str):
+        return _scalar(value)
+    return None
 
 
 def _empty(value: Any) -> str:
