@@ -1,9 +1,9 @@
 """Kubernetes objects as YAML text without a YAML library (the topology room imports none).
 
-Block style (a list item that is a small mapping on one line), keys in the order given, strings plain when they are names a YAML reader
-keeps as strings, else double-quoted as JSON writes them (a JSON string is a YAML
-double-quoted scalar), numbers and booleans plain: deterministic bytes, and
-nothing a YAML reader can take for another type.
+Block style, with a list item that is a small mapping on one line; keys in the order given;
+strings plain when they are names a YAML reader keeps as strings, else double-quoted as JSON
+writes them (a JSON string is a YAML double-quoted scalar); numbers and booleans plain:
+deterministic bytes, and nothing a YAML reader can take for another type.
 """
 
 from __future__ import annotations
