@@ -417,3 +417,24 @@ def test_the_yaml_writer_round_trips_what_a_yaml_reader_would_retype() -> None:
     assert text.startswith("# header\n#\n---\n")
     assert list(yaml.safe_load_all(text)) == [doc, {"second": 2}]
     assert "- {a: 1, b: {c: d}}" in text and "long:" in text
+
+
+def test_a_60_character_cluster_name_gives_names_that_fit() -> None:
+    from aictl.render.validate.k8s import check_names
+
+    name = "gpu-cluster-" + "x" * 39 + "-rack-001"
+    topo = plan_text(preset_text("lab-small").replace("name: lab-small", f"name: {name}", 1))
+    arts = [
+        a for a in render_all(topo, targets=["k8s"]).artifacts if a.path.startswith("k8s/sched")
+    ]
+    found = check_names(arts)
+    # one finding per document: 3 HyperNodes, the Volcano Job, Topology and flavor, KAI
+    assert len(found) == 3 + 1 + 2 + 1
+    assert all(f.status == "ok" for f in found), [f.message for f in found if f.status != "ok"]
+    job = next(a for a in arts if a.path.endswith("volcano-nccl-job.yaml"))
+    meta = yaml.safe_load(job.data)["metadata"]["name"]
+    assert len(f"{meta}-mpiworker-1") <= 63
+    # the rule that says so catches the name a naive job would have
+    long = job.data.replace(meta.encode(), f"{name}-nccl-volcano".encode())
+    bad = check_names([Artifact(job.path, long)])
+    assert bad[0].status == "error" and "mpiworker pod" in bad[0].message

@@ -205,6 +205,13 @@ def _derived(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
         worker = (spec.get("mpiReplicaSpecs") or {}).get("Worker") or {}
         replicas = max(1, int(worker.get("replicas") or 1))
         return [("hostname of the last worker pod", f"{name}-worker-{replicas - 1}", True)]
+    if doc.get("kind") == "Job" and str(doc.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+        # Volcano names pods <job>-<task>-<index>, and its svc plugin makes that the hostname
+        return [
+            (f"hostname of the last {t.get('name')} pod", f"{name}-{t.get('name')}-{n - 1}", True)
+            for t in spec.get("tasks") or []
+            for n in [max(1, int(t.get("replicas") or 1))]
+        ]
     return []
 
 
