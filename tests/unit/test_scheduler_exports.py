@@ -6,8 +6,12 @@ state in CEL, which JSON Schema cannot check; and every export drawn from one hi
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import shutil
+import subprocess
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -438,3 +442,37 @@ def test_a_60_character_cluster_name_gives_names_that_fit() -> None:
     long = job.data.replace(meta.encode(), f"{name}-nccl-volcano".encode())
     bad = check_names([Artifact(job.path, long)])
     assert bad[0].status == "error" and "mpiworker pod" in bad[0].message
+
+
+@pytest.mark.parametrize("name", ["lab-small", "mixed-lab", "dgx-h100-127", "roce-h100-256"])
+def test_hostlists_read_the_same_by_slurm_itself(name: str, tmp_path: Path) -> None:
+    """Every hostlist of the Slurm files, expanded by Slurm's own parser (`scontrol show
+    hostnames`, which needs only a slurm.conf to start), equals the test parser's reading."""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        pytest.skip("scontrol (Slurm's client) not installed")
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(
+        "ClusterName=t\nSlurmctldHost=localhost\nNodeName=n1\nPartitionName=p Nodes=n1\n"
+    )
+    files = exports(plan(name))
+    lists: set[str] = set()
+    for path in ("exports/slurm-topology.conf", "exports/slurm-topology-block.conf"):
+        for rec in parse_conf(files[path]):
+            lists |= {rec[k] for k in ("nodes", "switches") if k in rec}
+    for entry in yaml.safe_load(files["exports/slurm-topology.yaml"]):
+        for item in (entry.get("tree") or {}).get("switches", []) + (entry.get("block") or {}).get(
+            "blocks", []
+        ):
+            lists |= {item[k] for k in ("nodes", "children") if k in item}
+    assert lists
+    for hl in sorted(lists):
+        got = subprocess.run(
+            [scontrol, "show", "hostnames", hl],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "SLURM_CONF": str(conf)},
+            check=True,
+        ).stdout.split()
+        assert got == expand(hl), hl
