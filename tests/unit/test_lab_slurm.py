@@ -5,6 +5,9 @@ The real slurmctld reading these files is tests/integration/test_slurm_lab.py.""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -98,8 +101,25 @@ def test_the_lab_topology_is_aictls_export() -> None:
         ("", ()),
     ],
 )
-def test_hostlists(text: str, names: tuple[str, ...]) -> None:
+def test_hostlists(text: str, names: tuple[str, ...], tmp_path: Path) -> None:
     assert expand_hostlist(text) == names
+    # and Slurm's own reading (scontrol needs only a slurm.conf for this), when installed
+    scontrol = shutil.which("scontrol")
+    if scontrol is None or not text:
+        return
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(
+        "ClusterName=t\nSlurmctldHost=localhost\nNodeName=n1\nPartitionName=p Nodes=n1\n"
+    )
+    got = subprocess.run(
+        [scontrol, "show", "hostnames", text],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "SLURM_CONF": str(conf)},
+        check=True,
+    ).stdout.split()
+    assert tuple(got) == names
 
 
 @pytest.mark.parametrize("text", ["node[01-", "node]", "node[a-b]", "node[1-x]"])
