@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -505,6 +506,8 @@ LAB_EXTRAVARS = {
     "ansible_python_interpreter": "/usr/bin/python3",
     "network_apply_command": "netplan generate",
     "mofed_restart_command": "true",
+    # the health check runs the aictl that runs the lab (every node sees the host's files)
+    "health_aictl_bin": str(Path(sys.prefix) / "bin" / "aictl"),
 }
 
 

@@ -159,7 +159,8 @@ def test_cli_render_check_and_exit_codes(tmp_path: Path) -> None:
         "ib": 5,
         "inventory": 13,
         "k8s": 6,
-        "profiles": 5,
+        "profiles": 7,
+        "health": 2,
         "switches": 4,
     }
     assert (

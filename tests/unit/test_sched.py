@@ -298,3 +298,97 @@ def test_ufm_request_isolates_the_switch_side_of_the_rail_cable(
         str(tmp_path / "b"),
     )
     assert r.exit_code == ExitCode.USAGE and "no rail 'mlx5_9'" in r.output
+
+
+# ---- check --local: the health check a node runs on itself --------------------------------
+@pytest.fixture
+def node_profile(tmp_path: Path) -> tuple[Path, object]:
+    """node03's installed profile (as render writes it) and a fake cluster answering its
+    preflight script with the lab's simulated tools."""
+    from aictl.render import render_all
+    from tests.unit._fake_cluster import FakeCluster
+
+    topo = build_topology(load_preset("lab-small").spec, spec_sha256="x")
+    [art] = [
+        a
+        for a in render_all(topo, targets=["hosts"]).artifacts
+        if a.path.endswith("etc/aictl/profile.json")
+    ]
+    path = tmp_path / "profile.json"
+    path.write_bytes(art.data)
+    return path, FakeCluster(topo, tmp_path)
+
+
+def _local(monkeypatch: pytest.MonkeyPatch, cluster: object, *args: str) -> Result:
+    from aictl.sched import local
+
+    def answer(script: str, timeout: float) -> tuple[int | None, str]:
+        return 0, cluster.respond("node03", script).stdout  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(local, "run_script", answer)
+    return cli("check", "--local", "--node", "node03", *args)
+
+
+def test_local_check_passes_a_healthy_node(
+    dbl: Doubles, node_profile: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, cluster = node_profile
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == 0, r.output
+    assert "node03: " in r.output and "checks pass (hgx-a800)" in r.output
+    assert not [c for c in dbl.calls() if c[0] == "scontrol"]
+
+
+def test_local_check_drains_its_node_and_returns_it_when_fixed(
+    dbl: Doubles, node_profile: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, cluster = node_profile
+    cluster.inject(kind="fabricmanager-stopped", host="node03")  # type: ignore[attr-defined]
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == ExitCode.PREFLIGHT_FAILED, r.output
+    # one line per failure, the node and the check first
+    assert "node03 fabricmanager: " in r.output
+    state = dbl.nodes()["node03"]
+    assert state["state"] == "drained"
+    assert str(state["reason"]).startswith("aictl: fabricmanager: ")
+    # the next run, still failing: the drain is kept, nothing sent again
+    n = len(dbl.calls())
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == ExitCode.PREFLIGHT_FAILED
+    assert not [c for c in dbl.calls()[n:] if c[0] == "scontrol"]
+    # fixed: the node comes back
+    cluster.hw["node03"]["fabricmanager"] = "active"  # type: ignore[attr-defined]
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == 0, r.output
+    assert dbl.nodes()["node03"]["state"] == "idle"
+    assert "node03 returned (slurm)" in r.output
+
+
+def test_local_check_never_returns_a_hand_drain(
+    dbl: Doubles, node_profile: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, cluster = node_profile
+    dbl.set("node03", state="drained", reason="BIOS update")
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == 0, r.output
+    assert dbl.nodes()["node03"] == {**dbl.nodes()["node03"], "reason": "BIOS update"}
+
+
+def test_local_check_holds_the_breaker_against_the_fleet(
+    dbl: Doubles, node_profile: tuple[Path, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, cluster = node_profile
+    dbl.set("node01", state="drained", reason="aictl: xid: Xid 79")
+    cluster.inject(kind="fabricmanager-stopped", host="node03")  # type: ignore[attr-defined]
+    r = _local(monkeypatch, cluster, "--profile", str(path), "--drain")
+    assert r.exit_code == ExitCode.SCHEDULER, r.output
+    assert "circuit breaker" in r.output and dbl.nodes()["node03"]["state"] == "idle"
+
+
+def test_local_check_without_a_profile_is_one_line(tmp_path: Path) -> None:
+    r = cli("check", "--local", "--profile", str(tmp_path / "none.json"))
+    assert r.exit_code == ExitCode.USAGE
+    assert "none.json" in r.output and "aictl render writes it" in r.output
+    (tmp_path / "bad.json").write_text('{"kind": "x"}')
+    r = cli("check", "--local", "--profile", str(tmp_path / "bad.json"))
+    assert r.exit_code == ExitCode.USAGE and "not a node profile" in r.output
