@@ -392,3 +392,19 @@ def test_local_check_without_a_profile_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text('{"kind": "x"}')
     r = cli("check", "--local", "--profile", str(tmp_path / "bad.json"))
     assert r.exit_code == ExitCode.USAGE and "not a node profile" in r.output
+
+
+def test_accept_drains_only_the_nodes_the_verdict_is_sure_of() -> None:
+    from aictl.cli.accept import drain_reasons
+
+    suspects = [
+        {"node": "node05", "rail": 2, "kind": "pair-confirmed", "reason": "rail 2 GDR 96 GB/s"},
+        {"node": "node05", "kind": "gdr-low", "reason": "again"},
+        {"node": "node06", "kind": "pair-unconfirmed", "reason": "low, no good partner"},
+        {"link": "leaf-su01-r0 - spine-01", "kind": "link", "reason": "slow path"},
+        {"node": "node07", "kind": "unreachable", "reason": "ssh refused"},
+    ]
+    assert drain_reasons(suspects, "run-0004") == {
+        "node05": "aictl: accept pair-confirmed: rail 2 GDR 96 GB/s (run-0004)",
+        "node07": "aictl: accept unreachable: ssh refused (run-0004)",
+    }
