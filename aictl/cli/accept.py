@@ -37,6 +37,8 @@ from aictl.sched.breaker import MAX_NODES, MAX_SHARE
 from aictl.sched.model import Scheduler
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from aictl.facts.model import Parsed
 
 app = typer.Typer(
@@ -221,7 +223,7 @@ def run_cmd(
     run(body)
 
 
-def drain_reasons(suspects: list[dict[str, Any]], run_id: str) -> dict[str, str]:
+def drain_reasons(suspects: Sequence[Mapping[str, object]], run_id: str) -> dict[str, str]:
     """node -> drain reason, for the suspects a drain is for: a node the verdict is sure of
     (a link is two switches' matter; an unconfirmed pair may be either node)."""
     from aictl.accept.model import SuspectKind

@@ -397,7 +397,7 @@ def test_local_check_without_a_profile_is_one_line(tmp_path: Path) -> None:
 def test_accept_drains_only_the_nodes_the_verdict_is_sure_of() -> None:
     from aictl.cli.accept import drain_reasons
 
-    suspects = [
+    suspects: list[dict[str, object]] = [
         {"node": "node05", "rail": 2, "kind": "pair-confirmed", "reason": "rail 2 GDR 96 GB/s"},
         {"node": "node05", "kind": "gdr-low", "reason": "again"},
         {"node": "node06", "kind": "pair-unconfirmed", "reason": "low, no good partner"},
