@@ -152,11 +152,13 @@ NETWORK_OPERATOR_CRDS = {
 
 
 def _crds(tmp: Path, line: str) -> Path:
-    """One release's CRDs (and the MPIJob's), as a user would gather them for --crds: the
-    shared schemas hold both lines, whose kinds would otherwise shadow each other."""
+    """One release's CRDs (and the MPIJob's and the schedulers'), as a user would gather them
+    for --crds: the shared schemas hold both lines, whose kinds would otherwise shadow each
+    other."""
     schemas = require_shared("schemas")
     out = tmp / f"crds-{line}"
-    for sub in (NETWORK_OPERATOR_CRDS[line], "mpi-operator-v0.8.0"):
+    schedulers = ("volcano-v1.15.1", "kueue-v0.19.2", "kai-scheduler-v0.17.0")
+    for sub in (NETWORK_OPERATOR_CRDS[line], "mpi-operator-v0.8.0", *schedulers):
         shutil.copytree(schemas / sub, out / sub)
     return out
 
@@ -172,6 +174,7 @@ def test_manifests_validate_against_the_upstream_crds(name: str, tmp_path: Path)
     )
     kinds = {f.check.split("/")[0] for f in findings}
     assert {"NicClusterPolicy", "NicNodePolicy", "NetworkAttachmentDefinition", "MPIJob"} <= kinds
+    assert {"HyperNode", "Job", "Topology", "ResourceFlavor"} <= kinds
     assert any("upstream schema" in f.check or "rdmaShared" in f.check for f in findings)
     assert not _errors(findings)
 

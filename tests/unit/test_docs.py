@@ -64,3 +64,23 @@ def test_every_command_check_and_finding_is_documented() -> None:
     lab = (ROOT / "docs" / "lab.md").read_text()
     for fault in FAULT_KINDS:
         assert f"| `{fault}` |" in lab, fault
+
+
+def test_every_export_and_scheduler_file_is_documented() -> None:
+    from aictl.render import render_all
+    from aictl.topology.exports import render_exports
+
+    loaded = load_preset("lab-small")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    topology = (ROOT / "docs" / "topology.md").read_text()
+    for art in render_exports(topo):
+        name = art.path.removeprefix("exports/")
+        assert f"`{art.path}`" in topology or f"`{name}`" in topology or "guids" in name, name
+    scheduler = (ROOT / "docs" / "scheduler.md").read_text()
+    # the other scheduler sections (drain, health checks) merge in under their own headings
+    assert "\n## Topology-aware scheduling exports\n" in scheduler
+    for art in render_all(topo, targets=["k8s"]).artifacts:
+        if art.path.startswith("k8s/scheduler/"):
+            assert art.path.removeprefix("k8s/scheduler/") in scheduler, art.path
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/scheduler.md)" in readme

@@ -26,13 +26,36 @@ def _exports(name: str) -> dict[str, str]:
     return {a.path: a.data.decode() for a in render_exports(topo)}
 
 
-@pytest.mark.parametrize("case", ["lab-small", "mixed-lab", "dgx-h100-127"])
+# every export of the small cases; elsewhere the scheduler exports (a partial SU in
+# dgx-h100-127, spine pods in h100-16k, RoCE in roce-h100-256) and a few others
+SAMPLED = (
+    "bom.csv",
+    "ftree-roots.guids",
+    "slurm-topology.conf",
+    "slurm-topology-block.conf",
+    "slurm-topology.yaml",
+    "volcano-hypernodes.yaml",
+    "kueue-topology.yaml",
+    "kai-topology.yaml",
+)
+
+
+@pytest.mark.parametrize("case", ["lab-small", "mixed-lab", "dgx-h100-127", "roce-h100-256"])
 def test_golden_exports(case: str, update_golden: bool) -> None:
     files = _exports(case)
     small = case in ("lab-small", "mixed-lab")
     for path, text in files.items():
-        if small or path.endswith(("bom.csv", "slurm-topology.conf", "ftree-roots.guids")):
+        if small or path.endswith(SAMPLED):
             check_golden(GOLDEN / case / "expected" / path, text, update_golden)
+
+
+def test_golden_three_tier_scheduler_exports(update_golden: bool) -> None:
+    files = _exports("h100-16k")
+    # not the HyperNodes: 2,048 exact-match members (their tree is tested in
+    # test_scheduler_exports.py); the spine-pod tier is in the golden Slurm tree and levels
+    for name in SAMPLED[2:5] + SAMPLED[6:]:
+        path = f"exports/{name}"
+        check_golden(GOLDEN / "h100-16k" / "expected" / path, files[path], update_golden)
 
 
 @pytest.mark.parametrize("name", preset_names())

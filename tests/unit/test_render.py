@@ -62,6 +62,8 @@ SAMPLES = {
         "switches/leaf-su01-r0/nvue.txt",
         "switches/spine-01/frr.conf",
         "k8s/30-networks.yaml",
+        "k8s/scheduler/volcano-hypernodes.yaml",
+        "k8s/scheduler/volcano-nccl-job.yaml",
     ],
     "dgx-h100-127": ["ib/opensm.conf", "ib/partitions.conf", "profiles/dgx-h100/etc/nccl.conf"],
     # two node groups: each its own nccl.conf, host files, inventory vars; one hostfile and
@@ -74,6 +76,8 @@ SAMPLES = {
         "accept/hostfile",
         "k8s/11-nicnodepolicy.yaml",
         "k8s/50-nccl-mpijob.yaml",
+        "k8s/scheduler/kueue-topology.yaml",
+        "k8s/scheduler/volcano-nccl-job.yaml",
         "inventory/group_vars/all/gpu.yml",
         "inventory/host_vars/node05.yml",
     ],
@@ -158,7 +162,7 @@ def test_cli_render_check_and_exit_codes(tmp_path: Path) -> None:
         "hosts": 8,
         "ib": 5,
         "inventory": 13,
-        "k8s": 6,
+        "k8s": 10,  # 6 network files, 4 scheduler files (k8s/scheduler/)
         "profiles": 7,
         "health": 2,
         "switches": 4,

@@ -1,5 +1,5 @@
 """Render target `k8s`: NVIDIA network-operator policies, per-rail secondary networks, IPAM,
-node labels and a sample NCCL MPIJob.
+node labels, a sample NCCL MPIJob, and the topology-aware scheduler objects (k8s/scheduler/).
 
 The spec's `kubernetes.network_operator` is a supported release (26.7 or 26.4, see
 aictl/spec/releases.py); what those lines share and aictl relies on:
@@ -311,4 +311,7 @@ def render_k8s(topo: Topology) -> list[Artifact]:
     )
     workers = min(2, len(topo.nodes))
     out.append(Artifact("k8s/50-nccl-mpijob.yaml", mpijob(topo, workers=workers).encode()))
-    return out
+    # topology-aware scheduling: Volcano, Kueue, KAI (aictl/render/targets/scheduler.py)
+    from aictl.render.targets.scheduler import render_scheduler
+
+    return out + render_scheduler(topo)

@@ -18,6 +18,9 @@ from aictl.render.validate.schemas import CNI_BY_TYPE, RDMA_SHARED_CONFIG
 if TYPE_CHECKING:
     from aictl.artifact import Artifact
 
+# the topology-aware scheduler objects (aictl/render/targets/scheduler.py)
+SCHEDULER_DIR = "k8s/scheduler/"
+
 
 def _docs(art: Artifact) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(art.data.decode()) if isinstance(d, dict)]
@@ -144,8 +147,16 @@ def check_crds(artifacts: list[Artifact], crds_dir: Path) -> list[Finding]:
             name = (doc.get("metadata") or {}).get("name", "?")
             check = f"{key[1]}/{name} against its CRD"
             if key not in crds:
+                # a scheduler's objects are checked only where its CRDs were given: a cluster
+                # runs one scheduler, and applies only that one's files
+                optional = art.path.startswith(SCHEDULER_DIR)
                 out.append(
-                    Finding(art.path, check, "error", f"no CRD for {key[0]} {key[1]} in {crds_dir}")
+                    Finding(
+                        art.path,
+                        check,
+                        "skipped" if optional else "error",
+                        f"no CRD for {key[0]} {key[1]} in {crds_dir}",
+                    )
                 )
                 continue
             errs = _errors(crds[key], doc)
@@ -194,6 +205,13 @@ def _derived(doc: dict[str, Any]) -> list[tuple[str, str, bool]]:
         worker = (spec.get("mpiReplicaSpecs") or {}).get("Worker") or {}
         replicas = max(1, int(worker.get("replicas") or 1))
         return [("hostname of the last worker pod", f"{name}-worker-{replicas - 1}", True)]
+    if doc.get("kind") == "Job" and str(doc.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+        # Volcano names pods <job>-<task>-<index>, and its svc plugin makes that the hostname
+        return [
+            (f"hostname of the last {t.get('name')} pod", f"{name}-{t.get('name')}-{n - 1}", True)
+            for t in spec.get("tasks") or []
+            for n in [max(1, int(t.get("replicas") or 1))]
+        ]
     return []
 
 

@@ -33,6 +33,7 @@ def render_exports(
         ibnet,
         labels,
         plan_json,
+        schedulers,
         slurm,
         svg,
     )
@@ -43,6 +44,11 @@ def render_exports(
         Artifact("exports/bom.csv", cabling.render_bom(topo).encode()),
         Artifact("exports/topology.graphml", graphml.render(topo).encode()),
         Artifact("exports/slurm-topology.conf", slurm.render(topo).encode()),
+        Artifact("exports/slurm-topology-block.conf", slurm.render_block(topo).encode()),
+        Artifact("exports/slurm-topology.yaml", slurm.render_yaml(topo).encode()),
+        Artifact("exports/volcano-hypernodes.yaml", schedulers.render_hypernodes(topo).encode()),
+        Artifact("exports/kueue-topology.yaml", schedulers.render_kueue(topo).encode()),
+        Artifact("exports/kai-topology.yaml", schedulers.render_kai(topo).encode()),
         Artifact("exports/node-labels.yaml", labels.render(topo).encode()),
     ]
     if topo.spec.compute_fabric.transport == "infiniband":

@@ -1,4 +1,7 @@
-"""Per-node Kubernetes labels for topology-aware scheduling (SU, rack, leaf per rail)."""
+"""Per-node Kubernetes labels for topology-aware scheduling (SU, rack, leaf per rail, node
+group). The scheduler exports (Kueue and KAI Topologies, Kueue ResourceFlavors) name these
+keys: they come from the constants below, so a level can never name a label aictl does not
+set."""
 
 from __future__ import annotations
 
@@ -8,6 +11,12 @@ if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
 PREFIX = "aictl.io"
+CLUSTER_LABEL = f"{PREFIX}/cluster"
+SU_LABEL = f"{PREFIX}/su"
+SPINE_POD_LABEL = f"{PREFIX}/spine-pod"
+NODE_GROUP_LABEL = f"{PREFIX}/node-group"
+# set by the kubelet itself (the node's name)
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def node_labels(topo: Topology) -> dict[str, dict[str, str]]:
@@ -17,12 +26,13 @@ def node_labels(topo: Topology) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for n in topo.nodes:
         labels = {
-            f"{PREFIX}/cluster": topo.name,
-            f"{PREFIX}/su": f"su{n.su:0{su_w}d}",
+            CLUSTER_LABEL: topo.name,
+            SU_LABEL: f"su{n.su:0{su_w}d}",
             f"{PREFIX}/rack": n.rack,
+            NODE_GROUP_LABEL: n.profile,
         }
         if sh.tiers == 3:
-            labels[f"{PREFIX}/spine-pod"] = str((n.su - 1) // sh.sus_per_pod + 1)
+            labels[SPINE_POD_LABEL] = str((n.su - 1) // sh.sus_per_pod + 1)
         for i, (leaf, _port) in enumerate(n.leaf_ports):
             plane, rail = divmod(i, sh.inp.rails)
             key = f"leaf-rail{rail}" if sh.inp.planes == 1 else f"leaf-p{plane + 1}-rail{rail}"
