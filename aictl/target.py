@@ -48,12 +48,17 @@ class ClusterTarget:
     extravars: dict[str, str] = field(default_factory=dict)
     sm_host: str | None = None
     sm_log: Path | None = None
+    # the slurm.conf Slurm's clients on this machine use to reach the cluster's slurmctld
+    # (SLURM_CONF); None: their own default
+    slurm_conf: Path | None = None
+    # the MPI plugin srun launches MPI programs with (`srun --mpi=`); None: pmix
+    slurm_mpi: str | None = None
     simulated: bool = False
     name: str = "default"
     source: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema_version": SCHEMA_VERSION,
             "kind": KIND,
             "name": self.name,
@@ -74,6 +79,17 @@ class ClusterTarget:
                 "log": str(self.sm_log) if self.sm_log else None,
             },
         }
+        if self.slurm_conf is not None or self.slurm_mpi is not None:  # absent otherwise
+            out["slurm"] = {
+                "conf": str(self.slurm_conf) if self.slurm_conf else None,
+                "mpi": self.slurm_mpi,
+            }
+        return out
+
+    def slurm_env(self) -> dict[str, str]:
+        """What to add to a Slurm client's environment (scontrol, sinfo, srun on this
+        machine) to reach this cluster's slurmctld: SLURM_CONF when the target names one."""
+        return {"SLURM_CONF": str(self.slurm_conf)} if self.slurm_conf else {}
 
     @classmethod
     def from_json(cls, d: dict[str, Any], source: str = "") -> ClusterTarget:
@@ -81,6 +97,7 @@ class ClusterTarget:
             raise ValueError(f"not an {KIND} v{SCHEMA_VERSION} document")
         ssh = d.get("ssh") or {}
         sm = d.get("subnet_manager") or {}
+        slurm = d.get("slurm") or {}
         base = Path(source).parent if source else Path()
 
         def path(v: Any) -> Path | None:
@@ -105,6 +122,8 @@ class ClusterTarget:
             extravars=dict(extravars),
             sm_host=sm.get("host") or None,
             sm_log=path(sm.get("log")),
+            slurm_conf=path(slurm.get("conf")),
+            slurm_mpi=str(slurm["mpi"]) if slurm.get("mpi") else None,
             simulated=bool(d.get("simulated")),
             name=str(d.get("name") or "default"),
             source=source,

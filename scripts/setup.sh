@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(ca-certificates git iproute2 iputils-ping python3 openssh-server openssh-client
       openmpi-bin ibsim-utils opensm infiniband-diags librsvg2-bin netplan.io frr
-      chromium fonts-dejavu-core)
+      chromium fonts-dejavu-core munge slurmctld slurmd slurm-client)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 PY=${PYTHON:-python3}

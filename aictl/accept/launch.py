@@ -8,7 +8,8 @@ Every node is launched with its own profile: its GPU count, its rail devices, it
   different GPU counts runs one process per GPU (`-g 1`, `host:<GPUs>` slots): nccl-tests
   needs the same `-g` in every process.
 - slurm: `srun` on a login host, one task per node with `--gpus-per-node` (same counts), or
-  one task per GPU placed by an arbitrary-distribution host file (different counts).
+  one task per GPU placed by an arbitrary-distribution host file (different counts); the NCCL
+  variables in srun's environment, `--mpi=` the target's plugin (else pmix).
 - k8s: an MPIJob with the Multus rail networks (rendered by the kubernetes target), applied
   with kubectl; its launcher's log is the output.
 perftest always runs over SSH: it is not an MPI program. A server is started first with a
@@ -98,14 +99,20 @@ def ssh_nccl(topo: Topology, unit: Unit, timeout: int) -> tuple[str, str]:
     return unit.hosts[0], shlex.join(cmd + nccl_args(unit, per))
 
 
-def slurm_nccl(topo: Topology, unit: Unit, timeout: int) -> str:
-    """The srun command for the slurm launcher (run on the login host)."""
-    env = ",".join(f"{k}={v}" for k, v in nccl_env(topo, unit).items())
+def slurm_nccl(topo: Topology, unit: Unit, timeout: int, *, mpi: str | None = None) -> str:
+    """The srun command for the slurm launcher (run on the login host); `mpi`: srun's MPI
+    plugin (the target's, else pmix).
+
+    The NCCL variables go in srun's own environment (`--export=ALL` passes it on): srun splits
+    `--export=` at every comma, and NCCL_IB_HCA's value has commas. With one task per GPU the
+    host file is the node list (`-w` beside it is refused: "Asked for 12 tasks have 2 in the
+    nodelist")."""
+    env = ["env", *(f"{k}={v}" for k, v in nccl_env(topo, unit).items())]
     counts = gpu_counts(topo, unit)
-    cmd = ["srun", "-N", str(len(unit.hosts)), "-w", ",".join(unit.hosts)]
+    cmd = [*env, "srun", "-N", str(len(unit.hosts))]
     prefix = ""
     if uniform(topo, unit):
-        cmd += ["--ntasks-per-node=1", f"--gpus-per-node={counts[0]}"]
+        cmd += ["-w", ",".join(unit.hosts), "--ntasks-per-node=1", f"--gpus-per-node={counts[0]}"]
         per = counts[0]
     else:
         # one task per GPU, placed exactly: the host file lists each host once per GPU
@@ -113,7 +120,7 @@ def slurm_nccl(topo: Topology, unit: Unit, timeout: int) -> str:
         prefix = f"hf=$(mktemp) && printf '{lines}\\n' > $hf && SLURM_HOSTFILE=$hf "
         cmd += [f"--ntasks={sum(counts)}", "--distribution=arbitrary", "--gpus-per-task=1"]
         per = 1
-    cmd += ["--mpi=pmix", f"--time={max(1, timeout // 60)}", f"--export=ALL,{env}"]
+    cmd += [f"--mpi={mpi or 'pmix'}", f"--time={max(1, timeout // 60)}", "--export=ALL"]
     return prefix + shlex.join(cmd + nccl_args(unit, per))
 
 

@@ -51,6 +51,7 @@ class Context:
     expect: Expectations
     launcher: str = "ssh"
     login: str | None = None
+    slurm_mpi: str | None = None
     crds: Path | None = None
     timeout: int = 600
     forks: int = 64
@@ -190,7 +191,7 @@ def _nccl_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
     else:
         if ctx.launcher == "slurm" and len(unit.hosts) > 1:
             host = ctx.login or unit.hosts[0]
-            cmd = launch.slurm_nccl(ctx.topo, unit, ctx.timeout)
+            cmd = launch.slurm_nccl(ctx.topo, unit, ctx.timeout, mpi=ctx.slurm_mpi)
         else:
             host, cmd = launch.ssh_nccl(ctx.topo, unit, ctx.timeout)
         res = _ssh(ctx, host, cmd)

@@ -182,6 +182,7 @@ def run_cmd(
             f.hosts,
             executor,
             login=login,
+            slurm_mpi=f.target.slurm_mpi,
             crds=crds,
             timeout=timeout,
             forks=forks,

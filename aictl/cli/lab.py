@@ -9,6 +9,7 @@ import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import OutDirOpt, Output, OutputOpt, PresetOpt, SpecArg, load, plan
+from aictl.natsort import compress_hostlist
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -52,6 +53,7 @@ def _show(status: dict[str, Any], output: Output) -> None:
             f"fabric: ibsim {fab['ibsim']}, opensm {fab['opensm']} ({fab['routing']} "
             f"routing), diags on {fab['head']}"
         )
+    _show_slurm(status.get("slurm") or {})
     for f in status["faults"]:
         ui.say(
             f"fault: {f['kind']} on {f['host']}"
@@ -60,6 +62,33 @@ def _show(status: dict[str, Any], output: Output) -> None:
     client = status.get("client") or {}
     if client:
         ui.say(f"ssh -F {client['ssh_config']} {status['nodes'][0]['name']}")
+
+
+def _show_slurm(slurm: dict[str, Any]) -> None:
+    """Slurm's view of the lab: sinfo's rows, or why sinfo did not answer."""
+    from aictl import ui
+
+    if not slurm:
+        return
+    sinfo = slurm["sinfo"]
+    if sinfo["status"] != "ok":
+        ui.say(f"slurm: munged {slurm['munged']}; sinfo: {sinfo['failure']['message']}")
+        return
+    ui.table(
+        f"slurm: sinfo (slurmctld on {slurm['controller']})",
+        ["partition", "avail", "nodes", "state", "nodelist"],
+        [
+            [
+                r["partition"] + ("*" if r["default"] else ""),
+                r["avail"],
+                str(r["count"]),
+                r["state"],
+                compress_hostlist(r["nodes"]),
+            ]
+            for r in sinfo["rows"]
+        ],
+    )
+    ui.say(f"SLURM_CONF={slurm['conf']} sinfo", markup=False)
 
 
 @app.command("up")

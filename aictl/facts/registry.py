@@ -27,6 +27,7 @@ from aictl.facts import (
     nccl,
     perftest,
     roce,
+    slurm,
 )
 
 if TYPE_CHECKING:
@@ -265,6 +266,20 @@ FACTS: tuple[Fact, ...] = (
         ibcounters.parse_perfquery,
         "perfquery [-x] (one port's counters)",
         detect=r"^# Port (extended )?counters: Lid \d+ port \d+",
+    ),
+    Fact(
+        "sinfo",
+        slurm.parse_sinfo,
+        "sinfo (its default table: partitions, node states, host lists)",
+        command="sinfo",
+        detect=r"^PARTITION\s+AVAIL\s+TIMELIMIT\s+NODES\s+STATE\s+NODELIST",
+    ),
+    Fact(
+        "slurm-topology",
+        slurm.parse_topology,
+        "scontrol show topology, or a topology.conf for topology/tree",
+        command="scontrol show topology",
+        detect=r"^SwitchName=\S+\s+(Level=\d+|Nodes=|Switches=)",
     ),
 )
 REGISTRY: dict[str, Fact] = {f.name: f for f in FACTS}

@@ -5,7 +5,9 @@ Each planned node is a set of Linux namespaces (network, mount, UTS, PID) with i
 address; `bond0` carries that address (no bonding module needed) and every rail netdev of the
 spec carries its rail address, on bridges the lab creates. The InfiniBand fabric is ibsim
 running the plan's net file in the head node's network namespace, routed by opensm (ftree);
-the head node's infiniband-diags talk to it. GPUs and HCAs are simulated by
+the head node's infiniband-diags talk to it. A real Slurm runs on the twin
+(`aictl/lab/slurm.py`: munged, slurmctld on the head node, a slurmd in every node, configured
+from the plan). GPUs and HCAs are simulated by
 `aictl/lab/simtools.py`, which reads each node's hardware JSON (faults included).
 
 Public entries: `lab_up`, `lab_status`, `lab_inject`, `lab_clear`, `lab_down`.
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import ExitCode, LabError, ToolMissingError
+from aictl.lab import slurm as lab_slurm
 from aictl.lab.hardware import (
     FAULT_KINDS,
     aer_files,
@@ -96,7 +99,7 @@ mkdir -p $M/run/sshd $M/opt/aictl-lab $M/etc/aictl-lab
 mount --bind $R/shared $M/opt/aictl-lab
 mount --bind $N/etc-lab $M/etc/aictl-lab
 hostname {node}
-exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
+{services}exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
 """
 
 
@@ -202,6 +205,7 @@ def _require(topo: Topology) -> None:
         raise ToolMissingError(
             f"the lab needs {', '.join(missing)}", hint="bash scripts/setup.sh installs them"
         )
+    lab_slurm.require()
     if not Path("/usr/bin/python3").exists():
         raise ToolMissingError(
             "the lab's simulated tools need /usr/bin/python3", hint="apt-get install python3"
@@ -247,10 +251,12 @@ def lab_up(topo: Topology, *, build: Path) -> dict[str, Any]:
     try:
         _prepare(paths, state)
         _networks(topo, paths, state)
+        _slurm(topo, paths, state)
         _nodes(topo, paths, state)
         if topo.spec.compute_fabric.transport == "infiniband":
             _fabric(topo, paths, state)
         _wait_ssh(topo, state)
+        lab_slurm.wait_nodes(_slurm_paths(paths), len(topo.nodes))
         _client_files(topo, paths, state)
     except BaseException:
         _save(paths, state)
@@ -422,9 +428,33 @@ def _node_client_files(topo: Topology, paths: LabPaths) -> None:
         )
 
 
+def _slurm_paths(paths: LabPaths) -> lab_slurm.SlurmPaths:
+    return lab_slurm.SlurmPaths(paths.run / "slurm")
+
+
+def _slurm(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
+    """Slurm's files, munged, and every node's /etc/slurm (its daemons start with the node)."""
+    head = fabric_head(topo)
+    sp = lab_slurm.write_config(topo, _slurm_paths(paths).root, head=head)
+    state["slurm"] = {"head": head, "conf": str(sp.conf), "munged": 0}
+    for node in topo.nodes:
+        etc = paths.node(node.name) / "upper" / "etc" / "slurm"
+        etc.mkdir(parents=True, exist_ok=True)
+        for name in ("slurm.conf", "gres.conf", "topology.conf", "cgroup.conf"):
+            (etc / name).symlink_to(sp.root / name)
+    state["slurm"]["munged"] = _daemon(
+        lab_slurm.munged_argv(sp), log=sp.munge / "munged.stdout", env=NODE_ENV
+    )
+    lab_slurm.wait_munge(sp)
+
+
 def _start_node(paths: LabPaths, state: dict[str, Any], name: str) -> None:
     info = state["nodes"][name]
-    script = NODE_SCRIPT.format(run=paths.run, node=name)
+    slurm = state.get("slurm") or {}
+    services = (
+        lab_slurm.node_services(_slurm_paths(paths), node=name, head=slurm["head"]) if slurm else ""
+    )
+    script = NODE_SCRIPT.format(run=paths.run, node=name, services=services)
     info["launcher"] = _daemon(
         [
             "ip",
@@ -522,6 +552,8 @@ def lab_target(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Cluste
         extravars=dict(LAB_EXTRAVARS),
         sm_host=fab.get("head"),
         sm_log=(paths.run / "fabric" / "opensm.log") if fab else None,
+        slurm_conf=Path(state["slurm"]["conf"]) if state.get("slurm") else None,
+        slurm_mpi=lab_slurm.MPI_DEFAULT if state.get("slurm") else None,
         simulated=True,
         name="lab",
     )
@@ -695,9 +727,30 @@ def _load(cluster: str) -> tuple[LabPaths, dict[str, Any]]:
     return LabPaths(cluster, Path(state["build"])), state
 
 
+def _slurm_status(paths: LabPaths, state: dict[str, Any]) -> dict[str, Any]:
+    """Slurm's own view of the lab: sinfo's rows (or why it did not answer)."""
+    from aictl.facts.slurm import parse_sinfo
+
+    slurm = state.get("slurm") or {}
+    if not slurm:
+        return {}
+    try:
+        p = lab_slurm.sinfo(_slurm_paths(paths))
+        text = p.stdout + p.stderr
+    except subprocess.TimeoutExpired:
+        text = "sinfo: error: no answer from slurmctld in 10 s"
+    parsed = parse_sinfo(text)
+    return {
+        "conf": slurm["conf"],
+        "controller": slurm["head"],
+        "munged": "up" if _alive(int(slurm.get("munged") or 0)) else "down",
+        "sinfo": parsed.as_json(),
+    }
+
+
 def lab_status(cluster: str) -> dict[str, Any]:
-    """Nodes, addresses, sshd, fabric and active faults, as data."""
-    _, state = _load(cluster)
+    """Nodes, addresses, sshd, fabric, Slurm's view (sinfo) and active faults, as data."""
+    paths, state = _load(cluster)
     nodes = []
     for name, info in state["nodes"].items():
         up = False
@@ -728,6 +781,7 @@ def lab_status(cluster: str) -> dict[str, Any]:
         "simulated": True,
         "nodes": nodes,
         "fabric": fabric,
+        "slurm": _slurm_status(paths, state),
         "faults": state["faults"],
         "client": state.get("client", {}),
         "up_seconds": state.get("up_seconds"),
@@ -952,8 +1006,9 @@ def lab_down(cluster: str, *, build: Path | None = None) -> list[str]:
         state = json.loads(state_file.read_text())
     paths = LabPaths(cluster, Path(state.get("build") or build or Path("build") / cluster))
     fabric = state.get("fabric") or {}
-    for key in ("opensm", "ibsim"):
-        pid = fabric.get(key)
+    daemons = {**fabric, "munged": (state.get("slurm") or {}).get("munged")}
+    for key in ("opensm", "ibsim", "munged"):
+        pid = daemons.get(key)
         if pid and _alive(pid):
             _kill(pid, signal.SIGTERM)
             for _ in range(50):
@@ -985,6 +1040,12 @@ def lab_down(cluster: str, *, build: Path | None = None) -> list[str]:
             _sh("ip", "link", "del", name, check=False)
             removed.append(f"link {name}")
     run = paths.run
+    munge_pid = _slurm_paths(paths).munge / "munged.pid"  # a lab that crashed before saving
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(munge_pid.read_text().strip())
+        if _alive(pid) and "munged" in Path(f"/proc/{pid}/cmdline").read_text():
+            _kill(pid, signal.SIGKILL)
+            removed.append("process munged")
     if run.is_dir():
         if _sh("mountpoint", "-q", str(run), check=False).returncode == 0:
             _sh("umount", "-l", str(run), check=False)

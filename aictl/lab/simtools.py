@@ -810,21 +810,37 @@ NCCL = {
 }
 
 
+def _mpi_rank() -> tuple[int, int, int, str]:
+    """(rank, size, local rank, job) as MPI_Init would learn them: from mpirun (Open MPI's
+    variables), else from srun's PMI-2 (PMI_RANK, PMI_SIZE) and its step (SLURM_*)."""
+    e = os.environ
+    if "OMPI_COMM_WORLD_RANK" in e:
+        job = e.get("PMIX_NAMESPACE") or e.get("OMPI_MCA_ess_base_jobid")
+        return (
+            int(e["OMPI_COMM_WORLD_RANK"]),
+            int(e.get("OMPI_COMM_WORLD_SIZE") or 1),
+            int(e.get("OMPI_COMM_WORLD_LOCAL_RANK") or 0),
+            job or f"local-{os.getpid()}",
+        )
+    if "SLURM_STEP_ID" in e and "SLURM_JOB_ID" in e:
+        return (
+            int(e.get("PMI_RANK") or e.get("SLURM_PROCID") or 0),
+            int(e.get("PMI_SIZE") or e.get("SLURM_NTASKS") or 1),
+            int(e.get("SLURM_LOCALID") or 0),
+            f"slurm-{e['SLURM_JOB_ID']}.{e['SLURM_STEP_ID']}",
+        )
+    job = e.get("PMIX_NAMESPACE") or e.get("OMPI_MCA_ess_base_jobid")
+    return 0, 1, 0, job or f"local-{os.getpid()}"
+
+
 def nccl_test(prog: str, args: list[str], hw: dict[str, Any]) -> int:
     """nccl-tests: the MPI ranks meet in the lab's shared dir; rank 0 reports."""
     import socket
     import time
 
     name, redop = NCCL[prog]
-    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0))
-    size = int(os.environ.get("OMPI_COMM_WORLD_SIZE", 1))
-    job = (
-        os.environ.get("PMIX_NAMESPACE")
-        or os.environ.get("OMPI_MCA_ess_base_jobid")  # noqa: SIM112 - Open MPI spells it so
-        or f"local-{os.getpid()}"
-    )
+    rank, size, local, job = _mpi_rank()
     ngpus = int(_opt(args, "-g") or 1)
-    local = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", 0))
     d = os.path.join(SHARED, "jobs", job.replace("/", "_"))
     os.makedirs(d, exist_ok=True)
     host = socket.gethostname()

@@ -32,6 +32,7 @@ def _require() -> None:
     require_tools(
         "ip", "unshare", "/usr/sbin/sshd", "ssh", "ssh-keygen", "ibsim", "opensm", "ibnetdiscover"
     )
+    require_tools("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "scontrol", "srun")
 
 
 def _plan(text: str, name: str) -> Topology:

@@ -167,8 +167,12 @@ def test_launch_commands(lab: Topology) -> None:
     )
     assert cmd.endswith("all_reduce_perf -b 8 -e 1024 -f 2 -g 8 -c 1")
     srun = launch.slurm_nccl(lab, u, 600)
-    assert srun.startswith("srun -N 2 -w node01,node02 --ntasks-per-node=1 --gpus-per-node=8")
-    assert "--export=ALL,NCCL_ALGO=Ring," in srun
+    assert "srun -N 2 -w node01,node02 --ntasks-per-node=1 --gpus-per-node=8" in srun
+    # in srun's environment, whole: srun would cut `--export=` at NCCL_IB_HCA's commas
+    assert srun.startswith("env NCCL_ALGO=Ring NCCL_DEBUG=WARN ")
+    assert " NCCL_IB_HCA==mlx5_0:1,mlx5_1:1,mlx5_2:1,mlx5_3:1 " in srun
+    assert "--mpi=pmix" in srun and " --export=ALL all_reduce_perf" in srun
+    assert "--mpi=pmi2" in launch.slurm_nccl(lab, u, 600, mpi="pmi2")
     g = Unit("node/node01/gdr/r2", Stage.NODE, Kind.GDR, ("node01",), rail=2, gpus=(4, 5))
     loop = launch.loopback(lab, g, 60)
     assert (

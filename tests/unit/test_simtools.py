@@ -274,3 +274,55 @@ def test_nvlink_down_lowers_the_node_and_shows_in_nvidia_smi(tmp_path: Path) -> 
     code, out = _tool("nvidia-smi", ["nvlink", "-s"], data, tmp_path)
     gpus = parse_nvlink(out).gpus
     assert code == 0 and [(g.links_active, g.links_total) for g in gpus][:2] == [(18, 18), (14, 18)]
+
+
+@pytest.mark.parametrize(
+    ("env", "want"),
+    [
+        # mpirun (Open MPI)
+        (
+            {
+                "OMPI_COMM_WORLD_RANK": "3",
+                "OMPI_COMM_WORLD_SIZE": "4",
+                "OMPI_COMM_WORLD_LOCAL_RANK": "1",
+                "PMIX_NAMESPACE": "prterun-x@1",
+            },
+            (3, 4, 1, "prterun-x@1"),
+        ),
+        # srun --mpi=pmi2: PMI-2's rank and size, the step names the job
+        (
+            {
+                "SLURM_JOB_ID": "7",
+                "SLURM_STEP_ID": "0",
+                "PMI_RANK": "5",
+                "PMI_SIZE": "12",
+                "SLURM_PROCID": "5",
+                "SLURM_NTASKS": "12",
+                "SLURM_LOCALID": "5",
+            },
+            (5, 12, 5, "slurm-7.0"),
+        ),
+        # srun without an MPI plugin: the step's own numbers
+        (
+            {
+                "SLURM_JOB_ID": "8",
+                "SLURM_STEP_ID": "1",
+                "SLURM_PROCID": "1",
+                "SLURM_NTASKS": "2",
+                "SLURM_LOCALID": "0",
+            },
+            (1, 2, 0, "slurm-8.1"),
+        ),
+    ],
+)
+def test_nccl_ranks_learn_their_place_from_the_launcher(
+    env: dict[str, str], want: tuple[int, int, int, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    for k in list(os.environ):
+        if k.startswith(("OMPI_", "PMI", "SLURM_")):
+            monkeypatch.delenv(k)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert simtools._mpi_rank() == want
