@@ -15,13 +15,17 @@ if TYPE_CHECKING:
 
 
 def backend(
-    kind: Scheduler, slurm_conf: Path | None = None, kubeconfig: Path | None = None
+    kind: Scheduler,
+    slurm_conf: Path | None = None,
+    kubeconfig: Path | None = None,
+    target_env: Mapping[str, str] | None = None,
 ) -> Backend:
-    """The scheduler's backend, its client pointed at the given configuration."""
+    """The scheduler's backend, its client pointed at the given configuration (an option
+    wins over the target's: the lab's target names its slurm.conf)."""
     from aictl.sched.backend import Runner
     from aictl.sched.backend import backend as make
 
-    env = {}
+    env = dict(target_env or {})
     if slurm_conf is not None:
         env["SLURM_CONF"] = str(slurm_conf.absolute())
     if kubeconfig is not None:
@@ -73,13 +77,14 @@ def drain_failing(
     max_share: float,
     command: str,
     run: str = "",
+    target_env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """`--drain` on check and accept: the failing nodes drained, each with its reason."""
     from aictl.sched import service
     from aictl.sched.actions import ActionLog
 
     outcome = service.drain(
-        backend(kind, slurm_conf, kubeconfig),
+        backend(kind, slurm_conf, kubeconfig, target_env),
         reasons,
         fleet=fleet,
         log=ActionLog(build),

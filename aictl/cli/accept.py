@@ -209,6 +209,7 @@ def run_cmd(
                     max_share=max_share,
                     command=command_line("accept run", drain=True, limit=limit, target=target),
                     run=store.id,
+                    target_env=f.target.slurm_env(),
                 )
         if summary["verdict"] != "pass":
             raise AcceptanceFailedError(

@@ -193,6 +193,7 @@ def check_cmd(
                 max_drain=max_drain,
                 max_share=max_share,
                 command=command_line("check", drain=True, limit=limit, target=target),
+                target_env=f.target.slurm_env(),
             )
         if report.failing:
             names = list(report.failing)

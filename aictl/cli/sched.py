@@ -52,6 +52,7 @@ def drain_cmd(
     force: ForceOpt = False,
     max_drain: MaxDrainOpt = MAX_NODES,
     max_share: MaxShareOpt = MAX_SHARE,
+    target: TargetOpt = None,
     slurm_conf: SlurmConfOpt = None,
     kubeconfig: KubeconfigOpt = None,
     out: OutDirOpt = None,
@@ -73,7 +74,7 @@ def drain_cmd(
         from aictl.errors import ExitCode, UsageError
         from aictl.sched import ufm
         from aictl.sched.model import marked, reason_problem
-        from aictl.target import select
+        from aictl.target import load_target, select
 
         if why := reason_problem(reason):
             raise UsageError(f"--reason: {why}", hint='e.g. --reason "Xid 79 on GPU 3"')
@@ -96,6 +97,7 @@ def drain_cmd(
             max_drain=max_drain,
             max_share=max_share,
             command=command_line("drain", nodes, reason=reason, isolate_port=isolate, force=force),
+            target_env=load_target(build, topo.name, target).slurm_env(),
         )
         for req in requests:
             rel = f"ufm/isolate-{req['node']}-{req['device']}.json"
@@ -144,11 +146,12 @@ def undrain_cmd(
         from aictl.sched import service
         from aictl.sched.actions import ActionLog
         from aictl.sched.model import ActionKind
-        from aictl.target import select
+        from aictl.target import load_target, select
 
         topo = plan(load(spec, preset))
         build = build_dir(topo, out)
         picked = [n.name for n in select(topo, nodes)]
+        target_env = load_target(build, topo.name, target).slurm_env()
         failing: dict[str, str] = {}
         if not no_check:
             from aictl.checks import preflight
@@ -172,7 +175,7 @@ def undrain_cmd(
                 for n, bad in rep.failing.items()
             }
         outcome = service.undrain(
-            backend(scheduler, slurm_conf, kubeconfig),
+            backend(scheduler, slurm_conf, kubeconfig, target_env),
             picked,
             log=ActionLog(build),
             command=command_line("undrain", nodes, no_check=no_check),
