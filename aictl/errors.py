@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     ACCEPTANCE_FAILED = 8
     ACCEPTANCE_ERROR = 9
     PREFLIGHT_FAILED = 10
+    SCHEDULER = 11
     INTERRUPTED = 130
 
 
@@ -139,6 +140,13 @@ class AcceptanceFailedError(AictlError):
 
     exit_code = ExitCode.ACCEPTANCE_FAILED
     label = "ACCEPT"
+
+
+class SchedulerError(AictlError):
+    """The scheduler refused or failed an action, or the circuit breaker stopped a drain."""
+
+    exit_code = ExitCode.SCHEDULER
+    label = "SCHEDULER"
 
 
 class RunError(AictlError):

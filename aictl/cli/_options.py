@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from aictl.sched.model import Scheduler
+
 if TYPE_CHECKING:
     from aictl.errors import AictlError
     from aictl.spec.loader import LoadedSpec
@@ -57,6 +59,32 @@ TimeoutOpt = Annotated[float, typer.Option("--timeout", min=1, help="Seconds per
 KnownHostsOpt = Annotated[
     Path | None,
     typer.Option("--known-hosts", help="known_hosts file (default: the target's, else ~/.ssh)."),
+]
+
+
+# the commands that act on the scheduler (drain, undrain, check/accept --drain)
+SchedulerOpt = Annotated[
+    Scheduler,
+    typer.Option("--scheduler", help="Where nodes are drained: slurm (scontrol) or k8s (kubectl)."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Drain past the circuit breaker's limit.")]
+MaxDrainOpt = Annotated[
+    int,
+    typer.Option("--max-drain", min=1, help="Circuit breaker: most nodes aictl holds drained."),
+]
+MaxShareOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-drain-share", min=0.0, max=1.0, help="Circuit breaker: most share of the fleet."
+    ),
+]
+SlurmConfOpt = Annotated[
+    Path | None,
+    typer.Option("--slurm-conf", envvar="SLURM_CONF", help="slurm.conf for scontrol and sinfo."),
+]
+KubeconfigOpt = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig for kubectl."),
 ]
 
 

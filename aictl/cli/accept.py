@@ -10,15 +10,21 @@ import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import (
+    ForceOpt,
     ForksOpt,
     JumpOpt,
     KeyOpt,
     KnownHostsOpt,
+    KubeconfigOpt,
     LimitOpt,
+    MaxDrainOpt,
+    MaxShareOpt,
     OutDirOpt,
     Output,
     OutputOpt,
     PresetOpt,
+    SchedulerOpt,
+    SlurmConfOpt,
     SpecArg,
     TargetOpt,
     UserOpt,
@@ -27,8 +33,12 @@ from aictl.cli._options import (
     load,
     plan,
 )
+from aictl.sched.breaker import MAX_NODES, MAX_SHARE
+from aictl.sched.model import Scheduler
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from aictl.facts.model import Parsed
 
 app = typer.Typer(
@@ -108,6 +118,19 @@ def run_cmd(
     forks: ForksOpt = 64,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="Drain every node the verdict names (not links, not unconfirmed pairs).",
+        ),
+    ] = False,
+    scheduler: SchedulerOpt = Scheduler.slurm,
+    force: ForceOpt = False,
+    max_drain: MaxDrainOpt = MAX_NODES,
+    max_share: MaxShareOpt = MAX_SHARE,
+    slurm_conf: SlurmConfOpt = None,
+    kubeconfig: KubeconfigOpt = None,
 ) -> None:
     """Run the acceptance suite: per node GPUDirect (on vs off) and NCCL, pairwise rounds,
     the whole cluster, then localize anything slow to a node and rail (or a link).
@@ -169,6 +192,25 @@ def run_cmd(
             ui.print_json(summary)
         else:
             _print_summary(summary)
+        if drain:
+            from aictl.cli._sched import command_line, drain_failing
+
+            reasons = drain_reasons(summary.get("suspects") or [], store.id)
+            if reasons:
+                drain_failing(
+                    reasons,
+                    fleet=len(f.topo.nodes),
+                    build=f.build,
+                    kind=scheduler,
+                    slurm_conf=slurm_conf,
+                    kubeconfig=kubeconfig,
+                    force=force,
+                    max_drain=max_drain,
+                    max_share=max_share,
+                    command=command_line("accept run", drain=True, limit=limit, target=target),
+                    run=store.id,
+                    target_env=f.target.slurm_env(),
+                )
         if summary["verdict"] != "pass":
             raise AcceptanceFailedError(
                 f"acceptance {summary['verdict']}: {len(summary['suspects'])} suspect(s)",
@@ -181,6 +223,22 @@ def run_cmd(
             )
 
     run(body)
+
+
+def drain_reasons(suspects: Sequence[Mapping[str, object]], run_id: str) -> dict[str, str]:
+    """node -> drain reason, for the suspects a drain is for: a node the verdict is sure of
+    (a link is two switches' matter; an unconfirmed pair may be either node)."""
+    from aictl.accept.model import SuspectKind
+    from aictl.sched.model import marked
+
+    skip = {SuspectKind.LINK, SuspectKind.PAIR_UNCONFIRMED}
+    out: dict[str, str] = {}
+    for s in suspects:
+        node = str(s.get("node") or "")
+        kind = SuspectKind(str(s.get("kind")))
+        if node and kind not in skip and node not in out:
+            out[node] = marked(f"accept {kind.value}: {s.get('reason', '')} ({run_id})")
+    return out
 
 
 @app.command("localize")

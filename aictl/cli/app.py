@@ -15,6 +15,7 @@ from aictl.cli import lab as lab_cmd
 from aictl.cli import provision as provision_cmd
 from aictl.cli import render as render_cmd
 from aictl.cli import report as report_cmd
+from aictl.cli import sched as sched_cmd
 from aictl.cli import spec as spec_cmd
 from aictl.cli import topo as topo_cmd
 from aictl.cli._handle import DEBUG
@@ -37,6 +38,8 @@ app.command("provision")(provision_cmd.provision_cmd)
 app.command("check")(check_cmd.check_cmd)
 app.add_typer(accept_cmd.app, name="accept")
 app.command("report")(report_cmd.report_cmd)
+app.command("drain")(sched_cmd.drain_cmd)
+app.command("undrain")(sched_cmd.undrain_cmd)
 
 
 def _version(value: bool) -> None:

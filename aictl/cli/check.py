@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-from pathlib import Path  # noqa: TC003 (typer reads the annotation at run time)
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aictl.cli._handle import run
 from aictl.cli._options import (
+    ForceOpt,
     ForksOpt,
     JumpOpt,
     KeyOpt,
     KnownHostsOpt,
+    KubeconfigOpt,
     LimitOpt,
+    MaxDrainOpt,
+    MaxShareOpt,
     OutDirOpt,
     Output,
     OutputOpt,
     PresetOpt,
+    SchedulerOpt,
+    SlurmConfOpt,
     SpecArg,
     TargetOpt,
     TimeoutOpt,
     UserOpt,
     fleet,
 )
+from aictl.sched.breaker import MAX_NODES, MAX_SHARE
+from aictl.sched.model import Scheduler
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from aictl.checks import commands, rules
     from aictl.checks.preflight import PreflightReport
     from aictl.checks.watch import Transition
 
@@ -69,6 +79,40 @@ def check_cmd(
         Path | None,
         typer.Option("--prom", help="Also write Prometheus text exposition (textfile collector)."),
     ] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Check this node only, no SSH, against its installed profile (the contract "
+            "of Slurm's HealthCheckProgram: one line per failure, non-zero exit).",
+        ),
+    ] = False,
+    profile: Annotated[
+        Path,
+        typer.Option("--profile", help="With --local: the node profile aictl provision installed."),
+    ] = Path("/etc/aictl/profile.json"),
+    node: Annotated[
+        str | None,
+        typer.Option(
+            "--node",
+            envvar="SLURMD_NODENAME",
+            help="With --local: this node's scheduler name (default: the short hostname).",
+        ),
+    ] = None,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain",
+            help="Drain failing nodes in the scheduler with the failing check as the reason "
+            "(with --local: this node, and return it when it passes again if aictl drained it).",
+        ),
+    ] = False,
+    scheduler: SchedulerOpt = Scheduler.slurm,
+    force: ForceOpt = False,
+    max_drain: MaxDrainOpt = MAX_NODES,
+    max_share: MaxShareOpt = MAX_SHARE,
+    slurm_conf: SlurmConfOpt = None,
+    kubeconfig: KubeconfigOpt = None,
 ) -> None:
     """Preflight: run every check on every node in parallel; a node x check matrix.
 
@@ -81,8 +125,21 @@ def check_cmd(
     Writes build/<cluster>/check.json. Exit 10 when any node fails a check (7 is not used: an
     unreachable node fails `ssh`).
 
+    --drain drains each failing node (Slurm or Kubernetes, within the circuit breaker);
+    --local checks only the node it runs on, as a scheduler's health check.
+
     Example: aictl check --preset lab-small --target lab --limit su01
     """
+    sched = _SchedArgs(scheduler, force, max_drain, max_share, slurm_conf, kubeconfig)
+    if local:
+        from aictl.checks import commands
+
+        run(
+            lambda: _local(
+                profile, node, commands.Options(window_s=since, dcgm=dcgm), sched if drain else None
+            )
+        )
+        return
 
     def body() -> None:
         from aictl.checks import preflight
@@ -118,6 +175,26 @@ def check_cmd(
         else:
             report = once()
             _show(report, f.build, output)
+        if drain and report.failing:
+            from aictl.cli._sched import command_line, drain_failing
+            from aictl.sched.model import check_reason
+
+            drain_failing(
+                {
+                    n: check_reason(bad[0].check, bad[0].message)
+                    for n, bad in report.failing.items()
+                },
+                fleet=len(f.topo.nodes),
+                build=f.build,
+                kind=scheduler,
+                slurm_conf=slurm_conf,
+                kubeconfig=kubeconfig,
+                force=force,
+                max_drain=max_drain,
+                max_share=max_share,
+                command=command_line("check", drain=True, limit=limit, target=target),
+                target_env=f.target.slurm_env(),
+            )
         if report.failing:
             names = list(report.failing)
             raise PreflightError(
@@ -210,3 +287,67 @@ def _watch(
             )
 
     return watch(once, every, show, rounds=rounds)
+
+
+@dataclass(frozen=True)
+class _SchedArgs:
+    kind: Scheduler
+    force: bool
+    max_drain: int
+    max_share: float
+    slurm_conf: Path | None
+    kubeconfig: Path | None
+
+
+def _local(
+    profile: Path, node: str | None, options: commands.Options, sched: _SchedArgs | None
+) -> None:
+    """`check --local`: one line per failure, exit 10 on failure; with --drain this node is
+    drained with its first failing check as the reason, and returned when it passes again
+    if the drain was aictl's."""
+    import socket
+
+    from aictl import ui
+    from aictl.errors import PreflightError
+    from aictl.sched import local
+
+    me = node or socket.gethostname().split(".")[0]
+    nodeprof = local.NodeProfile.load(profile)
+    results = local.check(nodeprof, options)
+    bad = [r for r in results if r.status.failed]
+    for r in bad:
+        ui.say(f"{me} {r.check}: {r.message}" + (f" (fix: {r.fix})" if r.fix else ""))
+    if sched is not None:
+        _local_drain(me, bad, sched)
+    if bad:
+        raise PreflightError(
+            f"{me}: {len(bad)} check(s) failed: {', '.join(r.check for r in bad)}",
+            hint="each line above says what failed and what to do",
+        )
+    ui.say(f"{me}: {len(results)} checks pass ({nodeprof.group})")
+
+
+def _local_drain(me: str, bad: list[rules.Result], sched: _SchedArgs) -> None:
+    from aictl.cli._sched import backend, breaker, command_line, show
+    from aictl.sched import service
+    from aictl.sched.actions import ActionLog
+    from aictl.sched.model import check_reason
+
+    be = backend(sched.kind, sched.slurm_conf, sched.kubeconfig)
+    log = ActionLog(None)
+    if bad:
+        outcome = service.drain(
+            be,
+            {me: check_reason(bad[0].check, bad[0].message)},
+            fleet=0,
+            log=log,
+            command=command_line("check", local=True, drain=True),
+            breaker=breaker(sched.max_drain, sched.max_share),
+            force=sched.force,
+        )
+    else:
+        outcome = service.undrain(
+            be, [me], log=log, command=command_line("check", local=True, drain=True)
+        )
+        outcome.actions = [a for a in outcome.actions if a.ok]
+    show(outcome)

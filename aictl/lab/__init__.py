@@ -19,10 +19,12 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,11 +99,18 @@ cp -a $N/etc-lab/root/. $M/root/
 mkdir -p $M/run/sshd $M/opt/aictl-lab $M/etc/aictl-lab
 mount --bind $R/shared $M/opt/aictl-lab
 mount --bind $N/etc-lab $M/etc/aictl-lab
-hostname {node}
+{installed}hostname {node}
 {services}exec chroot $M /usr/sbin/sshd -D -e -f /etc/aictl-lab/sshd_config
 """
 
 
+# where a lab node's simulated status files are, for the facts that read them (an SSH session
+# gets them from sshd, the health check from /etc/default/aictl-healthcheck)
+NODE_FACT_ENV = {
+    "AICTL_BONDING_DIR": "/etc/aictl-lab/bonding",
+    "AICTL_SYSFS": "/etc/aictl-lab/sys",
+    "AICTL_FM_LOG": "/etc/aictl-lab/fabricmanager.log",
+}
 # a node's processes start from this, never the caller's environment
 NODE_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -297,6 +306,54 @@ def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
     shutil.copyfile(Path(__file__).with_name("fabricmodel.py"), shared / "fabricmodel.py")
     for sub in ("jobs", "flows"):
         (shared / sub).mkdir(mode=0o1777)
+    _install_aictl(shared)
+
+
+# Lab nodes run the aictl that runs the lab, as a real node runs the aictl installed on it
+# (the health check slurmd starts): its interpreter is bound read-only at
+# /opt/aictl-lab/python (where it lives may be under the host's /root, which a node does not
+# see), and the launcher /opt/aictl-lab/bin/aictl adds aictl's site-packages. Installed code
+# under a directory a node has fresh (/tmp, /home, /root, /run) is bound at its own path.
+_FRESH = ("/tmp", "/home", "/root", "/run")  # noqa: S108 - mount points, not temp files
+
+
+def _purelib() -> Path:
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["purelib"]).resolve()
+
+
+def _site_dirs() -> list[Path]:
+    """aictl's site-packages and, for an editable install, the tree that holds aictl."""
+    return sorted({_purelib(), Path(__file__).resolve().parents[2]})
+
+
+def _install_aictl(shared: Path) -> None:
+    (shared / "python").mkdir()
+    (shared / "bin").mkdir()
+    ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    purelib = shlex.quote(str(_purelib()))
+    code = (
+        "import site, sys; site.addsitedir(sys.argv.pop(1)); sys.argv[0] = 'aictl'; "
+        "from aictl.cli.main import main; sys.exit(main())"
+    )
+    launcher = shared / "bin" / "aictl"
+    launcher.write_text(
+        "#!/bin/sh\n# aictl lab: the aictl that runs this lab, as if installed on the node\n"
+        f'exec /opt/aictl-lab/python/bin/{ver} -I -c "{code}" {purelib} "$@"\n'
+    )
+    launcher.chmod(0o755)
+
+
+def _installed_mounts() -> str:
+    """The node script's lines that show it the aictl installed on it (see _install_aictl)."""
+    base = Path(sys.base_prefix).resolve()
+    lines = [f"mount --bind -o ro {shlex.quote(str(base))} $M/opt/aictl-lab/python"]
+    for d in _site_dirs():
+        if str(d).startswith(_FRESH):
+            q = shlex.quote(str(d))
+            lines.append(f"mkdir -p $M{q} && mount --bind -o ro {q} $M{q}")
+    return "".join(ln + "\n" for ln in lines)
 
 
 def _client_write(paths: LabPaths, name: str, data: bytes, *, mode: int = 0o644) -> None:
@@ -388,8 +445,15 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "MaxStartups 64:30:128\nMaxSessions 64\nSubsystem sftp internal-sftp\n"
-            "LogLevel ERROR\nSetEnv AICTL_BONDING_DIR=/etc/aictl-lab/bonding "
-            "AICTL_SYSFS=/etc/aictl-lab/sys AICTL_FM_LOG=/etc/aictl-lab/fabricmanager.log\n"
+            "LogLevel ERROR\nSetEnv "
+            + " ".join(f"{k}={v}" for k, v in NODE_FACT_ENV.items())
+            + "\n"
+        )
+        # the health check slurmd starts reads its site settings from here, not from sshd
+        (d / "upper/etc/default").mkdir(parents=True, exist_ok=True)
+        (d / "upper/etc/default/aictl-healthcheck").write_text(
+            "# aictl lab: where this node's simulated status files are\n"
+            + "".join(f"{k}={v}\n" for k, v in NODE_FACT_ENV.items())
         )
         (d / "etc-lab" / "bonding").mkdir(exist_ok=True)
         (d / "etc-lab" / "bonding" / hw["bond"]["name"]).write_text(bonding_status(hw) + "\n")
@@ -453,7 +517,9 @@ def _start_node(paths: LabPaths, state: dict[str, Any], name: str) -> None:
     services = (
         lab_slurm.node_services(_slurm_paths(paths), node=name, head=slurm["head"]) if slurm else ""
     )
-    script = NODE_SCRIPT.format(run=paths.run, node=name, services=services)
+    script = NODE_SCRIPT.format(
+        run=paths.run, node=name, services=services, installed=_installed_mounts()
+    )
     info["launcher"] = _daemon(
         [
             "ip",
@@ -529,12 +595,15 @@ def _client_files(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> Non
     lab_target(topo, paths, state).save(paths.build)
 
 
+NODE_AICTL_PATH = "/opt/aictl-lab/bin/aictl"  # written by _install_aictl
 # what provisioning needs on a lab node: no systemd, so netplan is validated, not applied,
 # and the MOFED restart is a no-op; the node's own python3 runs the modules
 LAB_EXTRAVARS = {
     "ansible_python_interpreter": "/usr/bin/python3",
     "network_apply_command": "netplan generate",
     "mofed_restart_command": "true",
+    # the health check runs the aictl that runs the lab, installed on every node
+    "health_aictl_bin": NODE_AICTL_PATH,
 }
 
 

@@ -47,6 +47,10 @@ TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "scontrol", "srun
 # the MPI plugin srun uses by default: PMI-2 is built into Debian's Slurm (PMIx needs the
 # launcher's MPI to have been built against the same PMIx)
 MPI_DEFAULT = "pmi2"
+# how often slurmd runs the node health check in the lab (seconds; a real cluster's is in the
+# rendered health/slurm/healthcheck.conf): short enough for a test to see a fault drain its
+# node, long enough that eight nodes checking themselves leave the machine's two cores free
+HEALTH_INTERVAL = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,10 @@ def slurm_conf(topo: Topology, *, root: Path, head: str) -> str:
         "MinJobAge=60",
         "TopologyPlugin=topology/tree",
         "GresTypes=gpu",
+        "# the node health check aictl provision installs (health play): aictl check --local",
+        "HealthCheckProgram=/usr/local/sbin/aictl-healthcheck",
+        f"HealthCheckInterval={HEALTH_INTERVAL}",
+        "HealthCheckNodeState=ANY,CYCLE",
     ]
     for group, nodes in groups.items():
         gpus = topo.profiles[group].gpu.count

@@ -185,6 +185,28 @@ def _versions(run: Path | None, check: dict[str, Any] | None) -> dict[str, list[
     return {k: sorted(v) for k, v in seen.items()}
 
 
+def _scheduler(build: Path) -> dict[str, Any] | None:
+    """The scheduler actions aictl took (actions.jsonl): the latest 100, and the nodes the
+    log says aictl holds drained now."""
+    from aictl.sched.actions import read
+    from aictl.sched.model import ActionKind
+
+    acts = read(build)
+    if not acts:
+        return None
+    held: dict[str, str] = {}
+    for a in acts:
+        if a.kind is ActionKind.drain:
+            held[a.node] = a.reason
+        elif a.kind is ActionKind.undrain:
+            held.pop(a.node, None)
+    return {
+        "actions": [a.as_json() for a in acts[-100:]],
+        "total": len(acts),
+        "drained": {n: held[n] for n in sorted(held, key=natural_key)},
+    }
+
+
 def collect(
     build: Path, *, run: Path | None = None, plan_only: bool = False
 ) -> tuple[Topology, dict[str, Any]]:
@@ -201,6 +223,7 @@ def collect(
     flagged = {s["node"] for s in (acceptance or {}).get("suspects", []) if "node" in s}
     flagged |= set((check or {}).get("failing", {}))
     links = [s for s in (acceptance or {}).get("suspects", []) if "link" in s]
+    scheduler = None if plan_only else _scheduler(build)
     doc = {
         "schema_version": SCHEMA_VERSION,
         "kind": "aictl.report",
@@ -214,6 +237,7 @@ def collect(
         "versions": _versions(run, check),
         "flagged_nodes": sorted(flagged, key=natural_key),
         "flagged_links": links,
+        "scheduler": scheduler,
         "simulated": bool(
             (acceptance or {}).get("simulated")
             or (check or {}).get("simulated")

@@ -329,6 +329,15 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
             if rows
             else "<p>Every node passed every check.</p>"
         )
+    sched = doc.get("scheduler")
+    if sched:
+        from aictl.report.text import ACTION_HEAD, action_rows
+
+        parts.append("<h2>Scheduler actions</h2>")
+        if sched["drained"]:
+            held = ", ".join(f"{n} ({r})" for n, r in sched["drained"].items())
+            parts.append(f"<p>Drained by aictl now: {escape(held)}.</p>")
+        parts.append(_table(ACTION_HEAD, action_rows(sched)))
     parts.append("<h2>Software seen</h2>")
     parts.append(
         _table(

@@ -27,6 +27,17 @@ def values(d: dict[str, Any]) -> str:
     )
 
 
+ACTION_HEAD = ["when", "action", "node", "scheduler", "reason", "command", "note"]
+
+
+def action_rows(sched: dict[str, Any]) -> list[list[Any]]:
+    """The actions log as table rows, oldest first (HTML and Markdown)."""
+    return [
+        [a["at"], a["action"], a["node"], a["scheduler"], a["reason"], a["command"], a["message"]]
+        for a in sched["actions"]
+    ]
+
+
 def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
     acc = doc.get("acceptance")
     s = doc["plan"]["summary"]
@@ -127,6 +138,13 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
         ]
         if rows:
             out += [*_md_table(["node", "check", "what", "fix"], rows), ""]
+    sched = doc.get("scheduler")
+    if sched:
+        out += ["## Scheduler actions", ""]
+        if sched["drained"]:
+            held = ", ".join(f"{n} ({r})" for n, r in sched["drained"].items())
+            out += [f"Drained by aictl now: {held}.", ""]
+        out += [*_md_table(ACTION_HEAD, action_rows(sched)), ""]
     out += ["## Software seen", ""]
     out += _md_table(
         ["component", "versions"], [[k, ", ".join(v) or "-"] for k, v in doc["versions"].items()]

@@ -43,6 +43,9 @@ def test_every_command_check_and_finding_is_documented() -> None:
         "exec",
         "provision",
         "inventory",
+        "drain",
+        "undrain",
+        "check --local",
     ):
         assert f"`aictl {cmd}" in cli, cmd
     verify = (ROOT / "docs" / "verify.md").read_text()

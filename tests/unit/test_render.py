@@ -163,7 +163,8 @@ def test_cli_render_check_and_exit_codes(tmp_path: Path) -> None:
         "ib": 5,
         "inventory": 13,
         "k8s": 10,  # 6 network files, 4 scheduler files (k8s/scheduler/)
-        "profiles": 5,
+        "profiles": 7,
+        "health": 2,
         "switches": 4,
     }
     assert (

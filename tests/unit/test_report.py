@@ -201,3 +201,33 @@ def test_plan_report_and_errors(build: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "unknown pdf" in r.stderr
     r = CliRunner().invoke(app, ["report", str(build), "-o", "json", "--format", "junit"])
     assert r.exit_code == 0 and json.loads(r.stdout)["files"][0].endswith("junit.xml")
+
+
+def test_scheduler_actions_are_in_every_format(tmp_path: Path) -> None:
+    """aictl drain/undrain write actions.jsonl; the report lists them and who is held."""
+    from aictl.sched.actions import Action, ActionLog
+    from aictl.sched.model import ActionKind
+
+    loaded = load_preset("lab-small")
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    out = tmp_path / "build" / "lab-small"
+    write_plan(topo, out, picture=False)
+    log = ActionLog(out)
+    for kind, node in [
+        (ActionKind.drain, "node03"),
+        (ActionKind.drain, "node05"),
+        (ActionKind.undrain, "node05"),
+    ]:
+        reason = f"aictl: xid: Xid 79 on GPU 3 ({node})"
+        log.add(Action("2026-12-02T03:00:00Z", kind, node, "slurm", reason, "aictl check --drain"))
+    data = write_reports(out, ["html", "md", "json"], None)
+    rep = Path(data["out"])
+    md = (rep / "report.md").read_text()
+    assert "## Scheduler actions" in md
+    assert "Drained by aictl now: node03 (aictl: xid: Xid 79 on GPU 3 (node03))." in md
+    assert "| 2026-12-02T03:00:00Z | undrain | node05 | slurm |" in md
+    html = (rep / "report.html").read_text()
+    assert "<h2>Scheduler actions</h2>" in html and "Drained by aictl now: node03" in html
+    doc = json.loads((rep / "report.json").read_text())
+    assert doc["scheduler"]["drained"] == {"node03": "aictl: xid: Xid 79 on GPU 3 (node03)"}
+    assert [a["action"] for a in doc["scheduler"]["actions"]] == ["drain", "drain", "undrain"]

@@ -16,19 +16,21 @@ ALLOWED: dict[str, set[str]] = {
     "facts": {"status"},
     "spec": BASE,
     "topology": BASE | {"spec"},
-    "render": BASE | {"spec", "topology"},
+    "render": BASE | {"spec", "topology", "sched"},
     "remote": BASE,
     "target": BASE | {"remote", "topology"},
     "provision": BASE,
     "checks": BASE | {"facts", "topology", "remote"},
     "fabric": BASE | {"facts", "topology", "remote"},
     "accept": BASE | {"facts", "topology", "remote", "render"},
-    "report": BASE | {"topology", "accept", "checks", "fabric", "facts", "spec"},
+    "report": BASE | {"topology", "accept", "checks", "fabric", "facts", "spec", "sched"},
+    # the scheduler loop: its backends, and the node's own check (checks) on its profile
+    "sched": BASE | {"topology", "checks", "facts"},
     "lab": BASE | {"topology", "spec", "target", "facts"},
     "ui": BASE,
     "cli": BASE
     | {"spec", "topology", "render", "remote", "target", "provision", "checks", "fabric"}
-    | {"accept", "report", "lab", "facts", "ui"},
+    | {"accept", "report", "lab", "facts", "ui", "sched"},
     "__main__": {"cli"},
 }
 for base in BASE:

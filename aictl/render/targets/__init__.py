@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aictl.render.targets.accept import render_accept
+from aictl.render.targets.health import render_health
 from aictl.render.targets.hosts import render_hosts
 from aictl.render.targets.infiniband import render_ib
 from aictl.render.targets.inventory import render_inventory
@@ -26,4 +27,6 @@ TARGETS: dict[str, tuple[tuple[str, ...], Target]] = {
     "k8s": (("k8s/",), render_k8s),
     "inventory": (("inventory/",), render_inventory),
     "accept": (("accept/",), render_accept),
+    # the node profile and the wrapper go under profiles/ with the hosts target's files
+    "health": (("health/",), render_health),
 }

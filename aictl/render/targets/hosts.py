@@ -113,6 +113,9 @@ def _profile_files(
             "host/common/roce-qos.service.j2", **common
         )
         files["usr/local/sbin/aictl-roce-qos"] = render("host/common/roce-qos.sh.j2", **common)
+    from aictl.render.targets.health import profile_files
+
+    files.update(profile_files(topo, name, prof))
     if all(r["pci_address"] for r in rails):
         files["etc/udev/rules.d/70-aictl-rails.rules"] = render(
             "host/common/udev-rails.rules.j2", **common

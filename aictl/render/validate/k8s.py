@@ -30,7 +30,7 @@ def _manifests(artifacts: list[Artifact]) -> list[Artifact]:
     return [
         a
         for a in artifacts
-        if a.path.startswith("k8s/")
+        if a.path.startswith(("k8s/", "health/k8s/"))
         and a.path.endswith(".yaml")
         and not a.path.endswith("/kustomization.yaml")
     ]
