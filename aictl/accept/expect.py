@@ -177,7 +177,7 @@ def expectations(topo: Topology) -> Expectations:
         prof = topo.profiles[name]
         groups[name] = GroupExpectation(
             group=name,
-            link_gbps=min(spec.compute_fabric.link_gbps, prof.nic_gbps),
+            link_gbps=min(spec.fabrics()[prof.fabric].link_gbps, prof.nic_gbps),
             rails=len(prof.rails),
             gpus_per_node=prof.gpu.count,
             nvlink_gbytes=prof.gpu.nvlink_gbytes,

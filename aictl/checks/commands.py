@@ -23,7 +23,9 @@ def script(profile: Profile, facts: list[str]) -> str:
     parts = ["export LC_ALL=C"]
     for name in facts:
         # the bond name is a validated netdev name (spec grammar): safe inside the quotes
-        cmd = fact(name).command.format(bond=profile.bond.name)
+        # {npus}: the node's accelerator indices, for tools asked one device at a time
+        npus = " ".join(str(i) for i in range(profile.gpu.count))
+        cmd = fact(name).command.format(bond=profile.bond.name, npus=npus)
         parts.append(f"echo '@@aictl {name}'; ({cmd}) 2>&1; echo \"@@aictl-rc {name} $?\"")
     return "\n".join(parts)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from aictl.lab.accelerators import apply_vendor_fault, vendor_hardware
 from aictl.topology.exports.ibnet import port_guids
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def _uuid(cluster: str, node: str, gpu: int) -> str:
 def planned_guids(topo: Topology) -> dict[str, str]:
     """Every HCA port's planned GUID (InfiniBand), by `<host> <device>`; compute it once for
     a whole fleet and pass it to `node_hardware`."""
-    return port_guids(topo) if topo.spec.compute_fabric.transport == "infiniband" else {}
+    return port_guids(topo) if topo.ib_fabric is not None else {}
 
 
 def node_hardware(
@@ -72,7 +73,7 @@ def node_hardware(
     ]
     nics = []
     partners = prof.spec_gpu_for_rail()
-    for nic in prof.rails:
+    for nic in prof.host_rails:
         r = nic.index
         guid = guids.get(f"{node.name} {nic.rdma_device}", f"{0x0002C90200000000 + r:016x}")
         partner = partners[r]
@@ -108,7 +109,7 @@ def node_hardware(
             for m, (tor, port) in zip(prof.bond.members, node.tor_ports, strict=False)
         ],
     }
-    return {
+    hw = {
         "simulated": True,
         "node": node.name,
         "bond": bond,
@@ -126,6 +127,9 @@ def node_hardware(
         ],
         "faults": [],
     }
+    # AMD and Ascend nodes: their accelerators, stack and NPU ports (aictl/lab/accelerators.py)
+    vendor_hardware(topo, node, prof, hw)
+    return hw
 
 
 def nvlinks(nvswitch: bool, gbytes: float | None) -> int:
@@ -194,20 +198,21 @@ def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
         nic["swapped_with"] = fault.get("with")
     elif kind == "nvlink-down" and gpu is not None:
         gpu["nvlinks_down"] = min(gpu["nvlinks"], int(fault.get("factor") or 4))
+    apply_vendor_fault(hw, fault)
 
 
 def fabric_description(topo: Topology) -> dict[str, Any]:
     """What the fabric model needs to know about every node (see lab/fabricmodel.py)."""
-    spec = topo.spec
     nodes = {}
     for node in topo.nodes:
         prof = topo.profile(node)
+        fp = topo.fabric_of(node)
         nodes[node.name] = {
             "su": node.su,
             "mgmt_ip": node.mgmt_ip,
             "rail_ips": list(node.rail_ips),
-            "leaves": [leaf for leaf, _ in node.leaf_ports[: topo.rails]],
-            "devs": list(prof.rdma_devices),
+            "leaves": [leaf for leaf, _ in node.leaf_ports[: fp.rails]],
+            "devs": [nic.rdma_device for nic in prof.rails],
             "netdevs": [nic.netdev for nic in prof.rails],
             "pix": [list(nic.gpus) for nic in prof.rails],
             "gpus": prof.gpu.count,
@@ -215,14 +220,20 @@ def fabric_description(topo: Topology) -> dict[str, Any]:
             "nvswitch": prof.gpu.nvswitch,
             "nvlink_gbytes": prof.gpu.nvlink_gbytes or 300.0,
             "nvlinks": nvlinks(prof.gpu.nvswitch, prof.gpu.nvlink_gbytes) or 12,
-            "nic_gbps": spec.compute_fabric.link_gbps,
+            "nic_gbps": fp.shape.inp.link_gbps,
+            # each node's own fabric (a plan may have several) and vendor
+            "fabric": fp.name,
+            "rails": fp.rails,
+            "link_gbps": fp.shape.inp.link_gbps,
+            "leaf_uplinks": fp.shape.leaf_uplinks,
+            "vendor": prof.gpu.vendor,
         }
     return {
         "simulated": True,
         "cluster": topo.name,
         "seed": f"aictl-lab/{topo.name}",
         "rails": topo.rails,
-        "link_gbps": spec.compute_fabric.link_gbps,
+        "link_gbps": topo.shape.inp.link_gbps,
         "leaf_uplinks": topo.shape.leaf_uplinks,
         "tiers": topo.shape.tiers,
         "nodes": nodes,

@@ -45,7 +45,7 @@ def render_exports(
         Artifact("exports/slurm-topology.conf", slurm.render(topo).encode()),
         Artifact("exports/node-labels.yaml", labels.render(topo).encode()),
     ]
-    if topo.spec.compute_fabric.transport == "infiniband":
+    if topo.ib_fabric is not None:
         for name, text in ibnet.render_all(topo).items():
             out.append(Artifact(f"exports/{name}", text.encode()))
     if picture:

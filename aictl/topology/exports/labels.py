@@ -11,14 +11,29 @@ PREFIX = "aictl.io"
 
 
 def node_labels(topo: Topology) -> dict[str, dict[str, str]]:
-    """Labels per node name."""
+    """Labels per node name. A plan of several fabrics (or vendors) also labels each node's
+    fabric and accelerator vendor, and names SUs by fabric (su01 of two fabrics differ)."""
+    vendors = {p.gpu.vendor for p in topo.profiles.values()}
+    out: dict[str, dict[str, str]] = {}
+    for f in topo.fabrics:
+        view = topo.view(f.name)
+        for name, labels in _labels(view, f.prefix).items():
+            if topo.several_fabrics:
+                labels[f"{PREFIX}/fabric"] = f.name
+            if len(vendors) > 1:
+                labels[f"{PREFIX}/accelerator-vendor"] = topo.profile(name).gpu.vendor
+            out[name] = labels
+    return {n.name: out[n.name] for n in topo.nodes}
+
+
+def _labels(topo: Topology, prefix: str) -> dict[str, dict[str, str]]:
     sh = topo.shape
     su_w = max(2, len(str(sh.sus)))
     out: dict[str, dict[str, str]] = {}
     for n in topo.nodes:
         labels = {
             f"{PREFIX}/cluster": topo.name,
-            f"{PREFIX}/su": f"su{n.su:0{su_w}d}",
+            f"{PREFIX}/su": f"{prefix}su{n.su:0{su_w}d}",
             f"{PREFIX}/rack": n.rack,
         }
         if sh.tiers == 3:
