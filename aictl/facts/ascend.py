@@ -10,7 +10,8 @@ never on positions.
 
 `hccn_tool -i <device> -<op> -g` prints one answer per call (`link status: UP`, `net health
 status: Success`, `ipaddr:`/`netmask:`, `netdetect address:`, `default gateway:..., Iface:`,
-packet statistics, link flap records). Huawei's collector scripts, and aictl's preflight,
+packet statistics, link flap records; `-ping -g address <peer>` ends with ping's own `N
+packets transmitted, M received` line). Huawei's collector scripts, and aictl's preflight,
 print each command before its output; the device comes from that line (`-link_stat` also
 prefixes every line with `[devid N]`).
 
@@ -185,6 +186,7 @@ def parse_npu_smi_mapping(text: str) -> NpuMapping:
 
 _CMD = re.compile(r"hccn_tool\s+-i\s+(\d+)\s+-(\w+)\s+-g\b")
 _DEVID = re.compile(r"^\[devid (\d+)\]\s*")
+_PING = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,9 @@ class NpuPort:
     link_up_count: int | None = None
     link_changes: int | None = None
     speed_mbps: int | None = None
+    # `-ping -g address <peer>`: the NPU's own echo over its rail (sent, answered)
+    ping_sent: int | None = None
+    ping_received: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -258,6 +263,11 @@ def parse_hccn(text: str) -> HccnPorts:
             ports.setdefault(dev, NpuPort(dev))
             continue
         s = ln.strip()
+        if dev is not None and op == "ping" and (p := _PING.search(s)) is not None:
+            ports[dev] = replace(
+                ports[dev], ping_sent=int(p.group(1)), ping_received=int(p.group(2))
+            )
+            continue
         if not s or dev is None:
             if s and not is_prompt(ln) and dev is None and ":" not in s:
                 unparsed.append(ln)

@@ -31,7 +31,7 @@ ASCEND_DRIVER = "24.1.rc3.7"
 ASCEND_FIRMWARE = "7.5.0.1.129"
 CANN = "8.2.RC1"
 # PCIe bus numbers of the simulated accelerators, one per index (made up, stable)
-AMD_BUSES = (0x0C, 0x22, 0x38, 0x5C, 0x9F, 0xAF, 0xBF, 0xDF, 0x11, 0x33, 0x55, 0x77)
+AMD_BUSES = (0x05, 0x26, 0x46, 0x65, 0x85, 0xA6, 0xC6, 0xE5, 0x15, 0x36, 0x56, 0x75)
 NPU_BUSES = (0xC1, 0xC2, 0x81, 0x82, 0x01, 0x02, 0x41, 0x42, 0xC3, 0x83, 0x03, 0x43)
 
 
@@ -174,29 +174,34 @@ def vendor_tools(vendor: str, common: tuple[str, ...]) -> tuple[str, ...]:
     return common
 
 
-def installed_stack(root: Path, vendor: str) -> None:
-    """The files a vendor's installed stack leaves, at the pins, in a lab node's root (the
-    ROCm release file; the Ascend driver, firmware and CANN version files and hccn_tool's
-    place), so provisioning finds the node at the pinned versions."""
+def stack_files(vendor: str) -> dict[str, str]:
+    """The version files a vendor's installed stack leaves, at the pins (path from / ->
+    text): the ROCm release file; the Ascend driver, firmware and CANN version files."""
     if vendor == "amd":
-        info = root / "opt/rocm/.info"
-        info.mkdir(parents=True, exist_ok=True)
-        (info / "version").write_text(f"{ROCM}-70002\n")
-    elif vendor == "huawei":
+        return {"opt/rocm/.info/version": f"{ROCM}-70002\n"}
+    if vendor != "huawei":
+        return {}
+    mark = "# aictl-lab: simulated Ascend stack (lab)\n"
+    base = "usr/local/Ascend/"
+    return {
+        base + "driver/version.info": (
+            f"{mark}Version={ASCEND_DRIVER}\npackage_version={ASCEND_DRIVER}\n"
+        ),
+        base + "firmware/version.info": f"{mark}Version={ASCEND_FIRMWARE}\n",
+        base + "ascend-toolkit/latest/x86_64-linux/ascend_toolkit_install.info": (
+            f"{mark}package_name=Ascend-cann-toolkit\nversion={CANN}\narch=x86_64\nos=linux\n"
+        ),
+    }
+
+
+def installed_stack(root: Path, vendor: str) -> None:
+    """The files a vendor's installed stack leaves in a lab node's root (stack_files, and
+    hccn_tool's place), so provisioning finds the node at the pinned versions."""
+    for rel, text in stack_files(vendor).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    if vendor == "huawei":
         base = root / "usr/local/Ascend"
-        mark = "# aictl-lab: simulated Ascend stack (lab)\n"
-        files = {
-            "driver/version.info": (
-                f"{mark}Version={ASCEND_DRIVER}\npackage_version={ASCEND_DRIVER}\n"
-            ),
-            "firmware/version.info": f"{mark}Version={ASCEND_FIRMWARE}\n",
-            "ascend-toolkit/latest/x86_64-linux/ascend_toolkit_install.info": (
-                f"{mark}package_name=Ascend-cann-toolkit\nversion={CANN}\narch=x86_64\nos=linux\n"
-            ),
-        }
-        for rel, text in files.items():
-            (base / rel).parent.mkdir(parents=True, exist_ok=True)
-            (base / rel).write_text(text)
         tools = base / "driver/tools"
         tools.mkdir(parents=True, exist_ok=True)
         (tools / "hccn_tool").symlink_to("/opt/aictl-lab/simtools.py")

@@ -175,6 +175,9 @@ def collective_busbw(fab: dict[str, Any], hosts: list[str], name: str) -> float 
         return intra
     rails = fab["nodes"][hosts[0]].get("rails", fab["rails"])
     per_rail = [_ring_rail_gbps(fab, hosts, r) for r in range(rails)]
+    if fab["nodes"][hosts[0]].get("vendor") == "huawei":
+        # each NPU drives its own port: the slowest port paces every rank of the ring
+        per_rail = [min(per_rail)] * rails
     if name == "alltoall":
         inter = max(per_rail) * NCCL_EFF / 8
     elif name == "sendrecv":

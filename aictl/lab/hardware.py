@@ -90,7 +90,7 @@ def node_hardware(
                 "state": "Active",
                 "phys": "LinkUp",
                 "ip": node.rail_ips[r],
-                "bdf": f"0000:{0x0C + 0x40 * r:02x}:00.0",
+                "bdf": f"0000:{0x0C + _bus_step(len(prof.rails)) * r:02x}:00.0",
                 "gpus": list(nic.gpus),
                 "numa": 0 if partner < half else 1,
                 "pcie": {"gen": 4, "width": 16},
@@ -123,7 +123,8 @@ def node_hardware(
         "gpus": gpus,
         "nics": nics,
         "bridges": [
-            {"bdf": f"0000:{0x0A + 0x40 * r:02x}:00.0", "acs": False} for r in range(len(nics))
+            {"bdf": f"0000:{0x0A + _bus_step(len(nics)) * r:02x}:00.0", "acs": False}
+            for r in range(len(nics))
         ],
         "faults": [],
     }
@@ -174,6 +175,12 @@ def bonding_status(hw: dict[str, Any]) -> str:
             "",
         ]
     return "\n".join(out)
+
+
+def _bus_step(rails: int) -> int:
+    """PCI bus numbers between rail NICs (and their switches): 0x40 for up to 4 rails, closer
+    for more, so every bus stays below 0x100."""
+    return 0x40 if rails <= 4 else 0x100 // (1 << (rails - 1).bit_length())
 
 
 def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 
 MARK = "# aictl-lab: simulated {tool} output ({node})"
 HCCN_CONF = os.environ.get("AICTL_HCCN_CONF", "/etc/hccn.conf")
+# the lab's shared directory (this file sits in it): fabric.json, npu/, jobs/
+SHARED = os.path.dirname(os.path.realpath(__file__))
 
 
 def mark(tool: str, hw: dict[str, Any]) -> str:
@@ -161,7 +163,7 @@ def write_conf(conf: dict[str, str]) -> None:
 def publish(hw: dict[str, Any], conf: dict[str, str]) -> None:
     """The node's NPU addresses in the lab's shared directory: what a peer's ping reaches
     (the wire, in the lab)."""
-    d = os.path.join(os.path.dirname(os.path.realpath(__file__)), "npu")
+    d = os.path.join(SHARED, "npu")
     os.makedirs(d, exist_ok=True)
     addrs = {k.split("_", 1)[1]: v for k, v in conf.items() if k.startswith("address_")}
     tmp = os.path.join(d, f".{hw['node']}.json")
@@ -287,7 +289,7 @@ def _ping(
 def _peer_port(hw: dict[str, Any], address: str | None) -> dict[str, Any] | None:
     """The NPU port holding `address`: its rail and link state, from the addresses every
     node published (simulated hccn_tool -ip -s) and the faults the lab recorded."""
-    shared = os.path.dirname(os.path.realpath(__file__))
+    shared = SHARED
     try:
         with open(os.path.join(shared, "fabric.json")) as fh:
             fab = json.load(fh)
@@ -341,8 +343,7 @@ def hccl_test(prog: str, args: list[str], hw: dict[str, Any], model: Any, fab: A
         or os.environ.get("OMPI_MCA_ess_base_jobid")  # noqa: SIM112 - Open MPI spells it so
         or f"local-{os.getpid()}"
     )
-    shared = os.path.dirname(os.path.realpath(__file__))
-    d = os.path.join(shared, "jobs", "hccl-" + job.replace("/", "_"))
+    d = os.path.join(SHARED, "jobs", "hccl-" + job.replace("/", "_"))
     os.makedirs(d, exist_ok=True)
     host = socket.gethostname()
     if local >= len(hw["gpus"]):

@@ -32,6 +32,8 @@ class VendorInfo:
     stack: tuple[str, ...]
     # what the GPUDirect-style probe is, in words (the report says it)
     probe: str
+    # what to look at when GPUDirect does not run at all
+    gdr_hint: str = ""
 
 
 VENDORS: dict[str, VendorInfo] = {
@@ -48,6 +50,7 @@ VENDORS: dict[str, VendorInfo] = {
         "NVLink",
         ("driver", "cuda", "ofed"),
         "perftest ib_write_bw --use_cuda (GPUDirect RDMA)",
+        "is nvidia-peermem loaded?",
     ),
     "amd": VendorInfo(
         "amd",
@@ -62,6 +65,7 @@ VENDORS: dict[str, VendorInfo] = {
         "xGMI",
         ("driver", "rocm", "ofed"),
         "perftest ib_write_bw --use_rocm (ROCm peer memory)",
+        "is amdgpu loaded with peer memory for the RDMA stack, and perftest built with ROCm?",
     ),
     "huawei": VendorInfo(
         "huawei",
@@ -107,3 +111,18 @@ def default_scale_up(vendor_name: str, nvswitch: bool, gbytes: float | None) -> 
     if vendor_name == "nvidia":
         return "nvswitch" if nvswitch else ("nvlink" if gbytes else "pcie")
     return vendor(vendor_name).scale_up
+
+
+def benchmark_args(
+    vendor_name: str, collective: str, sizes: tuple[str, str, str], per: int, *, check: bool
+) -> list[str]:
+    """A collective benchmark's command line, as every launcher spells it: nccl-tests and
+    rccl-tests (`<c>_perf`, `-g` GPUs per process) or hccl_test (`<c>_test`, `-p` NPUs per
+    node, fp32 sum); `check` turns the benchmark's own correctness check on."""
+    lo, hi, f = sizes
+    if vendor_name == "huawei":
+        args = [f"{collective}_test", "-b", lo, "-e", hi, "-f", f, "-d", "fp32", "-o", "sum"]
+        args += ["-p", str(per)]
+    else:
+        args = [f"{collective}_perf", "-b", lo, "-e", hi, "-f", f, "-g", str(per)]
+    return args + (["-c", "1"] if check else [])

@@ -150,7 +150,7 @@ def _ascend_profile_files(topo: Topology, name: str, prof: Profile) -> dict[str,
     }
 
 
-def _ascend_node_files(topo: Topology, node: NodePlacement, prof: Profile) -> dict[str, str]:
+def ascend_node_files(topo: Topology, node: NodePlacement, prof: Profile) -> dict[str, str]:
     """An Ascend node's NPU ports: /etc/hccn.conf and the hccn_tool script that applies it."""
     ports = rails_of(topo, node, prof, ports=True)
     ctx = {"cluster": topo.name, "node": node, "ports": ports}
@@ -174,7 +174,7 @@ def render_hosts(topo: Topology) -> list[Artifact]:
             out += [Artifact(f"profiles/{node.profile}/{k}", v.encode()) for k, v in shared.items()]
         base = f"hosts/{node.name}/"
         if prof.attach == "integrated":
-            own = _ascend_node_files(topo, node, prof)
+            own = ascend_node_files(topo, node, prof)
             out += [Artifact(base + k, v.encode()) for k, v in own.items()]
         bond = _bond(topo, node, prof)
         ctx = {"cluster": topo.name, "node": node, "bond": bond, "rails": rails, "ib": ib}

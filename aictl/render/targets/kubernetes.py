@@ -24,6 +24,7 @@ from aictl.errors import RenderError
 from aictl.natsort import natural_key
 from aictl.render.env import render
 from aictl.topology.exports.labels import node_labels
+from aictl.topology.vendors import benchmark_args
 
 if TYPE_CHECKING:
     from aictl.topology.model import FabricPlan, Topology
@@ -211,25 +212,10 @@ def _pools(topo: Topology) -> list[dict[str, Any]]:
 
 
 def _bench(vendor: str, prog: str, sizes: tuple[str, str, str], per_node: int) -> list[str]:
-    """The benchmark's own arguments: nccl-tests and rccl-tests alike, or hccl_test."""
-    if vendor == "huawei":
-        test = prog.removesuffix("_perf") + "_test"
-        return [
-            test,
-            "-b",
-            sizes[0],
-            "-e",
-            sizes[1],
-            "-f",
-            sizes[2],
-            "-d",
-            "fp32",
-            "-o",
-            "sum",
-            "-p",
-            str(per_node),
-        ]
-    return [prog, "-b", sizes[0], "-e", sizes[1], "-f", sizes[2], "-g", "1"]
+    """The benchmark's own arguments: nccl-tests and rccl-tests alike (one GPU per rank), or
+    hccl_test (NPUs per node)."""
+    per = per_node if vendor == "huawei" else 1
+    return benchmark_args(vendor, prog.removesuffix("_perf"), sizes, per, check=False)
 
 
 def mpijob(
