@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 if [ "$(id -u)" = 0 ]; then
   # as root the 64-node lab runs too: lab bring-up, exec against pdsh and Ansible
+  if ! command -v pdsh >/dev/null; then
+    apt-get install -y -qq pdsh >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq pdsh >/dev/null; }
+  fi
   .venv/bin/python tests/bench/bench_plan.py --lab "$@"
 else
   .venv/bin/python tests/bench/bench_plan.py "$@"

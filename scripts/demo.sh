@@ -2,7 +2,9 @@
 # The main job, on the built-in defaults: the whole bring-up on the lab twin.
 # Installs what it needs, plans and renders the seed cluster (a800-200), then on the lab
 # (lab-small: 8 simulated A800 nodes, real sshd, ibsim + opensm fabric): plans, renders,
-# provisions over SSH with Ansible, verifies the fabric, runs preflight, injects one slow NIC,
+# provisions over SSH with Ansible, verifies the fabric, runs preflight, injects a day-2 node
+# fault (an Xid) and a fabric-counter fault (symbol errors on a cable) and names both with
+# their fixes, injects one slow NIC,
 # runs the quick acceptance suite (which must name that NIC), writes the reports, prints a
 # summary and takes the lab down. Needs root (the lab uses namespaces). About 5 minutes.
 set -euo pipefail
@@ -41,6 +43,20 @@ $A topo verify --preset $LAB --target lab --live node01 --lldp
 stage "preflight every node"
 $A check --preset $LAB --target lab
 
+stage "day 2: an Xid on node03's GPU 2 and symbol errors on node02's rail-1 cable"
+$A lab inject xid --host node03 --gpu 2
+$A lab inject link-errors --host node02 --rail 1
+set +e
+$A check --preset $LAB --target lab
+rc=$?
+set -e
+[ "$rc" -eq 10 ] || fail "expected exit 10 (the injected Xid), got $rc"
+set +e
+$A topo verify --preset $LAB --target lab --live node01 --counters
+rc=$?
+set -e
+[ "$rc" -eq 4 ] || fail "expected exit 4 (the cable's port counters), got $rc"
+
 stage "inject a fault: node05's rail-2 NIC at half speed"
 $A lab inject slow-nic --host node05 --rail 2 --factor 0.5
 
@@ -55,6 +71,8 @@ stage "reports (HTML, Markdown, JSON, JUnit)"
 $A report build/$LAB --format html,md,json,junit
 REPORT=$(ls -d build/$LAB/runs/run-*/report | sort | tail -1)
 grep -q "node05 rail 2" "$REPORT/report.md" || fail "the report does not name node05 rail 2"
+grep -q "| node03 | xid |" "$REPORT/report.md" || fail "the report does not name node03's Xid"
+grep -q "cable nl-00006" "$REPORT/report.md" || fail "the report does not name the cable"
 
 stage "take the lab down"
 $A lab down --cluster $LAB
@@ -68,7 +86,13 @@ import json, sys
 v = json.load(open(f"{sys.argv[1]}/verify.json"))
 c = json.load(open(f"{sys.argv[1]}/check.json"))
 print(f"the lab run: {v['findings']} difference(s) between the fabric and the plan; "
-      f"preflight {c['nodes'] - len(c['failing'])}/{c['nodes']} nodes pass; acceptance named:")
+      f"preflight {c['nodes'] - len(c['failing'])}/{c['nodes']} nodes pass")
+for n, fs in c["failing"].items():
+    for f in fs:
+        print(f"  node fault: {n} {f['check']}: {f['message']}\n    fix: {f['fix']}")
+for f in (v.get("counters") or {}).get("findings", []):
+    print(f"  fabric fault: {f['kind']} {f['where']}\n    fix: {f['fix']}")
+print("acceptance named:")
 PY
 grep '^- \*\*' "$REPORT/report.md" | sed 's/^/  /'
 echo "report: $REPORT/report.html (also report.md, report.json, junit.xml)"

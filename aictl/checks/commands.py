@@ -8,6 +8,7 @@ prints a `@@aictl <fact>` line, the command's output (stdout and stderr) and
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aictl.facts.registry import fact
@@ -18,14 +19,31 @@ if TYPE_CHECKING:
 _MARK = re.compile(r"^@@aictl(-rc)? (\S+)(?: (-?\d+))?$")
 
 
-def script(profile: Profile, facts: list[str]) -> str:
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What a preflight run asks of the facts it gathers: the kernel log's window (seconds)
+    and the DCGM diagnostic level (None: DCGM is not run)."""
+
+    window_s: int = 86400
+    dcgm: int | None = None
+
+
+def script(profile: Profile, facts: list[str], options: Options | None = None) -> str:
     """The preflight script for a node of `profile`, gathering `facts`."""
+    opts = options or Options()
     parts = ["export LC_ALL=C"]
     for name in facts:
-        # the bond name is a validated netdev name (spec grammar): safe inside the quotes
-        # {npus}: the node's accelerator indices, for tools asked one device at a time
-        npus = " ".join(str(i) for i in range(profile.gpu.count))
-        cmd = fact(name).command.format(bond=profile.bond.name, npus=npus)
+        # the bond name is a validated netdev name (spec grammar): safe inside the quotes;
+        # the window and the level are integers; {npus}: the node's accelerator indices,
+        # for tools asked one device at a time
+        cmd = fact(name).command.format(
+            bond=profile.bond.name,
+            window=int(opts.window_s),
+            dcgm=int(opts.dcgm or 1),
+            npus=" ".join(str(i) for i in range(profile.gpu.count)),
+            # rail netdev names are validated netdev names (spec grammar)
+            netdevs=" ".join(r.netdev for r in profile.rails),
+        )
         parts.append(f"echo '@@aictl {name}'; ({cmd}) 2>&1; echo \"@@aictl-rc {name} $?\"")
     return "\n".join(parts)
 

@@ -45,7 +45,8 @@ def facts_of(stdout: str) -> rules.NodeFacts:
             continue
         parsed = fact(name).parse(text)
         # systemctl is-active exits non-zero for an inactive unit: the word is the answer
-        if rc == 127 or (rc not in (0, None) and parsed.ok and name != "fabricmanager"):
+        answer = name == "fabricmanager" or fact(name).rc_is_answer
+        if rc == 127 or (rc not in (0, None) and parsed.ok and not answer):
             first = text.strip().splitlines()[-1] if text.strip() else f"exit {rc}"
             parsed = replace(parsed, status=Status.FAIL, failure=Failure(FailureKind.TOOL, first))
         facts[name] = parsed
@@ -137,16 +138,23 @@ def run(
     executor: Executor,
     *,
     progress: Callable[[Progress], None] | None = None,
+    options: commands.Options | None = None,
 ) -> PreflightReport:
-    """Preflight on `targets`: one script per node group, all groups' nodes at once."""
+    """Preflight on `targets`: one script per node group, all groups' nodes at once, each
+    group gathering its vendor's facts (DCGM only when `options.dcgm` asks for a level)."""
+    options = options or commands.Options()
     results: list[HostResult] = []
     by_group: dict[str, list[Target]] = {}
     for t in targets:
         by_group.setdefault(topo.node(t.name).profile, []).append(t)
     for group, members in sorted(by_group.items()):
         prof = topo.profiles[group]
-        needed = rules.needed_facts(vendor=prof.gpu.vendor)
-        script = commands.script(prof, needed)
+        needed = [
+            n
+            for n in rules.needed_facts(vendor=prof.gpu.vendor)
+            if n != "dcgm" or options.dcgm is not None
+        ]
+        script = commands.script(prof, needed, options)
         results += executor.run_all(members, script, progress=progress)
     results.sort(key=lambda r: natural_key(r.host))
     rows: dict[str, dict[str, rules.Result]] = {}

@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from aictl.checks import health
 from aictl.facts import gpu as gpu_facts
 from aictl.facts import hca as hca_facts
 from aictl.facts import host as host_facts
@@ -113,6 +114,9 @@ def gpu(p: Profile, f: NodeFacts) -> Result:
         return _fail(
             "gpu", "; ".join(bad), "check the GPU baseboard and driver (dmesg, nvidia-bug-report)"
         )
+    state = health.gpu_state(p, f)
+    if state is not None:
+        return Result("gpu", *state)
     return _ok("gpu", f"{len(smi.gpus)} x {p.gpu.model}")
 
 
@@ -142,6 +146,9 @@ def fabricmanager(p: Profile, f: NodeFacts) -> Result:
             f"GPU fabric state {', '.join(sorted(set(fab)))}",
             "restart nvidia-fabricmanager; see its log",
         )
+    runtime = health.fabric_runtime(p, f)
+    if runtime is not None:
+        return Result("fabricmanager", *runtime)
     return _ok("fabricmanager", "active")
 
 
@@ -201,6 +208,8 @@ def affinity(p: Profile, f: NodeFacts) -> Result:
     topo_m = _read("affinity", f, "topo", gpu_facts.TopoMatrix)
     if isinstance(topo_m, Result):
         return topo_m
+    if topo_m.gpus < p.gpu.count:  # indices shift when a GPU is gone: `gpu` says which
+        return Result("affinity", Status.SKIP, f"{topo_m.gpus} of {p.gpu.count} GPUs (see gpu)")
     bad = []
     for rail in p.rails:
         dev = rail.rdma_device
@@ -349,8 +358,10 @@ def nvlink(p: Profile, f: NodeFacts) -> Result:
         for g in nv.gpus
         if g.all_inactive or g.links_total == 0 or g.links_active < g.links_total
     ]
-    if len(nv.gpus) < p.gpu.count:
-        bad.append(f"{len(nv.gpus)} GPUs report NVLink, planned {p.gpu.count}")
+    smi = f.get("nvidia-smi-q", gpu_facts.SmiQuery)
+    present = len(smi.gpus) if smi is not None and smi.ok else p.gpu.count  # `gpu` counts
+    if len(nv.gpus) < present:
+        bad.append(f"{len(nv.gpus)} GPUs report NVLink, {present} present")
     if bad:
         return _fail(
             "nvlink",
@@ -362,7 +373,14 @@ def nvlink(p: Profile, f: NodeFacts) -> Result:
 
 CHECKS: tuple[Check, ...] = (
     Check("ssh", "ssh", "the node answers over SSH with a verified host key", (), None),
-    Check("gpu", "gpu", "GPU count and model as planned", ("nvidia-smi-q",), gpu),
+    Check(
+        "gpu",
+        "gpu",
+        "GPU count and model as planned, every NVSwitch on the bus, no GPU unreadable or "
+        "asking for a reset",
+        ("nvidia-smi-q", "lspci"),
+        gpu,
+    ),
     Check(
         "driver",
         "drv",
@@ -373,8 +391,9 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "fabricmanager",
         "fm",
-        "nvidia-fabricmanager active and fabric state completed (NVSwitch systems)",
-        ("fabricmanager", "nvidia-smi-q"),
+        "nvidia-fabricmanager active, fabric state completed and healthy, no errors in its log "
+        "(NVSwitch systems)",
+        ("fabricmanager", "nvidia-smi-q", "fabricmanager-log"),
         fabricmanager,
     ),
     Check("peermem", "peer", "nvidia_peermem loaded (GPUDirect RDMA)", ("lsmod",), peermem),
@@ -428,8 +447,52 @@ CHECKS: tuple[Check, ...] = (
         "nvlink",
         "nvl",
         "every NVLink of every GPU active (NVLink systems, NVSwitch or direct)",
-        ("nvlink",),
+        ("nvlink", "nvidia-smi-q"),
         nvlink,
+    ),
+    # day-2 faults (checks/health.py)
+    Check(
+        "xid",
+        "xid",
+        "no Xid or SXid in the kernel log's window that needs a reset, a reboot or an RMA",
+        ("kernel-log", "nvidia-smi-q"),
+        lambda p, f: Result("xid", *health.xid(p, f)),
+    ),
+    Check(
+        "throttle",
+        "thr",
+        "no hardware clock slowdown (thermal, power brake) on any GPU",
+        ("nvidia-smi-q",),
+        lambda p, f: Result("throttle", *health.throttle(p, f)),
+    ),
+    Check(
+        "aer",
+        "aer",
+        "no uncorrectable PCIe errors (AER counters), few correctable ones",
+        ("aer", "nvidia-smi-q", "lspci"),
+        lambda p, f: Result("aer", *health.aer(p, f)),
+    ),
+    Check(
+        "nvlink-errors",
+        "nvle",
+        "no NVLink recoveries or CRC errors (nvidia-smi nvlink -e)",
+        ("nvlink-errors",),
+        lambda p, f: Result("nvlink-errors", *health.nvlink_errors(p, f)),
+    ),
+    Check(
+        "roce",
+        "roce",
+        "RoCE rails: QoS as rendered (trust, PFC, ECN), no pause frames off the RoCE priority, "
+        "few drops",
+        ("roce",),
+        lambda p, f: Result("roce", *health.roce(p, f)),
+    ),
+    Check(
+        "dcgm",
+        "dcgm",
+        "DCGM diagnostics pass (aictl check --dcgm LEVEL; skipped without DCGM)",
+        ("dcgm",),
+        lambda p, f: Result("dcgm", *health.dcgm(p, f)),
     ),
 )
 BY_NAME = {c.name: c for c in CHECKS}

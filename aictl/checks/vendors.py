@@ -19,6 +19,13 @@ column reads on AMD Instinct (A) and Huawei Ascend (H):
 - nvlink (scale-up): A amd-smi topology xGMI between every pair; H npu-smi info -t topo
   HCCS between every pair.
 
+- day-2 (checks/health.py): aer reads the sysfs AER counters of every PCIe device, on
+  every vendor; roce (the rails' QoS and counters) runs on A's ConnectX rails as on NVIDIA,
+  and is skipped on H (the NPU ports' QoS is set with hccn_tool, not mlnx_qos: not read yet);
+  xid, throttle, nvlink-errors and dcgm read NVIDIA's driver and tools and are skipped on A
+  and H, each saying so (an AMD or Ascend node's uncorrectable errors and alarms are the ecc
+  column; its scale-up links the nvlink column).
+
 Kunlunxin nodes get inventory and health from xpu_smi; the other columns say what is not
 checked there yet.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from aictl.checks import health
 from aictl.checks.rules import Result, _fail, _ok, _read
 from aictl.facts import amd as amd_facts
 from aictl.facts import ascend as ascend_facts
@@ -365,7 +373,28 @@ def _not(check: str, why: str) -> Rule:
     return rule
 
 
+def _aer(p: Profile, f: NodeFacts) -> Result:
+    return Result("aer", *health.aer(p, f))
+
+
+def _roce(p: Profile, f: NodeFacts) -> Result:
+    return Result("roce", *health.roce(p, f))
+
+
 NO_NVSWITCH = "no NVSwitch: only NVIDIA's needs a fabric manager"
+NO_XID = "Xid and SXid are NVIDIA driver events (uncorrectable errors: the ecc check)"
+NO_THROTTLE = "clock event reasons are nvidia-smi's: not read on this vendor yet"
+NO_NVLINK_COUNTERS = "NVLink error counters are NVIDIA's (scale-up links: the nvlink check)"
+NO_NPU_QOS = "NPU ports: QoS is set with hccn_tool, not mlnx_qos (not read yet)"
+NO_DCGM = "DCGM is NVIDIA's: no diagnostics run on this vendor (not a pass)"
+# the day-2 columns on a vendor without NVIDIA's driver and tools
+_DAY2: dict[str, tuple[tuple[str, ...], Rule]] = {
+    "xid": ((), _not("xid", NO_XID)),
+    "throttle": ((), _not("throttle", NO_THROTTLE)),
+    "aer": (("aer", "lspci"), _aer),
+    "nvlink-errors": ((), _not("nvlink-errors", NO_NVLINK_COUNTERS)),
+    "dcgm": ((), _not("dcgm", NO_DCGM)),
+}
 # vendor -> check -> (the facts it reads, its rule); a check not listed runs NVIDIA's rule
 OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
     "amd": {
@@ -377,6 +406,8 @@ OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
         "pcie": (("lspci",), _pcie(_is_amd_gpu)),
         "ecc": (("amd-smi",), amd_ecc),
         "nvlink": (("amd-smi-topology",), amd_xgmi),
+        **_DAY2,
+        "roce": (("roce",), _roce),
     },
     "huawei": {
         "gpu": (("npu-smi",), ascend_gpu),
@@ -390,6 +421,8 @@ OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
         "acs": ((), _not("acs", "no GPU-NIC peer-to-peer through the host's PCIe")),
         "ecc": (("npu-smi",), ascend_health),
         "nvlink": (("npu-smi-topo",), ascend_hccs),
+        **_DAY2,
+        "roce": ((), _not("roce", NO_NPU_QOS)),
     },
     "kunlunxin": {
         "gpu": (("xpu_smi",), kunlun_gpu),
@@ -400,6 +433,7 @@ OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
         "pcie": ((), _not("pcie", "not checked on Kunlunxin nodes yet")),
         "ecc": ((), _not("ecc", "not checked on Kunlunxin nodes yet")),
         "nvlink": ((), _not("nvlink", "not checked on Kunlunxin nodes yet")),
+        **_DAY2,
     },
 }
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path  # noqa: TC003 (typer reads the annotation at run time)
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
 from aictl.cli._handle import run
 from aictl.cli._options import (
     ForksOpt,
@@ -20,6 +25,12 @@ from aictl.cli._options import (
     fleet,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aictl.checks.preflight import PreflightReport
+    from aictl.checks.watch import Transition
+
 _CELL = {"ok": "ok", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "-"}
 _CELL["error"] = "[red]ERR[/red]"
 
@@ -37,12 +48,36 @@ def check_cmd(
     timeout: TimeoutOpt = 60.0,
     out: OutDirOpt = None,
     output: OutputOpt = Output.table,
+    dcgm: Annotated[
+        int | None,
+        typer.Option(
+            "--dcgm", min=1, max=3, help="Also run dcgmi diag -r LEVEL -j (1 quick .. 3 long)."
+        ),
+    ] = None,
+    since: Annotated[
+        int,
+        typer.Option("--since", min=60, help="Kernel and fabric manager log window, seconds."),
+    ] = 86400,
+    watch: Annotated[
+        float | None,
+        typer.Option("--watch", min=1, help="Re-run every SECONDS; print only transitions."),
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option("--rounds", min=1, help="With --watch: stop after N rounds.")
+    ] = None,
+    prom: Annotated[
+        Path | None,
+        typer.Option("--prom", help="Also write Prometheus text exposition (textfile collector)."),
+    ] = None,
 ) -> None:
     """Preflight: run every check on every node in parallel; a node x check matrix.
 
     Checks: GPU count/model, driver (same on all), fabric manager, nvidia_peermem, MOFED (same
     on all), rail HCA ports, GPU-NIC PCIe affinity, PCIe link width/speed, ACS, bond (802.3ad,
-    one aggregator), MTUs, ECC/retired pages, NVLink — each node against its own profile.
+    one aggregator), MTUs, ECC/retired pages, NVLink; day-2 faults: Xid/SXid in the kernel
+    log, clock throttling, PCIe AER, NVLink error counters, DCGM diagnostics (--dcgm) — each
+    node against its own profile. --watch re-runs and prints only transitions; --prom writes
+    the results for node_exporter's textfile collector.
     Writes build/<cluster>/check.json. Exit 10 when any node fails a check (7 is not used: an
     unreachable node fails `ssh`).
 
@@ -50,9 +85,7 @@ def check_cmd(
     """
 
     def body() -> None:
-        from aictl import ui
         from aictl.checks import preflight
-        from aictl.checks.rules import BY_NAME
         from aictl.errors import PreflightError
 
         f = fleet(
@@ -68,38 +101,23 @@ def check_cmd(
             timeout=timeout,
             forks=forks,
         )
-        report = preflight.run(f.topo, f.hosts, f.executor())
-        preflight.save(report, f.build)
-        data = report.as_json()
-        if output is Output.json:
-            ui.print_json(data)
+        from aictl.checks import commands
+        from aictl.checks import prom as promfile
+
+        options = commands.Options(window_s=since, dcgm=dcgm)
+
+        def once() -> preflight.PreflightReport:
+            rep = preflight.run(f.topo, f.hosts, f.executor(), options=options)
+            preflight.save(rep, f.build)
+            if prom is not None:
+                promfile.write(rep, prom)
+            return rep
+
+        if watch is not None:
+            report = _watch(once, watch, rounds, output)
         else:
-            checks = report.checks
-            several = len(set(report.groups.values())) > 1
-            ui.table(
-                f"preflight: {f.topo.name}" + (" (simulated hardware)" if report.simulated else ""),
-                ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in checks)],
-                [
-                    [
-                        n,
-                        *([report.groups.get(n, "")] if several else []),
-                        *(_CELL[r.status.value] for r in row),
-                    ]
-                    for n, row in report.rows.items()
-                ],
-                compact=True,
-            )
-            for node, fails in report.failing.items():
-                for r in fails:
-                    ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
-                    if r.fix:
-                        ui.say(f"  fix: {r.fix}")
-            ui.say(
-                "fm=fabric manager, peer=nvidia_peermem, aff=GPU-NIC affinity, drv=driver, "
-                "nvl=NVLink; '-' = not applicable"
-            )
-            ok = len(report.rows) - len(report.failing)
-            ui.say(f"{ok}/{len(report.rows)} nodes pass; results in {f.build / 'check.json'}")
+            report = once()
+            _show(report, f.build, output)
         if report.failing:
             names = list(report.failing)
             raise PreflightError(
@@ -108,3 +126,87 @@ def check_cmd(
             )
 
     run(body)
+
+
+def _show(report: PreflightReport, build: Path, output: Output) -> None:
+    """The node x check matrix, then every failure with its fix."""
+    from aictl import ui
+    from aictl.checks.rules import BY_NAME
+
+    data = report.as_json()
+    if output is Output.json:
+        ui.print_json(data)
+    else:
+        several = len(set(report.groups.values())) > 1
+        # two matrices, bring-up then day-2, so that each fits a terminal's width
+        split = report.checks.index("xid") if "xid" in report.checks else len(report.checks)
+        for part, cols in (
+            ("preflight", report.checks[:split]),
+            ("day-2 faults", report.checks[split:]),
+        ):
+            if not cols:
+                continue
+            ui.table(
+                f"{part}: {report.cluster}" + (" (simulated hardware)" if report.simulated else ""),
+                ["node", *(["group"] if several else []), *(BY_NAME[c].short for c in cols)],
+                [
+                    [
+                        n,
+                        *([report.groups.get(n, "")] if several else []),
+                        *(_CELL[r.status.value] for r in row if r.check in cols),
+                    ]
+                    for n, row in report.rows.items()
+                ],
+                compact=True,
+            )
+        for node, fails in report.failing.items():
+            for r in fails:
+                ui.say(f"[bold]{node}[/bold] {r.check}: {r.message}")
+                if r.fix:
+                    ui.say(f"  fix: {r.fix}")
+        ui.say(
+            "fm=fabric manager, peer=nvidia_peermem, aff=GPU-NIC affinity, drv=driver, "
+            "nvl=NVLink, thr=clock throttling, aer=PCIe AER, nvle=NVLink errors; "
+            "'-' = not applicable or not run"
+        )
+        ok = len(report.rows) - len(report.failing)
+        ui.say(f"{ok}/{len(report.rows)} nodes pass; results in {build / 'check.json'}")
+
+
+def _watch(
+    once: Callable[[], PreflightReport], every: float, rounds: int | None, output: Output
+) -> PreflightReport:
+    """Print each round's transitions: `node check old -> new: message`, with the fix."""
+    from aictl import ui
+    from aictl.checks.watch import watch
+
+    def show(n: int, report: PreflightReport, changes: list[Transition]) -> None:
+        if output is Output.json:
+            ui.print_json(
+                {
+                    "round": n,
+                    "failing": list(report.failing),
+                    "transitions": [
+                        {
+                            "node": t.node,
+                            "check": t.check,
+                            "old": t.old,
+                            "new": t.new,
+                            "message": t.message,
+                            "fix": t.fix,
+                        }
+                        for t in changes
+                    ],
+                }
+            )
+            return
+        for t in changes:
+            ui.say(f"[bold]{t.node}[/bold] {t.check} {t.old or '-'} -> {t.new}: {t.message}")
+            if t.fix and t.new in ("fail", "error"):
+                ui.say(f"  fix: {t.fix}")
+        if n == 1:
+            ui.say(
+                f"round 1: {len(report.rows) - len(report.failing)}/{len(report.rows)} nodes pass"
+            )
+
+    return watch(once, every, show, rounds=rounds)

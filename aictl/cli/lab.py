@@ -108,7 +108,8 @@ def inject(
         typer.Argument(
             help="slow-nic, port-down, swap-cables, pcie-degraded, "
             "peermem-missing, fabricmanager-stopped, ecc-errors, nvlink-down, "
-            "sshd-down"
+            "sshd-down; day-2: xid, gpu-missing, throttle, link-errors, link-flap, "
+            "fabric-state, dcgm-fail, aer-errors, nvlink-errors"
         ),
     ],
     host: Annotated[str, typer.Option("--host", help="Node to break.")],
@@ -126,6 +127,9 @@ def inject(
         typer.Option(
             "--with-host", help="swap-cables: the other node (default: the next rail of --host)."
         ),
+    ] = None,
+    code: Annotated[
+        int | None, typer.Option("--code", help="xid: the Xid the kernel logs (default 119).")
     ] = None,
     cluster: ClusterOpt = None,
     output: OutputOpt = Output.table,
@@ -147,6 +151,7 @@ def inject(
             gpu=gpu,
             factor=factor,
             with_host=with_host,
+            code=code,
         )
         if output is Output.json:
             ui.print_json(fault)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path  # noqa: TC003 (typer reads the annotation at run time)
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from aictl.cli._options import (
     load,
     plan,
 )
+
+if TYPE_CHECKING:
+    from aictl.topology.model import Topology
 
 
 def _read(path: Path, what: str) -> str:
@@ -61,6 +64,27 @@ def verify_cmd(
         Path | None, typer.Option("--lldp-dir", help="Directory of <host>.json lldpctl outputs.")
     ] = None,
     plane: Annotated[int, typer.Option("--plane", min=1, help="Fabric plane (1-based).")] = 1,
+    counters: Annotated[
+        bool,
+        typer.Option(
+            "--counters", help="With --live: every port's error counters (ibqueryerrors)."
+        ),
+    ] = False,
+    bgp_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--bgp-dir",
+            help="RoCE: <switch>.summary.json / .routes.json saved from vtysh (BGP underlay).",
+        ),
+    ] = None,
+    window: Annotated[
+        float,
+        typer.Option(
+            "--window",
+            min=0,
+            help="With --counters: read, wait SECONDS, read again, judge the rise.",
+        ),
+    ] = 0,
     target: TargetOpt = None,
     user: UserOpt = None,
     key: KeyOpt = None,
@@ -73,7 +97,9 @@ def verify_cmd(
     Reports every missing, extra or miswired cable (with the fix: which port to move the cable
     to), swapped pairs, unknown or missing devices, slow links; with forwarding tables, that
     same-leaf traffic stays on the leaf and cross-SU traffic spreads evenly over the spines;
-    with the opensm log, the routing engine used. Exit 4 on any difference, 0 when the fabric
+    with the opensm log, the routing engine used; with --counters, every port's error
+    counters (since cleared, or their rise over --window SECONDS), each bad port on its planned
+    cable with the fix, link flaps on their own. Exit 4 on any difference, 0 when the fabric
     is exactly the plan. Writes build/<cluster>/verify.json.
 
     Example: aictl topo verify --preset lab-small --target lab --live node01 --lldp
@@ -87,6 +113,9 @@ def verify_cmd(
         from aictl.target import host, hosts, load_target, ssh_options, with_overrides
 
         topo = plan(load(spec, preset))
+        if bgp_dir is not None and discovered is None and live is None:
+            _bgp_only(topo, bgp_dir, build_dir(topo, out), output)
+            return
         if (discovered is None) == (live is None):
             raise UsageError(
                 "give --discovered FILE or --live HOST (one of them)",
@@ -101,6 +130,8 @@ def verify_cmd(
             from aictl.remote.executor import SshExecutor
 
             executor = SshExecutor(ssh_options(desc))
+        if counters and live is None:
+            raise UsageError("--counters reads the fabric live: give --live HOST too")
         lft_text = _read(lfts, "LFT dump") if lfts else None
         if live is not None:
             assert executor is not None
@@ -123,6 +154,18 @@ def verify_cmd(
             if executor is None or live is None:
                 raise UsageError("--lldp reads every node live: give --live HOST too")
             seen = verifymod.lldp_live(hosts(desc, list(topo.nodes)), executor)
+        counter_part = None
+        if counters:
+            from aictl.fabric import counters as countersmod
+
+            assert executor is not None and live is not None
+            where = host(desc, topo, live)
+            if output is not Output.json and window:
+                ui.say(f"port counters: baseline read, next read in {window:g} s")
+            first, second = countersmod.gather(where, executor, window)
+            counter_part = countersmod.check_counters(
+                topo, first, second, window_s=window, names=names, plane=plane - 1
+            )
         report = verifymod.verify(
             topo,
             ibnet_text,
@@ -132,7 +175,14 @@ def verify_cmd(
             lldp=seen,
             plane=plane - 1,
             source=str(discovered or live),
+            counters=counter_part,
         )
+        if bgp_dir is not None:
+            from dataclasses import replace
+
+            from aictl.fabric import bgp as bgpmod
+
+            report = replace(report, bgp=bgpmod.check_bgp(topo, *bgpmod.read_dir(bgp_dir)))
         report.save(build)
         data = report.as_json()
         findings = report.findings
@@ -157,15 +207,60 @@ def verify_cmd(
                 ui.say(f"lldp: {report.lldp['members_checked']} bond members checked")
                 if report.lldp.get("not_checked"):
                     ui.say("lldp: not read from " + ", ".join(report.lldp["not_checked"]))
+            if report.counters is not None:
+                k = report.counters
+                ui.say(
+                    f"port counters: {k['ports_checked']} ports checked, "
+                    f"{len(k['findings'])} over a threshold"
+                    + (f" in {k['window_s']:g} s" if k["window_s"] else "")
+                )
             for f in findings:
-                ui.say(f"[bold]{f['kind']}[/bold] {f['where']}: {f['message']}")
+                warn = " (warning)" if f.get("severity") == "warning" else ""
+                ui.say(f"[bold]{f['kind']}[/bold]{warn} {f['where']}: {f['message']}")
                 ui.say(f"  fix: {f['fix']}")
             if not findings:
                 ui.say("the fabric is exactly the plan")
-        if findings:
+        if report.errors:
             raise VerifyError(
-                f"{len(findings)} difference(s) from the plan",
+                f"{len(report.errors)} difference(s) from the plan",
                 hint=f"fix them in the order listed (details in {build / 'verify.json'})",
             )
 
     run(body)
+
+
+def _bgp_only(topo: Topology, folder: Path, build: Path, output: Output) -> None:
+    """A RoCE fabric: no InfiniBand to discover; the switches' BGP underlay alone."""
+    from aictl import ui
+    from aictl.errors import UsageError, VerifyError
+    from aictl.fabric import bgp as bgpmod
+    from aictl.fabric.verify import VerifyReport
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a directory", hint="--bgp-dir DIR of saved vtysh JSON")
+    part = bgpmod.check_bgp(topo, *bgpmod.read_dir(folder))
+    if not part["switches"]:
+        raise UsageError(
+            f"{folder}: no <switch>.summary.json of a planned switch",
+            hint="vtysh -c 'show bgp summary json' > DIR/leaf-su01-r0.summary.json, per switch",
+        )
+    cabling = {"plane": 1, "findings": [], "planned_cables": 0, "discovered_links": 0}
+    cabling |= {"planned_devices": 0, "discovered_devices": 0, "skipped": "no InfiniBand"}
+    report = VerifyReport(topo.name, topo.spec_sha256, cabling, None, None, False, bgp=part)
+    report.save(build)
+    if output is Output.json:
+        ui.print_json(report.as_json())
+    else:
+        ui.say(
+            f"[bold]{topo.name}[/bold] BGP: {len(part['switches'])} switches, "
+            f"{part['sessions_established']}/{part['sessions_planned']} sessions established, "
+            f"{part['routes_expected']} loopback routes expected"
+        )
+        for f in part["findings"]:
+            ui.say(f"[bold]{f['kind']}[/bold] {f['where']}: {f['message']}")
+            ui.say(f"  fix: {f['fix']}")
+    if report.errors:
+        raise VerifyError(
+            f"{len(report.errors)} difference(s) from the plan",
+            hint=f"fix them in the order listed (details in {build / 'verify.json'})",
+        )

@@ -34,19 +34,26 @@ class VerifyReport:
     lldp: dict[str, Any] | None
     simulated: bool
     schema_version: int = SCHEMA_VERSION
+    counters: dict[str, Any] | None = None  # port counters (--counters): counters.py
+    bgp: dict[str, Any] | None = None  # the RoCE underlay (--bgp-dir): bgp.py
 
     @property
     def findings(self) -> list[dict[str, Any]]:
         return [
             f
-            for part in (self.cabling, self.routing, self.lldp)
+            for part in (self.cabling, self.routing, self.lldp, self.counters, self.bgp)
             if part
             for f in part.get("findings", [])
         ]
 
     @property
+    def errors(self) -> list[dict[str, Any]]:
+        """Findings that fail verify (a counter below its fail threshold only warns)."""
+        return [f for f in self.findings if f.get("severity", "error") == "error"]
+
+    @property
     def ok(self) -> bool:
-        return not self.findings
+        return not self.errors
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,6 +70,10 @@ class VerifyReport:
             out["routing"] = self.routing
         if self.lldp is not None:
             out["lldp"] = self.lldp
+        if self.counters is not None:
+            out["counters"] = self.counters
+        if self.bgp is not None:
+            out["bgp"] = self.bgp
         return out
 
     @classmethod
@@ -73,6 +84,8 @@ class VerifyReport:
             cabling=dict(d["cabling"]),
             routing=d.get("routing"),
             lldp=d.get("lldp"),
+            counters=d.get("counters"),
+            bgp=d.get("bgp"),
             simulated=bool(d.get("simulated")),
             schema_version=int(d.get("schema_version", SCHEMA_VERSION)),
         )
@@ -143,6 +156,7 @@ def verify(
     lldp: dict[str, dict[str, Neighbour]] | None = None,
     plane: int = 0,
     source: str = "",
+    counters: dict[str, Any] | None = None,
 ) -> VerifyReport:
     """Every difference between the discovered fabric and the plan."""
     from aictl.fabric.diff import compare
@@ -185,4 +199,5 @@ def verify(
         routing=routing,
         lldp=check_lldp(everything, lldp) if lldp is not None else None,
         simulated=fab.simulated,
+        counters=counters,
     )

@@ -207,6 +207,29 @@ def _int(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_REASONS = ("Clocks Event Reasons/", "Clocks Throttle Reasons/")  # R535+ name, older name
+_ERR = re.compile(r"unknown error|gpu requires reset|^err!$", re.I)
+
+
+def _active_reasons(facts: dict[str, str]) -> tuple[str, ...]:
+    """Clock event reasons whose value is `Active` (the counters section holds durations)."""
+    out = []
+    for path, value in facts.items():
+        for sec in _REASONS:
+            if sec in path and "Counters" not in path and value == "Active":
+                out.append(path.rsplit("/", 1)[-1])
+    return tuple(dict.fromkeys(out))
+
+
+def _recovery(value: str | None) -> str | None:
+    value = _known(value)
+    return None if value in (None, "None") else value
+
+
+def _unreadable(value: str) -> bool:
+    return bool(_ERR.search(value.strip("[] ")))
+
+
 @dataclass(frozen=True, slots=True)
 class SmiGpu:
     """One GPU of `nvidia-smi -q`."""
@@ -227,6 +250,14 @@ class SmiGpu:
     volatile_uncorrectable: int | None
     fabric_state: str | None
     fabric_health: str | None = None  # Fabric > Health > Summary (Healthy / Unhealthy)
+    # the clock event (throttle) reasons that are Active now, by nvidia-smi's names
+    clock_events: tuple[str, ...] = ()
+    # GPU Reset Status (R550+): the driver asks for a reset / a drain and reset
+    reset_required: bool = False
+    drain_reset: bool = False
+    recovery_action: str | None = None  # GPU Recovery Action (R570+), None when "None"
+    # fields NVML could not read ("Unknown Error", "GPU requires reset"): the ERR! of the table
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -292,6 +323,13 @@ def parse_smi_query(text: str) -> SmiQuery:
                 ),
                 fabric_state=_known(get("Fabric/State")),
                 fabric_health=_known(get("Fabric/Health/Summary")),
+                clock_events=_active_reasons(facts),
+                reset_required=(get("GPU Reset Status/Reset Required") or "") == "Yes",
+                drain_reset=(get("GPU Reset Status/Drain and Reset Recommended") or "") == "Yes",
+                recovery_action=_recovery(get("GPU Recovery Action")),
+                unreadable=tuple(
+                    sorted({p.rsplit("/", 1)[-1] for p, v in facts.items() if _unreadable(v)})
+                ),
             )
         )
     attached = _int(top.get("Attached GPUs"))
@@ -304,4 +342,56 @@ def parse_smi_query(text: str) -> SmiQuery:
         cuda=top.get("CUDA Version"),
         attached=attached,
         gpus=tuple(gpus),
+    )
+
+
+_ERR_LINE = re.compile(r"^\s*Link (\d+): ([A-Za-z][A-Za-z ]*?(?:Errors?|Counter)):\s*(\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class NvlinkErrors:
+    """One GPU's NVLink error counters: counter name -> summed over links, and the links that
+    have any."""
+
+    index: int
+    totals: dict[str, int]
+    links: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NvlinkErrorCounters(Parsed):
+    """`nvidia-smi nvlink -e`."""
+
+    gpus: tuple[NvlinkErrors, ...] = ()
+    unparsed: tuple[str, ...] = ()
+
+
+def parse_nvlink_errors(text: str) -> NvlinkErrorCounters:
+    """`nvidia-smi nvlink -e` -> per GPU: each counter (Replay, Recovery, CRC, ...) summed over
+    its links, and the links with a non-zero count."""
+    gpus: list[tuple[int, dict[str, int], set[int]]] = []
+    unparsed: list[str] = []
+    for ln in lines_of(text):
+        if not ln.strip() or is_prompt(ln):
+            continue
+        m = _GPU_HEAD.match(ln)
+        if m:
+            gpus.append((int(m.group(1)), {}, set()))
+            continue
+        m = _ERR_LINE.match(ln)
+        if m and gpus:
+            _, totals, links = gpus[-1]
+            name, value = m.group(2).strip(), int(m.group(3))
+            totals[name] = totals.get(name, 0) + value
+            if value:
+                links.add(int(m.group(1)))
+            continue
+        unparsed.append(ln)
+    out = tuple(
+        NvlinkErrors(i, dict(sorted(t.items())), tuple(sorted(links))) for i, t, links in gpus
+    )
+    return NvlinkErrorCounters(
+        **head("nvlink-errors", is_simulated(text), [], empty=not any(g.totals for g in out)),
+        gpus=out,
+        unparsed=tuple(unparsed[:20]),
     )

@@ -12,7 +12,26 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aictl.facts import amd, ascend, gpu, hca, hccl, host, ibnet, kunlun, lldp, nccl, perftest
+from aictl.facts import (
+    aer,
+    amd,
+    ascend,
+    dcgm,
+    fmlog,
+    frr,
+    gpu,
+    hca,
+    hccl,
+    host,
+    ibcounters,
+    ibnet,
+    kernel,
+    kunlun,
+    lldp,
+    nccl,
+    perftest,
+    roce,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +50,9 @@ class Fact:
     command: str = ""
     # a pattern that recognises the output (re.M); empty when it cannot be told apart
     detect: str = ""
+    # the command's exit status is part of the answer (a unit that is inactive, a diagnostic
+    # that failed a test), not a sign that the output cannot be trusted
+    rc_is_answer: bool = False
 
 
 FACTS: tuple[Fact, ...] = (
@@ -255,6 +277,90 @@ FACTS: tuple[Fact, ...] = (
         host.parse_is_active,
         "systemctl is-active nvidia-fabricmanager",
         command="systemctl is-active nvidia-fabricmanager",
+    ),
+    # day-2 faults: the node's own logs and counters, DCGM, the fabric's port counters
+    Fact(
+        "kernel-log",
+        kernel.parse_kernel_log,
+        "kernel log GPU events (Xid, SXid, fallen off the bus): dmesg or journalctl -k",
+        # the node's clock and the window first; only the driver's lines cross the network
+        command='echo "# aictl clock $(date +%s) uptime $(cut -d" " -f1 /proc/uptime) window '
+        '{window}"; (dmesg --time-format iso || journalctl -k -o short-iso --no-pager -q) 2>&1 '
+        "| grep -E 'NVRM|SXid|^# aictl|^(dmesg|journalctl):' || true",
+        detect=r"NVRM: Xid \(|SXid \(|NVRM: GPU .*has fallen off the bus",
+    ),
+    Fact(
+        "nvlink-errors",
+        gpu.parse_nvlink_errors,
+        "nvidia-smi nvlink -e (replay, recovery, CRC error counters)",
+        command="nvidia-smi nvlink -e",
+        detect=r"^\s*Link \d+: (Replay|Recovery|CRC)[A-Za-z ]* Errors?: \d+",
+    ),
+    Fact(
+        "aer",
+        aer.parse_aer,
+        "PCIe AER counters (grep -H . /sys/bus/pci/devices/*/aer_dev_*)",
+        # AICTL_SYSFS: where sysfs is when not at /sys (the lab's simulated devices)
+        command='grep -H . "${{AICTL_SYSFS:-/sys}}"/bus/pci/devices/*/aer_dev_* 2>/dev/null '
+        "|| true",
+        detect=r"/aer_dev_(correctable|nonfatal|fatal):",
+    ),
+    Fact(
+        "fabricmanager-log",
+        fmlog.parse_fm_log,
+        "the NVIDIA Fabric Manager log (/var/log/fabricmanager.log)",
+        command='echo "# aictl clock $(date +%s) uptime 0 window {window}"; '
+        'tail -n 5000 "${{AICTL_FM_LOG:-/var/log/fabricmanager.log}}"',
+        detect=r"^\[\w{3} +\d+ \d{4} \d\d:\d\d:\d\d\] \[(INFO|ERROR|WARNING|FATAL)\]",
+    ),
+    Fact(
+        "dcgm",
+        dcgm.parse_dcgm_diag,
+        "dcgmi diag -r 1|2|3 -j (JSON) or its table",
+        command="command -v dcgmi >/dev/null || {{ echo '"
+        + dcgm.ABSENT
+        + "'; exit 0; }}; dcgmi diag -r {dcgm} -j",
+        detect=r'"DCGM (GPU )?Diagnostic"|^\|\s*Diagnostic\s+\|\s*Result',
+        rc_is_answer=True,
+    ),
+    Fact(
+        "ibqueryerrors",
+        ibcounters.parse_ibqueryerrors,
+        "ibqueryerrors (every fabric port over its threshold)",
+        command="ibqueryerrors",
+        detect=r'^## Summary: \d+ nodes checked|^Errors for (0x[0-9a-fA-F]+ )?"',
+    ),
+    Fact(
+        "roce",
+        roce.parse_roce,
+        "RoCE NIC counters and QoS per rail (ethtool -S, mlnx_qos -i, ECN and hw_counters)",
+        command='S="${{AICTL_SYSFS:-/sys}}"; for i in {netdevs}; do echo "## netdev $i"; '
+        "ethtool -S \"$i\" 2>&1 | grep -E 'pause|discard|out_of_buffer|cnp|statistics'; "
+        'mlnx_qos -i "$i" 2>&1; grep -H . "$S/class/net/$i/ecn/roce_np/enable/"* '
+        '"$S/class/net/$i/ecn/roce_rp/enable/"* 2>/dev/null; done; '
+        'grep -H . "$S"/class/infiniband/*/ports/1/hw_counters/*cnp* '
+        '"$S"/class/infiniband/*/ports/1/hw_counters/out_of_buffer 2>/dev/null; true',
+        detect=r"^## netdev \S+",
+    ),
+    Fact(
+        "bgp-summary",
+        frr.parse_bgp_summary,
+        "FRR vtysh -c 'show bgp summary json'",
+        command="vtysh -c 'show bgp summary json'",
+        detect=r'"(ipv4Unicast|ipv6Unicast|l2VpnEvpn)"\s*:\s*\{|"peers"\s*:\s*\{',
+    ),
+    Fact(
+        "ip-route",
+        frr.parse_ip_route,
+        "FRR vtysh -c 'show ip route json'",
+        command="vtysh -c 'show ip route json'",
+        detect=r'"protocol"\s*:\s*"(bgp|connected|kernel|local|static)"',
+    ),
+    Fact(
+        "perfquery",
+        ibcounters.parse_perfquery,
+        "perfquery [-x] (one port's counters)",
+        detect=r"^# Port (extended )?counters: Lid \d+ port \d+",
     ),
 )
 REGISTRY: dict[str, Fact] = {f.name: f for f in FACTS}

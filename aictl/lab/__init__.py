@@ -30,11 +30,16 @@ from aictl.errors import ExitCode, LabError, ToolMissingError
 from aictl.lab.accelerators import installed_stack, rails_of, vendor_tools
 from aictl.lab.hardware import (
     FAULT_KINDS,
+    NVIDIA_FAULTS,
+    ROCE_FAULTS,
+    aer_files,
     apply_fault,
     bonding_status,
     fabric_description,
+    fm_log,
     node_hardware,
     planned_guids,
+    roce_files,
 )
 from aictl.target import ClusterTarget, targets_dir
 
@@ -54,6 +59,10 @@ SIM_TOOLS = (
     "lsmod",
     "systemctl",
     "lldpctl",
+    "dmesg",
+    "dcgmi",
+    "ethtool",
+    "mlnx_qos",
     "ib_write_bw",
     "ib_read_bw",
     "all_reduce_perf",
@@ -397,6 +406,7 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         hw = node_hardware(topo, node, guids)
         (d / "etc-lab" / "hardware.base.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
         (d / "etc-lab" / "hardware.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
+        _node_files(d / "etc-lab", hw)
         _keygen(d / "etc-lab" / "ssh_host_ed25519_key", node.name)
         (d / "etc-lab" / "sshd_config").write_text(
             f"ListenAddress {node.mgmt_ip}:22\n"
@@ -405,7 +415,8 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\n"
             "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
             "MaxStartups 64:30:128\nMaxSessions 64\nSubsystem sftp internal-sftp\n"
-            "LogLevel ERROR\nSetEnv AICTL_BONDING_DIR=/etc/aictl-lab/bonding\n"
+            "LogLevel ERROR\nSetEnv AICTL_BONDING_DIR=/etc/aictl-lab/bonding "
+            "AICTL_SYSFS=/etc/aictl-lab/sys AICTL_FM_LOG=/etc/aictl-lab/fabricmanager.log\n"
         )
         (d / "etc-lab" / "bonding").mkdir(exist_ok=True)
         (d / "etc-lab" / "bonding" / hw["bond"]["name"]).write_text(bonding_status(hw) + "\n")
@@ -647,7 +658,7 @@ def _fabric(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
                 f"echo '# aictl-lab: simulated fabric (ibsim), {tool} output (node01)'\n".replace(
                     "node01", head
                 )
-                if tool in ("ibnetdiscover", "dump_fts")
+                if tool in ("ibnetdiscover", "dump_fts", "ibqueryerrors")
                 else ""
             )
             + f'IBSIM_SOCKNAME={sock} exec ibsim-run {real} "$@"\n'
@@ -768,7 +779,45 @@ def _hw_edit(paths: LabPaths, host: str, fault: dict[str, Any]) -> dict[str, Any
     hw: dict[str, Any] = json.loads(f.read_text())
     apply_fault(hw, fault)
     f.write_text(json.dumps(hw, indent=1, sort_keys=True))
+    _node_files(f.parent, hw)
     return hw
+
+
+def _node_files(etc: Path, hw: dict[str, Any]) -> None:
+    """The files a node's tools read besides its hardware JSON: sysfs AER counters, and the
+    RoCE rails' ECN switches and hw_counters (under AICTL_SYSFS) and, on NVSwitch nodes, the
+    fabric manager log (AICTL_FM_LOG)."""
+    sysfs = etc / "sys"
+    if sysfs.is_dir():
+        shutil.rmtree(sysfs)
+    # AER counters of every PCIe device; on RoCE rails the ECN switches and hw_counters
+    for rel, text in {**aer_files(hw), **roce_files(hw)}.items():
+        (sysfs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (sysfs / rel).write_text(text + "\n")
+    if hw.get("nvswitch"):
+        (etc / "fabricmanager.log").write_text(fm_log(hw))
+
+
+# port counters the link faults set through ibsim's console: (end, counter, value)
+LINK_COUNTERS = {
+    "link-errors": (("leaf", "SymbolErrorCounter", 500), ("hca", "PortRcvErrors", 20)),
+    "link-flap": (("leaf", "LinkDownedCounter", 3), ("hca", "LinkDownedCounter", 3)),
+}
+
+
+def _counters(state: dict[str, Any], fault: dict[str, Any], nic: dict[str, Any], on: bool) -> None:
+    """Set (or zero) the counters of a link fault on both ends of the rail's cable."""
+    ends = {
+        "leaf": f'"{nic["leaf"]}"[{nic["leaf_port"]}]',
+        "hca": f'"{fault["host"]}-{nic["dev"]}"[1]',
+    }
+    _console(
+        state,
+        *(
+            f"PerformanceSet {ends[end]} PortCounters.{counter}={value if on else 0}"
+            for end, counter, value in LINK_COUNTERS[fault["kind"]]
+        ),
+    )
 
 
 def lab_inject(
@@ -780,8 +829,9 @@ def lab_inject(
     gpu: int | None = None,
     factor: float | None = None,
     with_host: str | None = None,
+    code: int | None = None,
 ) -> dict[str, Any]:
-    """Inject a fault; returns it as recorded. See FAULT_KINDS."""
+    """Inject a fault; returns it as recorded. See FAULT_KINDS (`code`: the Xid of `xid`)."""
     paths, state = _load(cluster)
     if kind not in FAULT_KINDS:
         raise LabError(f"unknown fault {kind!r}", hint=f"kinds: {', '.join(FAULT_KINDS)}")
@@ -797,6 +847,18 @@ def lab_inject(
             f"{host} has no host NICs to swap cables between (its rails are NPU ports)",
             hint="inject port-down or slow-nic on an NPU port (--rail)",
         )
+    vendor = hw.get("vendor", "nvidia")
+    if kind in NVIDIA_FAULTS and vendor != "nvidia":
+        raise LabError(
+            f"{kind} shows only through NVIDIA's driver and tools; {host} is a {vendor} node",
+            hint="on AMD and Ascend nodes: ecc-errors, nvlink-down (xGMI/HCCS), aer-errors, "
+            "pcie-degraded, port-down, slow-nic",
+        )
+    if kind in ROCE_FAULTS and not any(n["link_layer"] == "Ethernet" for n in hw["nics"]):
+        raise LabError(
+            f"{host} has no RoCE host rails (ConnectX on Ethernet) for {kind}",
+            hint="inject it on a node of a RoCE group with PCIe NICs",
+        )
     if rail is not None and not 0 <= rail < rails:
         raise LabError(f"rail {rail} does not exist (0..{rails - 1})")
     if gpu is not None and not 0 <= gpu < len(hw["gpus"]):
@@ -809,6 +871,8 @@ def lab_inject(
         "factor": factor,
         "with": with_host,
     }
+    if kind == "xid":  # the kernel logs it now, with the Xid asked for
+        fault.update(code=code or 119, at=round(time.time(), 6))
     fabric = state.get("fabric") or {}
     in_ibsim = bool(fabric) and state["nodes"][host].get("ib", True)
     if kind == "port-down":
@@ -829,6 +893,10 @@ def lab_inject(
                 f'Link "{host}-{a["dev"]}"[1] "{b["leaf"]}"[{b["leaf_port"]}]',
                 f'Link "{other_host}-{b["dev"]}"[1] "{a["leaf"]}"[{a["leaf_port"]}]',
             )
+    elif kind in LINK_COUNTERS:
+        if not fabric:
+            raise LabError(f"{kind} needs the lab's InfiniBand fabric (ibsim)")
+        _counters(state, fault, hw["nics"][rail or 0], on=True)
     elif kind == "sshd-down":
         _stop_node(state, host)
         state["nodes"][host]["sshd"] = "down"
@@ -893,11 +961,14 @@ def lab_clear(cluster: str) -> int:
                 f'Link "{f["host"]}-{a["dev"]}"[1] "{a["leaf"]}"[{a["leaf_port"]}]',
                 f'Link "{f["with"]}-{b["dev"]}"[1] "{b["leaf"]}"[{b["leaf_port"]}]',
             )
+        elif fabric and f["kind"] in LINK_COUNTERS:
+            _counters(state, f, hw["nics"][f["rail"] or 0], on=False)
         elif f["kind"] == "sshd-down":
             _start_node(paths, state, f["host"])
     for name in state["nodes"]:
         base = paths.node(name) / "etc-lab" / "hardware.base.json"
         (paths.node(name) / "etc-lab" / "hardware.json").write_text(base.read_text())
+        _node_files(base.parent, json.loads(base.read_text()))
     state["faults"] = []
     _save(paths, state)
     _sync_fabric_faults(paths, state)

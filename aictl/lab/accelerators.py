@@ -139,13 +139,14 @@ def apply_vendor_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
 
 # the simulated tools a node of each vendor has (an AMD node has no nvidia-smi, an Ascend
 # node no HCA tools or perftest: its ports are the NPUs')
-_NVIDIA_ONLY = ("nvidia-smi",)
+_NVIDIA_ONLY = ("nvidia-smi", "dcgmi")
 _HOST_RDMA = (
     "ibstat",
     "ibv_devinfo",
     "ibdev2netdev",
     "show_gids",
     "ofed_info",
+    "mlnx_qos",
     "ib_write_bw",
     "ib_read_bw",
     "all_reduce_perf",

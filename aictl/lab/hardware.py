@@ -11,6 +11,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from aictl.lab.accelerators import apply_vendor_fault, vendor_hardware
+from aictl.lab.simtools import ethtool_stats, mlnx_qos_table
 from aictl.topology.exports.ibnet import port_guids
 
 if TYPE_CHECKING:
@@ -31,7 +32,32 @@ FAULT_KINDS = (
     "ecc-errors",
     "nvlink-down",
     "sshd-down",
+    # day-2 faults
+    "xid",
+    "gpu-missing",
+    "throttle",
+    "link-errors",
+    "link-flap",
+    "fabric-state",
+    "dcgm-fail",
+    "aer-errors",
+    "nvlink-errors",
+    # RoCE host faults (nodes with ConnectX rails on Ethernet: simulated ethtool, mlnx_qos)
+    "roce-pause",
+    "qos-drift",
 )
+ROCE_FAULTS = ("roce-pause", "qos-drift")
+# faults only NVIDIA's driver and tools show (an AMD or Ascend node has no Xid, no DCGM)
+NVIDIA_FAULTS = (
+    "fabricmanager-stopped",
+    "xid",
+    "throttle",
+    "fabric-state",
+    "dcgm-fail",
+    "nvlink-errors",
+)
+# the faults that live in the fabric (ibsim's port counters), not in a node's hardware file
+FABRIC_FAULTS = ("port-down", "swap-cables", "link-errors", "link-flap")
 
 
 def _uuid(cluster: str, node: str, gpu: int) -> str:
@@ -68,6 +94,7 @@ def node_hardware(
             "nvlink_gbytes": round((prof.gpu.nvlink_gbytes or 0) / links, 2) if links else 0,
             "nvlinks_down": 0,
             "ecc": {"sbe_retired": 0, "dbe_retired": 0, "pending": False, "volatile_uncorr": 0},
+            **_gpu_health(),
         }
         for g in range(n_gpu)
     ]
@@ -97,6 +124,9 @@ def node_hardware(
                 "perf_factor": 1.0,
                 "leaf": node.leaf_ports[r][0],
                 "leaf_port": node.leaf_ports[r][1],
+                # RoCE: the QoS the rendered config sets, and clean counters
+                "qos": {"trust": "dscp", "pfc": [3], "ecn": [3]},
+                "roce_counters": {},
             }
         )
     bond = {
@@ -127,10 +157,164 @@ def node_hardware(
             for r in range(len(nics))
         ],
         "faults": [],
+        **_node_health(prof.gpu.model, prof.gpu.nvswitch, n_gpu),
     }
     # AMD and Ascend nodes: their accelerators, stack and NPU ports (aictl/lab/accelerators.py)
     vendor_hardware(topo, node, prof, hw)
     return hw
+
+
+def _gpu_health() -> dict[str, Any]:
+    """A healthy GPU's day-2 state: no clock event reason, clean NVLink and AER counters."""
+    return {
+        "clock_events": [],
+        "nvlink_errors": {"replay": 0, "recovery": 0, "crc": 0},
+        "aer": {"correctable": 0, "nonfatal": 0, "fatal": 0},
+    }
+
+
+def _node_health(model: str, nvswitch: bool, gpus: int) -> dict[str, Any]:
+    """A healthy node's day-2 state: NVSwitches on the bus, an empty kernel log, DCGM passing."""
+    chips = {"A100": 6, "A800": 6, "H100": 4, "H800": 4, "H200": 4, "B200": 2}
+    count = next((n for m, n in chips.items() if m in model.upper()), 0)
+    return {
+        "nvswitches": count if nvswitch and gpus == 8 else 0,
+        "kernel_log": [],
+        "dcgm": {"fail": None},
+        "fabric_state": None,
+        "fm_errors": [],
+    }
+
+
+def aer_files(hw: dict[str, Any]) -> dict[str, str]:
+    """The sysfs AER counter files of the node's GPUs and NICs (bus/pci/devices/<bdf>/...),
+    in the layout and error names of Linux 6.x."""
+    names = {
+        "correctable": (
+            "RxErr",
+            "BadTLP",
+            "BadDLLP",
+            "Rollover",
+            "Timeout",
+            "NonFatalErr",
+            "CorrIntErr",
+            "HeaderOF",
+        ),
+        "nonfatal": (
+            "Undefined",
+            "DLP",
+            "SDES",
+            "TLP",
+            "FCP",
+            "CmpltTO",
+            "CmpltAbrt",
+            "UnxCmplt",
+            "RxOF",
+            "MalfTLP",
+            "ECRC",
+            "UnsupReq",
+            "ACSViol",
+        ),
+    }
+    names["fatal"] = names["nonfatal"]
+    total = {
+        "correctable": "TOTAL_ERR_COR",
+        "nonfatal": "TOTAL_ERR_NONFATAL",
+        "fatal": "TOTAL_ERR_FATAL",
+    }
+    # where each kind's count lands: a receiver error, a completion timeout, a malformed TLP
+    lands = {"correctable": "RxErr", "nonfatal": "CmpltTO", "fatal": "MalfTLP"}
+    out = {}
+    # nvidia-smi's 8-digit domain (00000000:18:00.0) and lspci's 4-digit one: sysfs has 4
+    devices = [(g["bdf"][-12:].lower(), g.get("aer") or {}) for g in hw["gpus"]]
+    devices += [(n["bdf"], {}) for n in hw["nics"]]
+    for bdf, counts in devices:
+        for kind in ("correctable", "fatal", "nonfatal"):
+            n = int(counts.get(kind, 0))
+            lines = [f"{e} {n if e == lands[kind] else 0}" for e in names[kind]]
+            out[f"bus/pci/devices/{bdf}/aer_dev_{kind}"] = "\n".join([*lines, f"{total[kind]} {n}"])
+    return out
+
+
+def aer_grep(hw: dict[str, Any], root: str = "/sys") -> str:
+    """What preflight's `grep -H . <root>/bus/pci/devices/*/aer_dev_*` prints for the node."""
+    return "\n".join(
+        f"{root}/{path}:{line}"
+        for path, text in aer_files(hw).items()
+        for line in text.splitlines()
+    )
+
+
+HW_COUNTERS = ("np_cnp_sent", "rp_cnp_handled", "out_of_buffer")
+
+
+def roce_files(hw: dict[str, Any]) -> dict[str, str]:
+    """The sysfs files of the RoCE section under /sys: each Ethernet rail's ECN switches per
+    priority (notification and reaction point) and its HCA's CNP and buffer hw_counters."""
+    out = {}
+    for n in hw["nics"]:
+        if n.get("link_layer") != "Ethernet":
+            continue
+        q, c = n.get("qos") or {}, n.get("roce_counters") or {}
+        for point in ("roce_np", "roce_rp"):
+            for p in range(8):
+                on = 1 if p in q.get("ecn", []) else 0
+                out[f"class/net/{n['netdev']}/ecn/{point}/enable/{p}"] = str(on)
+        for k in HW_COUNTERS:
+            out[f"class/infiniband/{n['dev']}/ports/1/hw_counters/{k}"] = str(c.get(k, 0))
+    return out
+
+
+def roce_text(hw: dict[str, Any], root: str = "/sys") -> str:
+    """What preflight's RoCE section prints on an Ethernet node: per rail netdev `ethtool -S`
+    (pause, discard, buffer and CNP counters), `mlnx_qos -i` and the ECN switches, then the
+    HCAs' hw_counters (in the tools' layouts)."""
+    files = roce_files({**hw, "nics": [{**n, "link_layer": "Ethernet"} for n in hw["nics"]]})
+    out = []
+    for n in hw["nics"]:
+        out += [f"## netdev {n['netdev']}", *ethtool_stats(n), *mlnx_qos_table(n)]
+        ecn = f"class/net/{n['netdev']}/ecn/"
+        out += [f"{root}/{k}:{v}" for k, v in files.items() if k.startswith(ecn)]
+    out += [f"{root}/{k}:{v}" for k, v in files.items() if "/hw_counters/" in k]
+    return "\n".join(out) + "\n"
+
+
+def fm_log(hw: dict[str, Any]) -> str:
+    """/var/log/fabricmanager.log of an NVSwitch node: start-up records, then its errors."""
+    t = "[Jan 01 2026 00:00:00]"
+    out = [
+        f"{t} [INFO] [tid 1001] Fabric Manager version {hw['driver']} is running with the "
+        "following configuration options",
+        f"{t} [INFO] [tid 1001] Successfully configured all the available NVSwitches to route "
+        "GPU NVLink traffic. NVLink Peer-to-Peer support will be enabled once the GPUs are "
+        "successfully registered with the NVLink fabric.",
+    ]
+    return "\n".join(out + list(hw.get("fm_errors", []))) + "\n"
+
+
+def _xid_line(gpu: dict[str, Any], code: int) -> str:
+    """The driver's words for the Xids the lab injects (after real kernel logs)."""
+    text = {
+        119: f"pid=2277, name=python3, Timeout after 6s of waiting for RPC response from "
+        f"GPU{gpu['index']} GSP! Expected function 76 (GSP_RM_CONTROL) (0x20802a02 0x8).",
+        48: "pid='<unknown>', name=<unknown>, An uncorrectable double bit error (DBE) has "
+        "been detected on GPU in the framebuffer at physAddr 0x12bac1c3e0 partition 2, "
+        "subpartition 1.",
+        79: "pid='<unknown>', name=<unknown>, GPU has fallen off the bus.",
+        13: "pid=2277, name=python3, Graphics SM Warp Exception on (GPC 8, TPC 5, SM 0): "
+        "Out Of Range Address",
+    }.get(code, f"pid=2277, name=python3, error code {code}")
+    return f"NVRM: Xid (PCI:{gpu['bdf'][4:-2].lower()}): {code}, {text}"
+
+
+def _drop_gpu(hw: dict[str, Any], index: int) -> None:
+    """A GPU that did not enumerate: gone from every tool, the others renumbered (as the
+    driver numbers what it finds), its NIC partners remapped."""
+    gone = hw["gpus"].pop(index)
+    for i, g in enumerate(hw["gpus"]):
+        g["index"] = i
+    for n in hw["nics"]:
+        n["gpus"] = [g - (g > gone["index"]) for g in n["gpus"] if g != gone["index"]]
 
 
 def nvlinks(nvswitch: bool, gbytes: float | None) -> int:
@@ -205,7 +389,34 @@ def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
         nic["swapped_with"] = fault.get("with")
     elif kind == "nvlink-down" and gpu is not None:
         gpu["nvlinks_down"] = min(gpu["nvlinks"], int(fault.get("factor") or 4))
+    else:
+        _apply_day2(hw, fault, gpu)
+    # how it shows on an AMD or an Ascend node (aictl/lab/accelerators.py)
     apply_vendor_fault(hw, fault)
+
+
+def _apply_day2(hw: dict[str, Any], fault: dict[str, Any], gpu: dict[str, Any] | None) -> None:
+    kind = fault["kind"]
+    if kind == "xid" and gpu is not None:
+        code = int(fault.get("code") or 119)
+        hw["kernel_log"].append({"at": float(fault.get("at") or 0), "text": _xid_line(gpu, code)})
+    elif kind == "gpu-missing" and hw["gpus"]:
+        g = fault.get("gpu")
+        _drop_gpu(hw, int(g) if g is not None else len(hw["gpus"]) - 1)
+    elif kind == "throttle" and gpu is not None:
+        gpu["clock_events"] = ["HW Slowdown", "HW Thermal Slowdown"]
+    elif kind == "fabric-state":
+        hw["fabric_state"] = "In Progress"
+    elif kind == "dcgm-fail" and gpu is not None:
+        hw["dcgm"]["fail"] = {"test": "memory", "gpu": gpu["index"]}
+    elif kind == "aer-errors" and gpu is not None:
+        gpu["aer"].update(correctable=420, nonfatal=3)
+    elif kind == "nvlink-errors" and gpu is not None:
+        gpu["nvlink_errors"].update(replay=31, recovery=2, crc=180)
+    elif kind == "roce-pause" and hw["nics"]:
+        hw["nics"][fault.get("rail") or 0]["roce_counters"].update(rx_prio0_pause=18234)
+    elif kind == "qos-drift" and hw["nics"]:
+        hw["nics"][fault.get("rail") or 0]["qos"].update(trust="pcp")
 
 
 def fabric_description(topo: Topology) -> dict[str, Any]:

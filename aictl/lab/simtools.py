@@ -98,6 +98,7 @@ def smi_query(hw: dict[str, Any], display: str | None) -> list[str]:
         f"Attached GPUs                             : {len(hw['gpus'])}",
     ]
     fabric = "Completed" if hw["fabricmanager"] == "active" else "Not Started"
+    fabric = hw.get("fabric_state") or fabric
     for g in hw["gpus"]:
         out.append(f"GPU {g['bdf']}")
         e, p = g["ecc"], g["pcie"]
@@ -114,6 +115,7 @@ def smi_query(hw: dict[str, Any], display: str | None) -> list[str]:
                 "            Link Width",
                 f"                Max                       : {p['max_width']}x",
                 f"                Current                   : {p['width']}x",
+                *_clock_events(g),
                 "    Fabric",
                 f"        State                             : {fabric}",
                 f"        Status                            : "
@@ -135,6 +137,98 @@ def smi_query(hw: dict[str, Any], display: str | None) -> list[str]:
             ]
         out.append("")
     return out
+
+
+CLOCK_REASONS = (
+    ("Idle", 8),
+    ("Applications Clocks Setting", 8),
+    ("SW Power Cap", 8),
+    ("HW Slowdown", 8),
+    ("HW Thermal Slowdown", 12),
+    ("HW Power Brake Slowdown", 12),
+    ("Sync Boost", 8),
+    ("SW Thermal Slowdown", 8),
+    ("Display Clock Setting", 8),
+)
+
+
+def _clock_events(g: dict[str, Any]) -> list[str]:
+    """The R535+ `Clocks Event Reasons` section (HW thermal/power brake nest under HW)."""
+    active = set(g.get("clock_events") or [])
+    out = ["    Performance State                     : P0", "    Clocks Event Reasons"]
+    for name, indent in CLOCK_REASONS:
+        key = (" " * indent + name).ljust(38)
+        out.append(f"{key}: {'Active' if name in active else 'Not Active'}")
+    return out
+
+
+def nvlink_errors(hw: dict[str, Any]) -> list[str]:
+    """`nvidia-smi nvlink -e`: replay, recovery and CRC counters per link (errors on link 0)."""
+    out: list[str] = []
+    for g in hw["gpus"]:
+        out.append(f"GPU {g['index']}: {g['model']} (UUID: {g['uuid']})")
+        errs = g.get("nvlink_errors") or {}
+        for link in range(g["nvlinks"]):
+            for key, name in (("replay", "Replay"), ("recovery", "Recovery"), ("crc", "CRC")):
+                out.append(f"\t Link {link}: {name} Errors: {errs.get(key, 0) if link == 0 else 0}")
+    return out
+
+
+def dmesg(args: list[str], hw: dict[str, Any]) -> int:
+    """`dmesg --time-format iso`: the node's simulated kernel log (the driver's lines)."""
+    import datetime
+
+    print(mark("dmesg", hw))
+    for e in hw.get("kernel_log", []):
+        t = datetime.datetime.fromtimestamp(e["at"], tz=datetime.UTC)
+        print(f"{t.strftime('%Y-%m-%dT%H:%M:%S')},{t.microsecond:06d}+00:00 {e['text']}")
+    return 0
+
+
+DCGM_TESTS = {
+    1: [("Deployment", "software")],
+    2: [("Hardware", "memory"), ("Integration", "pcie")],
+    3: [("Stress", "targeted_stress"), ("Stress", "targeted_power"), ("Stress", "diagnostic")],
+}
+
+
+def dcgmi(args: list[str], hw: dict[str, Any]) -> int:
+    """`dcgmi diag -r N -j`: DCGM 3.x's JSON, every test of the level and those below it."""
+    if args[:1] != ["diag"] or "-r" not in args:
+        print("Usage: dcgmi diag -r <1|2|3> -j  (aictl-lab simulator)", file=sys.stderr)
+        return 1
+    level = int(args[args.index("-r") + 1])
+    fail = (hw.get("dcgm") or {}).get("fail")
+    cats: dict[str, list[dict[str, Any]]] = {}
+    failed = False
+    for lvl in range(1, min(level, 3) + 1):
+        for cat, test in DCGM_TESTS[lvl]:
+            results = []
+            for g in hw["gpus"]:
+                bad = fail is not None and fail["test"] == test and fail["gpu"] == g["index"]
+                failed = failed or bad
+                r: dict[str, Any] = {"gpu_id": str(g["index"]), "status": "Fail" if bad else "Pass"}
+                if bad:
+                    r["warnings"] = [
+                        {
+                            "warning": f"Error using CUDA API cudaMemcpy Check DCGM and system "
+                            f"logs for errors. Reset GPU {g['index']}. Restart DCGM. Rerun "
+                            "diagnostics. (GPU memory test found 128 mismatches)",
+                            "error_id": 83,
+                        }
+                    ]
+                results.append(r)
+            cats.setdefault(cat, []).append({"name": test, "results": results})
+    doc = {
+        "DCGM GPU Diagnostic": {
+            "test_categories": [{"category": c, "tests": t} for c, t in cats.items()],
+            "version": "3.3.9",
+        },
+        "simulated": True,
+    }
+    print(mark("dcgmi", hw))
+    print(json.dumps(doc, indent=4))
+    return 226 if failed else 0
 
 
 def smi_xml(hw: dict[str, Any]) -> list[str]:
@@ -189,6 +283,8 @@ def nvidia_smi(args: list[str], hw: dict[str, Any]) -> int:
     lines: list[str]
     if args[:2] == ["topo", "-m"]:
         lines = topo_matrix(hw)
+    elif args[:1] == ["nvlink"] and "-e" in args:
+        lines = nvlink_errors(hw)
     elif args[:1] == ["nvlink"]:
         only = int(args[args.index("-i") + 1]) if "-i" in args else None
         if only is not None and not 0 <= only < len(hw["gpus"]):
@@ -322,6 +418,65 @@ def show_gids(args: list[str], hw: dict[str, Any]) -> int:
     return 0
 
 
+ROCE_STATS = (
+    *(f"{d}_prio{p}_pause" for p in range(8) for d in ("rx", "tx")),
+    "rx_discards_phy",
+    "tx_discards_phy",
+    "rx_out_of_buffer",
+)
+
+
+def ethtool_stats(nic: dict[str, Any]) -> list[str]:
+    """`ethtool -S <netdev>` of a ConnectX rail: its pause, discard and buffer counters."""
+    c = nic.get("roce_counters") or {}
+    return ["NIC statistics:", *(f"     {k}: {c.get(k, 0)}" for k in ROCE_STATS)]
+
+
+def mlnx_qos_table(nic: dict[str, Any]) -> list[str]:
+    """`mlnx_qos -i <netdev>`: the trust state and the PFC table (the head of its output)."""
+    q = nic.get("qos") or {}
+    flags = "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8))
+    return [
+        "DCBX mode: OS controlled",
+        f"Priority trust state: {q.get('trust', 'dscp')}",
+        "PFC configuration:",
+        "\tpriority    " + "   ".join(str(p) for p in range(8)),
+        f"\tenabled     {flags}",
+        f"\tbuffer      {flags}",
+    ]
+
+
+def ethtool(args: list[str], hw: dict[str, Any]) -> int:
+    """`ethtool -S <netdev>` of a rail NIC (the statistics only: the lab sets nothing)."""
+    nic = next((n for n in hw["nics"] if n["netdev"] in args), None)
+    if "-S" not in args or nic is None:
+        print(f"{mark('ethtool', hw)}\nCannot get stats information: Operation not supported")
+        return 94
+    print("\n".join([mark("ethtool", hw), *ethtool_stats(nic)]))
+    return 0
+
+
+def mlnx_qos(args: list[str], hw: dict[str, Any]) -> int:
+    """`mlnx_qos -i <netdev>`: the rail's trust state and PFC table; `--trust X` and
+    `--pfc a,b,...` set them (as the rendered aictl-roce-qos does)."""
+    name = args[args.index("-i") + 1] if "-i" in args[:-1] else ""
+    nic = next((n for n in hw["nics"] if n["netdev"] == name), None)
+    if nic is None:
+        print(f"{mark('mlnx_qos', hw)}\nNetlink error: No such device {name}")
+        return 1
+    q = nic.setdefault("qos", {})
+    if "--trust" in args[:-1] or "--pfc" in args[:-1]:
+        if "--trust" in args[:-1]:
+            q["trust"] = args[args.index("--trust") + 1]
+        if "--pfc" in args[:-1]:
+            flags = args[args.index("--pfc") + 1].split(",")
+            q["pfc"] = [p for p, f in enumerate(flags) if f.strip() == "1"]
+        with open(HW_FILE, "w") as fh:
+            json.dump(hw, fh, indent=1, sort_keys=True)
+    print("\n".join([mark("mlnx_qos", hw), *mlnx_qos_table(nic)]))
+    return 0
+
+
 def ofed_info(args: list[str], hw: dict[str, Any]) -> int:
     print(f"{hw['ofed']}:" if "-s" in args else f"{mark('ofed_info', hw)}\n{hw['ofed']}:")
     return 0
@@ -339,6 +494,9 @@ def lspci(args: list[str], hw: dict[str, Any]) -> int:
         devices.append(
             (g["bdf"][4:].lower(), f"3D controller: NVIDIA Corporation {g['model']}", g, "gpu")
         )
+    for i in range(hw.get("nvswitches", 0) if vendor == "nvidia" else 0):
+        bdf = f"0000:{0xC0 + i:02x}:00.0"
+        devices.append((bdf, "Bridge: NVIDIA Corporation Device 1af1 (rev a1)", {}, "nvswitch"))
     for n in hw["nics"] if vendor == "nvidia" else []:
         devices.append(
             (
@@ -355,7 +513,7 @@ def lspci(args: list[str], hw: dict[str, Any]) -> int:
         if sel and not bdf.endswith(sel):
             continue
         out.append(f"{bdf} {desc}")
-        if not verbose:
+        if not verbose or kind == "nvswitch":
             continue
         if kind == "bridge":
             flag = "+" if dev["acs"] else "-"
@@ -1026,6 +1184,10 @@ TOOLS = {
     "lsmod": lsmod,
     "systemctl": systemctl,
     "lldpctl": lldpctl,
+    "dmesg": dmesg,
+    "dcgmi": dcgmi,
+    "ethtool": ethtool,
+    "mlnx_qos": mlnx_qos,
 }
 
 

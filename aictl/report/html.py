@@ -314,7 +314,7 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         )
         findings = [
             f
-            for part in ("cabling", "routing", "lldp")
+            for part in ("cabling", "routing", "lldp", "counters", "bgp")
             for f in (ver.get(part) or {}).get("findings", [])
         ]
         parts.append(

@@ -177,7 +177,7 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
     if ver:
         findings = [
             f
-            for part in ("cabling", "routing", "lldp")
+            for part in ("cabling", "routing", "lldp", "counters", "bgp")
             for f in (ver.get(part) or {}).get("findings", [])
         ]
         out += ["## Fabric verification", ""]
@@ -268,7 +268,7 @@ def render_junit(doc: dict[str, Any]) -> str:
     ver = doc.get("verify")
     if ver:
         cases = []
-        for part in ("cabling", "routing", "lldp"):
+        for part in ("cabling", "routing", "lldp", "counters", "bgp"):
             if part not in ver:
                 continue
             fs = ver[part]["findings"]

@@ -187,6 +187,10 @@ def fanout_rows(aictl: str, spec: Path, tmp: Path) -> list[tuple[str, str, str, 
                     ours <= 1.5 * pdsh,
                 )
             )
+        else:  # scripts/bench.sh installs it as root: missing here is a miss, not a pass
+            rows.append(
+                ("pdsh (Debian) on the same nodes", "not installed", "aictl <= 1.5x", False)
+            )
         ansible = Path(sys.executable).with_name("ansible")
         if ansible.exists():
             inv = tmp / "inv.ini"

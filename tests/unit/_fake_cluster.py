@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from aictl.lab import fabricmodel, simamd, simascend, simtools
 from aictl.lab.accelerators import stack_files
 from aictl.lab.hardware import (
+    aer_grep,
     apply_fault,
     bonding_status,
     fabric_description,
+    fm_log,
     node_hardware,
     planned_guids,
+    roce_text,
 )
 from aictl.remote.fake import FakeExecutor, Reply
 
@@ -49,6 +52,7 @@ class FakeCluster:
         self.fabric_file = tmp / "fabric.json"
         self.before: Callable[[str, str], None] | None = None
         self.tmp = tmp
+        self.dcgm_level = "2"
         self._sync()
         from aictl.render.targets.hosts import ascend_node_files
 
@@ -59,6 +63,12 @@ class FakeCluster:
                 (tmp / f"{n.name}-hccn.conf").write_text(conf)
                 with _STDOUT, _ascend(self.tmp, n.name):
                     simascend.publish(self.hw[n.name], simascend.read_conf())
+
+    @staticmethod
+    def _clock(hw: dict[str, Any]) -> str:
+        """The clock line preflight's commands print: a minute after the last injected event."""
+        last = max((e["at"] for e in hw.get("kernel_log", [])), default=1767225600.0)
+        return f"# aictl clock {last + 60:.0f} uptime 86400 window 86400"
 
     def inject(self, **fault: Any) -> None:
         full = {"rail": None, "gpu": None, "factor": None, "with": None, **fault}
@@ -115,6 +125,13 @@ class FakeCluster:
                 "npu-smi-topo": lambda: _call(simascend.npu_smi, ["info", "-t", "topo"], hw),
                 "ascend-versions": lambda: _versions(hw),
                 "hccn_tool": lambda: self._hccn_all(hw),
+                # day-2 facts, each with the shape its command gives
+                "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
+                "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
+                "aer": lambda: aer_grep(hw),
+                "roce": lambda: roce_text(hw),
+                "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
+                "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
             if name == "lsmod" and hw.get("vendor") == "amd":
                 tools["lsmod"] = lambda: _call(simamd.lsmod, [], hw)

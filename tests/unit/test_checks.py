@@ -17,7 +17,14 @@ from aictl.checks import commands, preflight, rules
 from aictl.facts import gpu, hca, host
 from aictl.facts.registry import REGISTRY, detect
 from aictl.lab import simtools
-from aictl.lab.hardware import apply_fault, bonding_status, node_hardware
+from aictl.lab.hardware import (
+    aer_grep,
+    apply_fault,
+    bonding_status,
+    fm_log,
+    node_hardware,
+    roce_text,
+)
 from aictl.spec.loader import load_preset
 from aictl.status import Status
 from aictl.topology import build_topology
@@ -140,6 +147,14 @@ def _script_output(topo: Topology, hw: dict[str, Any], tmp: Path) -> str:
         "lspci": _run("lspci", ["-vvv"], hw, tmp),
         "bonding": bonding_status(hw),
         "ip-link": json.dumps(links),
+        # day-2: the node's clock line as the commands print it, then the tools
+        "kernel-log": "# aictl clock 1767225660 uptime 86400 window 86400\n"
+        + _run("dmesg", [], hw, tmp),
+        "nvlink-errors": _run("nvidia-smi", ["nvlink", "-e"], hw, tmp),
+        "aer": aer_grep(hw),
+        "roce": roce_text(hw),
+        "fabricmanager-log": fm_log(hw),
+        "dcgm": _run("dcgmi", ["diag", "-r", "2", "-j"], hw, tmp),
     }
     assert set(outputs) == set(rules.needed_facts())
     rc = {"fabricmanager": 0 if hw["fabricmanager"] == "active" else 3}
@@ -176,6 +191,15 @@ def test_lab_outputs_parse_and_a_healthy_node_passes(tmp_path: Path) -> None:
         ({"kind": "peermem-missing"}, "peermem", "GPUDirect RDMA is off"),
         ({"kind": "fabricmanager-stopped"}, "fabricmanager", "inactive"),
         ({"kind": "ecc-errors", "gpu": 3}, "ecc", "GPU3 2 uncorrectable"),
+        # day-2 faults: each found by its check alone
+        ({"kind": "xid", "gpu": 2, "at": 1767225600.0}, "xid", "GPU2 Xid 119 (GSP RPC timeout)"),
+        ({"kind": "xid", "gpu": 1, "code": 79, "at": 1767225600.0}, "xid", "GPU1 Xid 79"),
+        ({"kind": "gpu-missing", "gpu": 5}, "gpu", "7 GPUs, planned 8"),
+        ({"kind": "throttle", "gpu": 1}, "throttle", "GPU1 HW Slowdown, HW Thermal Slowdown"),
+        ({"kind": "fabric-state"}, "fabricmanager", "GPU fabric state In Progress"),
+        ({"kind": "dcgm-fail", "gpu": 3}, "dcgm", "memory on GPU 3"),
+        ({"kind": "aer-errors", "gpu": 4}, "aer", "GPU4 0000:58:00.0 0 fatal, 3 non-fatal"),
+        ({"kind": "nvlink-errors", "gpu": 6}, "nvlink-errors", "GPU6 links 0: 2 recovery"),
     ],
 )
 def test_each_fault_fails_exactly_its_check(

@@ -49,9 +49,15 @@ def test_every_command_check_and_finding_is_documented() -> None:
     for check in CHECKS:
         assert f"| `{check.name}` |" in verify, check.name
     kinds = set()
-    for mod in ("diff", "routing", "lldp"):
+    for mod in ("diff", "routing", "lldp", "counters", "bgp"):
         src = (ROOT / "aictl" / "fabric" / f"{mod}.py").read_text()
         kinds |= set(re.findall(r'Finding\(\s*"([a-z-]+)"', src))
     assert len(kinds) >= 12
     for kind in kinds:
         assert f"`{kind}`" in verify, kind
+    # every lab fault is in lab.md's table
+    from aictl.lab.hardware import FAULT_KINDS
+
+    lab = (ROOT / "docs" / "lab.md").read_text()
+    for fault in FAULT_KINDS:
+        assert f"| `{fault}` |" in lab, fault

@@ -23,10 +23,6 @@ SOURCE = ".source.txt"  # where a real output came from (`real-*` cases)
 
 # real outputs aictl does not read yet, and the issue that will read them
 NOT_READ_YET = {
-    "dcgmi_": "day-2 faults (DCGM)",
-    "kernel_dmesg_": "day-2 faults (Xid)",
-    "fabricmanager_log_": "day-2 faults (fabric manager)",
-    "perfquery_": "day-2 faults (port counters)",
     "nvidia_smi_550_": "nvidia-smi's default table (nothing reads it; -q is the fact)",
 }
 
@@ -146,7 +142,43 @@ def _lab_outputs() -> dict[tuple[str, str], str]:
         hw("node02", kind="nvlink-down", gpu=1, factor=4)
     )
     out[("nvidia-smi-q", "lab-ecc-errors")] = smi(["-q"])(hw("node02", kind="ecc-errors", gpu=3))
+    out.update(_lab_day2_outputs(hw, smi))
     return out
+
+
+def _lab_day2_outputs(hw: Any, smi: Any) -> dict[tuple[str, str], str]:
+    """The day-2 facts as the lab prints them, healthy and with each node fault."""
+    import contextlib
+    import io
+
+    from aictl.lab import simtools
+    from aictl.lab.hardware import aer_grep, fm_log, roce_text
+
+    def call(tool: Any, args: list[str], h: dict[str, Any]) -> str:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            tool(args, h)
+        return buf.getvalue()
+
+    clock = "# aictl clock 1767225660 uptime 86400 window 86400\n"
+    xid = hw("node02", kind="xid", gpu=2, code=119, at=1767225600.0)
+    return {
+        ("kernel-log", "lab-xid"): clock + call(simtools.dmesg, [], xid),
+        ("nvlink-errors", "lab-a800"): smi(["nvlink", "-e"])(hw("node01")),
+        ("nvlink-errors", "lab-nvlink-errors"): smi(["nvlink", "-e"])(
+            hw("node02", kind="nvlink-errors", gpu=6)
+        ),
+        ("aer", "lab-aer-errors"): aer_grep(hw("node02", kind="aer-errors", gpu=4)) + "\n",
+        ("fabricmanager-log", "lab-a800"): clock + fm_log(hw("node01")),
+        ("dcgm", "lab-a800"): call(simtools.dcgmi, ["diag", "-r", "2", "-j"], hw("node01")),
+        ("dcgm", "lab-dcgm-fail"): call(
+            simtools.dcgmi, ["diag", "-r", "2", "-j"], hw("node02", kind="dcgm-fail", gpu=3)
+        ),
+        ("nvidia-smi-q", "lab-throttle"): smi(["-q"])(hw("node02", kind="throttle", gpu=1)),
+        ("roce", "lab-a800"): roce_text(hw("node01")),
+        ("roce", "lab-roce-pause"): roce_text(hw("node02", kind="roce-pause", rail=1)),
+        ("roce", "lab-qos-drift"): roce_text(hw("node02", kind="qos-drift", rail=2)),
+    }
 
 
 def test_lab_cases_are_what_the_lab_prints(update_golden: bool) -> None:
