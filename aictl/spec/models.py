@@ -628,14 +628,14 @@ class Kubernetes(_Model):
         "(build it from NVIDIA/nccl-tests and push it to your registry).",
     )
     rccl_tests_image: str = Field(
-        "rccl-tests:rocm-6.4.1",
+        "rccl-tests:rocm-7.0.2",
         pattern=grammar.IMAGE_REF,
         max_length=512,
         description="Container image with rccl-tests and Open MPI for AMD node groups' MPIJobs "
         "(build it from ROCm/rccl-tests).",
     )
     hccl_tests_image: str = Field(
-        "hccl-test:cann-8.0.rc3",
+        "hccl-test:cann-8.2.rc1",
         pattern=grammar.IMAGE_REF,
         max_length=512,
         description="Container image with CANN's hccl_test and MPI for Ascend node groups' "

@@ -213,3 +213,31 @@ def test_ascend_commands_are_spelled_as_the_tools_take_them() -> None:
         "1",
     ]
     assert srun[-len(tail) :] == tail
+
+
+def test_each_domain_s_mpijob_asks_for_its_vendor_s_device_plugin_resource() -> None:
+    """One MPIJob per collective domain; its workers ask for the vendor's device plugin's
+    resource (and the rail resources only where the rails are host RDMA devices)."""
+    import yaml
+
+    from aictl.render import render_all
+
+    topo = _topo("mixed-vendor-lab")
+    jobs = {}
+    for a in render_all(topo, targets=["k8s"]).artifacts:
+        if a.path.endswith("-mpijob.yaml"):
+            doc = yaml.safe_load(a.data)
+            worker = doc["spec"]["mpiReplicaSpecs"]["Worker"]["template"]["spec"]
+            jobs[a.path] = worker["containers"][0]
+    assert set(jobs) == {
+        "k8s/50-ib-nccl-mpijob.yaml",
+        "k8s/50-roce-amd-rccl-mpijob.yaml",
+        "k8s/50-roce-huawei-hccl-mpijob.yaml",
+    }
+    limits = {p: c["resources"]["limits"] for p, c in jobs.items()}
+    assert limits["k8s/50-ib-nccl-mpijob.yaml"]["nvidia.com/gpu"] == 8
+    assert limits["k8s/50-roce-amd-rccl-mpijob.yaml"]["amd.com/gpu"] == 8
+    assert limits["k8s/50-roce-huawei-hccl-mpijob.yaml"] == {"huawei.com/Ascend910": 8}
+    assert sum(k.startswith("rdma/") for k in limits["k8s/50-roce-amd-rccl-mpijob.yaml"]) == 8
+    assert jobs["k8s/50-roce-amd-rccl-mpijob.yaml"]["image"].startswith("rccl-tests:")
+    assert jobs["k8s/50-roce-huawei-hccl-mpijob.yaml"]["image"].startswith("hccl-test:")

@@ -81,3 +81,10 @@ def test_docs_name_every_pin() -> None:
     for pin in (k.network_operator, k.whereabouts_version, k.multus_version, v["versions_checked"]):
         assert pin in doc, pin
     assert "docs/versions.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_benchmark_images_are_built_for_the_pinned_stacks() -> None:
+    """The MPIJobs' default images name the ROCm and CANN releases the nodes are pinned to."""
+    v, k = _versions(), Kubernetes()
+    assert k.rccl_tests_image.endswith(f":rocm-{v['rocm_version']}")
+    assert k.hccl_tests_image.endswith(f":cann-{v['ascend_cann_version'].lower()}")
