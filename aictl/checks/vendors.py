@@ -391,7 +391,7 @@ NO_DCGM = "DCGM is NVIDIA's: no diagnostics run on this vendor (not a pass)"
 _DAY2: dict[str, tuple[tuple[str, ...], Rule]] = {
     "xid": ((), _not("xid", NO_XID)),
     "throttle": ((), _not("throttle", NO_THROTTLE)),
-    "aer": (("aer", "lspci"), _aer),
+    "aer": (("aer", "lspci"), _aer),  # (+ the vendor's inventory, to name the devices)
     "nvlink-errors": ((), _not("nvlink-errors", NO_NVLINK_COUNTERS)),
     "dcgm": ((), _not("dcgm", NO_DCGM)),
 }
@@ -407,6 +407,7 @@ OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
         "ecc": (("amd-smi",), amd_ecc),
         "nvlink": (("amd-smi-topology",), amd_xgmi),
         **_DAY2,
+        "aer": (("aer", "lspci", "amd-smi"), _aer),
         "roce": (("roce",), _roce),
     },
     "huawei": {
@@ -422,6 +423,7 @@ OVERRIDES: dict[str, dict[str, tuple[tuple[str, ...], Rule]]] = {
         "ecc": (("npu-smi",), ascend_health),
         "nvlink": (("npu-smi-topo",), ascend_hccs),
         **_DAY2,
+        "aer": (("aer", "lspci", "npu-smi"), _aer),
         "roce": ((), _not("roce", NO_NPU_QOS)),
     },
     "kunlunxin": {

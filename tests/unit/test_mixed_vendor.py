@@ -153,6 +153,49 @@ def test_preflight_reads_each_vendor_with_its_own_tools(tmp_path: Path) -> None:
     assert "@@aictl amd-smi" not in script["gpu01"]
 
 
+def test_day2_checks_on_amd_and_ascend_nodes(tmp_path: Path) -> None:
+    """AER on every vendor, named with the vendor's inventory; RoCE QoS and pause counters on
+    AMD's ConnectX rails; the NVIDIA-only day-2 checks skipped on the others, saying why."""
+    topo = _topo("mixed-vendor-lab")
+    fake = FakeCluster(topo, tmp_path)
+    targets = hosts(ClusterTarget(topo.name), list(topo.nodes))
+    clean = preflight.run(topo, targets, fake.executor())
+    row = {n: {r.check: r for r in rs} for n, rs in clean.rows.items()}
+    for node in ("mi01", "npu01"):
+        for check in ("xid", "throttle", "nvlink-errors", "dcgm"):
+            assert row[node][check].status.value == "skip", (node, check)
+        assert row[node]["aer"].status.value == "ok"
+    assert "NVIDIA driver events" in row["mi01"]["xid"].message
+    assert "not a pass" in row["npu01"]["dcgm"].message
+    assert row["mi01"]["roce"].status.value == "ok"
+    assert (
+        row["npu01"]["roce"].status.value == "skip" and "hccn_tool" in row["npu01"]["roce"].message
+    )
+    fake.inject(kind="aer-errors", host="mi01", gpu=2)
+    fake.inject(kind="aer-errors", host="npu02", gpu=5)
+    fake.inject(kind="roce-pause", host="mi02", rail=1)
+    fake.inject(kind="qos-drift", host="mi02", rail=4)
+    ex = fake.executor()
+    bad = preflight.run(topo, targets, ex)
+    fails = {n: {r.check: r for r in rs} for n, rs in bad.failing.items()}
+    assert {n: sorted(f) for n, f in fails.items()} == {
+        "mi01": ["aer"],
+        "mi02": ["roce"],
+        "npu02": ["aer"],
+    }
+    assert fails["mi01"]["aer"].message.startswith("GPU2 ")
+    assert fails["npu02"]["aer"].message.startswith("NPU5 ")
+    assert "3 non-fatal" in fails["npu02"]["aer"].message
+    roce = fails["mi02"]["roce"].message
+    assert "ens2np0: 18234 pause frames on priority 0 (rx)" in roce
+    assert "ens5np0: trust pcp (rendered dscp)" in roce
+    # an Ascend node's script never asks NVIDIA's or ConnectX's tools
+    script = dict(ex.calls)
+    for tool in ("nvidia-smi", "dcgmi", "mlnx_qos"):
+        assert tool not in script["npu01"], tool
+    assert "mlnx_qos" in script["mi01"] and "nvidia-smi" not in script["mi01"]
+
+
 def test_expectations_per_vendor_and_plans_written_before_vendors() -> None:
     topo = _topo("mixed-vendor-lab")
     exp = expectations(topo)
