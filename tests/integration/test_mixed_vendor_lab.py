@@ -2,7 +2,8 @@
 and two Ascend 910B nodes sharing a RoCE fabric (mixed-vendor-lab). plan -> render -> lab up
 -> provision (each vendor's role on its own nodes only) -> verify (the IB fabric) -> check ->
 accept -> report pass clean through the CLI, each node read with its own vendor's tools; then
-a fault on a node of each vendor is named, and nothing else is."""
+a fault on a node of each vendor is named, and nothing else is (day-2 faults too: RoCE pause
+frames on an AMD node's rail, PCIe errors on an NPU)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from aictl.cli.app import app
+from aictl.errors import LabError
 from aictl.lab import lab_clear, lab_down, lab_inject, lab_up
 from aictl.spec.loader import load_preset
 from aictl.topology import build_topology
@@ -105,9 +107,25 @@ def test_a_fault_on_a_node_of_each_vendor_is_named(build: Path) -> None:
         lab_inject(CLUSTER, "slow-nic", host="gpu02", rail=2, factor=0.5)
         lab_inject(CLUSTER, "nvlink-down", host="mi02", gpu=1, factor=4)
         lab_inject(CLUSTER, "port-down", host="npu01", rail=3)
+        # day-2: pause frames off the RoCE priority on an AMD node's ConnectX rail (the
+        # lab's ethtool -S), PCIe errors on an Ascend NPU (sysfs AER)
+        lab_inject(CLUSTER, "roce-pause", host="mi01", rail=1)
+        lab_inject(CLUSTER, "aer-errors", host="npu02", gpu=5)
+        with pytest.raises(LabError, match="only through NVIDIA's driver"):
+            lab_inject(CLUSTER, "xid", host="mi01", gpu=0)
+        with pytest.raises(LabError, match="no RoCE host rails"):
+            lab_inject(CLUSTER, "qos-drift", host="npu01", rail=0)
         _, chk = _on_lab(build, "check", "-o", "json", ok=(10,))
         failing = {n: [f["check"] for f in fs] for n, fs in chk["failing"].items()}
-        assert failing == {"mi02": ["nvlink"], "npu01": ["hca"]}, failing
+        assert failing == {
+            "mi01": ["roce"],
+            "mi02": ["nvlink"],
+            "npu01": ["hca"],
+            "npu02": ["aer"],
+        }, failing
+        why = {n: {f["check"]: f["message"] for f in fs} for n, fs in chk["failing"].items()}
+        assert "pause frames on priority 0" in why["mi01"]["roce"]
+        assert why["npu02"]["aer"].startswith("NPU5 ")
         _, acc = _on_lab(build, "accept", "run", "--suite", "quick", "-o", "json", ok=(8,))
     finally:
         lab_clear(CLUSTER)
