@@ -115,7 +115,11 @@ def rails_of(hw: dict[str, Any]) -> int:
 def apply_vendor_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
     """How a fault shows on an AMD or Ascend node (after the common part, in place)."""
     kind, vendor = fault["kind"], hw.get("vendor", "nvidia")
-    gpu = hw["gpus"][fault.get("gpu") or 0] if hw["gpus"] else None
+    if vendor == "nvidia":
+        return
+    # (a fault that took a GPU away has renumbered the rest: index what is left)
+    index = fault.get("gpu") or 0
+    gpu = hw["gpus"][index] if index < len(hw["gpus"]) else None
     port = None
     if hw.get("npu_ports"):
         port = hw["npu_ports"][fault.get("rail") or 0]
