@@ -4,7 +4,8 @@ Per NIC: the line rate; GPUDirect `ib_write_bw` must reach `gdr_min_fraction` of
 Collectives (busbw, GB/s): across nodes all_reduce/all_gather/reduce_scatter can reach the
 node's aggregate NIC bandwidth (rails x line rate / 8), alltoall only one NIC's (NCCL cannot
 aggregate NICs for it), sendrecv half the aggregate (each rank sends and receives on the same
-ports); inside one node NVLink bounds them (per-GPU NVLink bandwidth / 2, one direction). A
+ports); inside one node the scale-up interconnect bounds them (per-GPU NVLink, xGMI or HCCS
+bandwidth / 2, one direction). A
 measurement passes at `nccl_min_fraction` of that (NVSwitch or direct-connect NVLink alike:
 the per-GPU figure bounds it). The fleet rule is separate: a unit more than
 `fleet_tolerance_pct` below the median of its peers fails. A GPU profile without NVLink
@@ -12,11 +13,15 @@ figures gets measurements and no verdict for the intra-node test.
 
 Each node group (the nodes of one profile) has its own numbers; a test over nodes of several
 groups is held against the weaker side (the lowest bound among its groups), and says which.
+The scale-up bound is the vendor's interconnect (NVLink, xGMI, HCCS) and the collective
+library its own (NCCL, RCCL, HCCL): hccl_test has no send/receive test, so an Ascend domain
+runs the other four. Nodes meet in a collective only inside their collective domain (one
+fabric, one vendor): no test spans two.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,6 +30,13 @@ if TYPE_CHECKING:
     from aictl.topology.model import Topology
 
 COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "alltoall", "sendrecv")
+# what each vendor's benchmark measures (hccl_test: no send/receive benchmark is run)
+_COLLECTIVES_OF = {"huawei": COLLECTIVES[:4]}
+
+
+def collectives_of(vendor: str) -> tuple[str, ...]:
+    """The collectives a vendor's benchmark runs over a domain, in report order."""
+    return _COLLECTIVES_OF.get(vendor, COLLECTIVES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +47,15 @@ class GroupExpectation:
     link_gbps: int
     rails: int
     gpus_per_node: int
-    nvlink_gbytes: float | None
+    # the scale-up interconnect's per-accelerator figure (both directions), GB/s
+    scale_up_gbytes: float | None
+    vendor: str = "nvidia"
+    scale_up: str = "nvswitch"
 
     def busbw_peak(self, collective: str, nodes: int) -> float | None:
         """The busbw (GB/s) these nodes can reach for `collective` over `nodes` nodes."""
         if nodes <= 1:
-            return self.nvlink_gbytes / 2 if self.nvlink_gbytes else None
+            return self.scale_up_gbytes / 2 if self.scale_up_gbytes else None
         aggregate = self.rails * self.link_gbps / 8
         if collective == "alltoall":
             return self.link_gbps / 8
@@ -60,6 +75,18 @@ class Expectations:
     fleet_tolerance: float
     reference_bytes: int
     allreduce_override: float | None
+    # each node's collective domain (one fabric, one vendor); empty in plans written before
+    node_domain: dict[str, str] = field(default_factory=dict)
+
+    def domain_of(self, host: str) -> str:
+        return self.node_domain.get(host, "")
+
+    @property
+    def several_domains(self) -> bool:
+        return len(set(self.node_domain.values())) > 1
+
+    def vendor_of(self, host: str) -> str:
+        return self.group_of(host).vendor
 
     def group_of(self, host: str) -> GroupExpectation:
         return self.groups[self.node_group[host]]
@@ -122,41 +149,30 @@ class Expectations:
                     "link_gbps": g.link_gbps,
                     "rails": g.rails,
                     "gpus_per_node": g.gpus_per_node,
-                    "nvlink_gbytes": g.nvlink_gbytes,
+                    "vendor": g.vendor,
+                    "scale_up": g.scale_up,
+                    "scale_up_gbytes": g.scale_up_gbytes,
                     "gdr_min_gbps": round(g.link_gbps * self.gdr_min_fraction, 3),
                     "nodes": sum(1 for v in self.node_group.values() if v == name),
                 }
                 for name, g in sorted(self.groups.items())
             },
             "node_group": dict(self.node_group),
+            "node_domain": dict(self.node_domain),
         }
 
     @classmethod
     def read(cls, d: dict[str, Any], hosts: Iterable[str] = ()) -> Expectations:
         """From plan.json; a plan written before node groups (one flat set of numbers) reads
-        as one group holding `hosts`."""
+        as one group holding `hosts`, one written before vendors as NVIDIA's (its scale-up
+        figure under `nvlink_gbytes`)."""
         if "groups" not in d:
-            one = GroupExpectation(
-                "all",
-                int(d["link_gbps"]),
-                int(d["rails"]),
-                int(d["gpus_per_node"]),
-                d.get("nvlink_gbytes"),
-            )
+            one = _group("all", d)
             d = {**d, "groups": {}, "node_group": dict.fromkeys(hosts, "all")}
             legacy = {"all": one}
         else:
             legacy = {}
-        groups = legacy or {
-            name: GroupExpectation(
-                name,
-                int(g["link_gbps"]),
-                int(g["rails"]),
-                int(g["gpus_per_node"]),
-                g.get("nvlink_gbytes"),
-            )
-            for name, g in (d.get("groups") or {}).items()
-        }
+        groups = legacy or {name: _group(name, g) for name, g in (d.get("groups") or {}).items()}
         return cls(
             groups=groups,
             node_group=dict(d.get("node_group") or {}),
@@ -165,7 +181,21 @@ class Expectations:
             fleet_tolerance=float(d["fleet_tolerance"]),
             reference_bytes=int(d["reference_bytes"]),
             allreduce_override=d.get("allreduce_override"),
+            node_domain=dict(d.get("node_domain") or {}),
         )
+
+
+def _group(name: str, g: dict[str, Any]) -> GroupExpectation:
+    gbytes = g.get("scale_up_gbytes", g.get("nvlink_gbytes"))
+    return GroupExpectation(
+        name,
+        int(g["link_gbps"]),
+        int(g["rails"]),
+        int(g["gpus_per_node"]),
+        None if gbytes is None else float(gbytes),
+        str(g.get("vendor") or "nvidia"),
+        str(g.get("scale_up") or "nvswitch"),
+    )
 
 
 def expectations(topo: Topology) -> Expectations:
@@ -177,10 +207,12 @@ def expectations(topo: Topology) -> Expectations:
         prof = topo.profiles[name]
         groups[name] = GroupExpectation(
             group=name,
-            link_gbps=min(spec.compute_fabric.link_gbps, prof.nic_gbps),
+            link_gbps=min(spec.fabrics()[prof.fabric].link_gbps, prof.nic_gbps),
             rails=len(prof.rails),
             gpus_per_node=prof.gpu.count,
-            nvlink_gbytes=prof.gpu.nvlink_gbytes,
+            scale_up_gbytes=prof.gpu.scale_up_gbytes,
+            vendor=prof.gpu.vendor,
+            scale_up=prof.gpu.scale_up,
         )
     return Expectations(
         groups=groups,
@@ -190,4 +222,5 @@ def expectations(topo: Topology) -> Expectations:
         fleet_tolerance=acc.fleet_tolerance_pct / 100,
         reference_bytes=acc.nccl_reference_bytes,
         allreduce_override=acc.allreduce_min_busbw_gbytes,
+        node_domain={n.name: topo.domain_of(n) for n in topo.nodes},
     )

@@ -4,7 +4,8 @@ A pairwise measurement is low when it is below the absolute threshold or more th
 tolerance below the median of its family (the same test, the same rail, the same node groups
 at its ends); the MAD is reported beside it. Both ends of a low pair are suspects. The
 confirmation round pairs each suspect with a node that had no low result (one of its own node
-group when there is one, a different one for each suspect, so the round is disjoint) and
+group when there is one, always of its collective domain, a different one for each suspect,
+so the round is disjoint) and
 repeats the low tests: a suspect that is low again is named, with its rail; when neither end
 of a low pair is low with good partners, the path between them (their leaves) is named
 instead. One slow NIC among N nodes is named after two rounds.
@@ -45,7 +46,7 @@ def family(result: UnitResult, expect: Expectations) -> Family:
 
 def floor(result: UnitResult, expect: Expectations) -> float | None:
     """The absolute floor a result of this kind and these hosts must reach."""
-    if result.kind is Kind.GDR:
+    if result.kind in (Kind.GDR, Kind.HOST):
         return expect.gdr_min_gbps(result.hosts)
     return expect.busbw_min(result.collective or "all_reduce", result.hosts)
 
@@ -80,8 +81,15 @@ def is_low(value: float | None, median: float, tolerance: float, floor_: float |
 
 
 def pairwise(results: list[UnitResult]) -> list[UnitResult]:
-    """The pairwise results that measured something or failed (not skipped or lost)."""
-    return [r for r in results if r.stage is Stage.PAIR and r.status in (Status.OK, Status.FAIL)]
+    """The pairwise bandwidth results that measured something or failed (not skipped or
+    lost; an NPU ping measures no bandwidth and is judged on its own)."""
+    return [
+        r
+        for r in results
+        if r.stage is Stage.PAIR
+        and r.status in (Status.OK, Status.FAIL)
+        and r.kind not in (Kind.PORT, Kind.PING)
+    ]
 
 
 def reference(results: list[UnitResult], expect: Expectations) -> dict[Family, float]:
@@ -152,19 +160,23 @@ def confirmation_pairs(
     involved = set(tests) | bad_hosts
     good = [h for h in sorted(all_hosts, key=natural_key) if h not in involved]
     by_group: dict[str, list[str]] = defaultdict(list)
+    by_domain: dict[str, list[str]] = defaultdict(list)
     for h in good:
         by_group[expect.node_group[h]].append(h)
+        by_domain[expect.domain_of(h)].append(h)
     used: dict[str, int] = defaultdict(int)
     out = []
     for i, s in enumerate(sorted(tests, key=natural_key)):
-        if not good:
-            break
+        # a partner of the suspect's own collective domain: no test spans two
+        near = by_domain.get(expect.domain_of(s)) or []
+        if not near:
+            continue
         own = by_group.get(expect.node_group[s]) or []
         if own:
             partner = own[used[expect.node_group[s]] % len(own)]
             used[expect.node_group[s]] += 1
         else:
-            partner = good[i % len(good)]
+            partner = near[i % len(near)]
         for fam in sorted(tests[s], key=lambda f: (f.rail is None, f.rail or 0, f.kind)):
             out.append(Confirmation(s, partner, fam))
     return out
@@ -190,7 +202,10 @@ def verdicts(
         med = reference.get(fam, 0.0)
         key = (suspect_host, c.rail)
         if is_low(c.value, med, tol, floor(c, expect)):
-            what = "GPUDirect ib_write_bw" if c.kind is Kind.GDR else "2-node all_reduce busbw"
+            what = {
+                Kind.GDR: "GPUDirect ib_write_bw",
+                Kind.HOST: "ib_write_bw from host memory",
+            }.get(c.kind, "2-node all_reduce busbw")
             got = "failed" if c.value is None else f"{c.value:.1f} {c.unit}"
             named[key] = Suspect(
                 SuspectKind.PAIR_CONFIRMED,

@@ -31,12 +31,18 @@ class Stage(StrEnum):
 class Kind(StrEnum):
     """What a unit measures."""
 
-    GDR = "gdr"  # ib_write_bw from GPU memory (GPUDirect RDMA)
+    GDR = "gdr"  # ib_write_bw from GPU memory (GPUDirect RDMA: --use_cuda, --use_rocm)
     HOST = "host"  # ib_write_bw from host memory
-    NCCL = "nccl"  # an nccl-tests collective
+    NCCL = "nccl"  # a collective benchmark: nccl-tests, rccl-tests or hccl_test
+    # Ascend NPU ports have no perftest: hccn_tool says a port's link and health (PORT),
+    # and an NPU pings its peer over the rail (PING); neither measures a bandwidth
+    PORT = "port"
+    PING = "ping"
 
     @property
     def unit(self) -> str:
+        if self in (Kind.PORT, Kind.PING):
+            return ""
         return "GB/s" if self is Kind.NCCL else "Gb/s"
 
 
@@ -54,9 +60,12 @@ class Unit:
     collective: str = ""
     sizes: tuple[int, int, int] = (0, 0, 2)  # min, max, factor
     env: tuple[tuple[str, str], ...] = ()
+    # the collective domain (one fabric, one vendor) of a cluster unit, when the plan has
+    # several: no collective spans two
+    domain: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.id,
             "stage": self.stage.value,
             "kind": self.kind.value,
@@ -68,6 +77,9 @@ class Unit:
             "sizes": list(self.sizes),
             "env": dict(self.env),
         }
+        if self.domain:
+            out["domain"] = self.domain
+        return out
 
     @classmethod
     def read(cls, d: dict[str, Any]) -> Unit:
@@ -83,6 +95,7 @@ class Unit:
             str(d.get("collective") or ""),
             (int(sizes[0]), int(sizes[1]), int(sizes[2])),
             tuple(sorted((str(k), str(v)) for k, v in (d.get("env") or {}).items())),
+            str(d.get("domain") or ""),
         )
 
     def without(self, hosts: set[str]) -> Unit:
@@ -225,7 +238,8 @@ class SuspectKind(StrEnum):
     UNREACHABLE = "unreachable"
     GDR_UNAVAILABLE = "gdr-unavailable"  # GPUDirect did not run at all
     GDR_LOW = "gdr-low"
-    NODE_NCCL = "node-nccl"  # inside one node (NVLink)
+    NODE_NCCL = "node-nccl"  # inside one node (NVLink, xGMI, HCCS)
+    PORT_DOWN = "port-down"  # an NPU's own port: link or health (hccn_tool)
     PAIR_CONFIRMED = "pair-confirmed"  # low again with a known-good partner
     PAIR_UNCONFIRMED = "pair-unconfirmed"  # low, no known-good partner to confirm with
     LINK = "link"  # both ends fine elsewhere: the path between them
@@ -335,15 +349,21 @@ class Judgement:
     suspects: tuple[Suspect, ...]
     missing_units: tuple[str, ...] = ()
     low_pairs: tuple[str, ...] = ()
+    # each collective domain's own verdict when a run has several (the cluster's is their
+    # conjunction): name -> verdict, vendor, node groups, nodes, what failed there
+    domains: tuple[DomainVerdict, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "verdict": self.verdict.value,
             "criteria": [c.as_json() for c in self.criteria],
             "suspects": [s.as_json() for s in self.suspects],
             "missing_units": list(self.missing_units),
             "low_pairs": list(self.low_pairs),
         }
+        if self.domains:
+            out["domains"] = [d.as_json() for d in self.domains]
+        return out
 
     @classmethod
     def read(cls, d: dict[str, Any]) -> Judgement:
@@ -353,6 +373,44 @@ class Judgement:
             tuple(Suspect.read(s) for s in d.get("suspects") or ()),
             tuple(d.get("missing_units") or ()),
             tuple(d.get("low_pairs") or ()),
+            tuple(DomainVerdict.read(x) for x in d.get("domains") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DomainVerdict:
+    """One collective domain's verdict: its vendor, node groups and nodes, and why it failed
+    (criteria that failed on its units, nodes of it named)."""
+
+    name: str
+    vendor: str
+    groups: tuple[str, ...]
+    nodes: int
+    verdict: Verdict
+    failed: tuple[str, ...] = ()
+    named: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vendor": self.vendor,
+            "groups": list(self.groups),
+            "nodes": self.nodes,
+            "verdict": self.verdict.value,
+            "failed": list(self.failed),
+            "named": list(self.named),
+        }
+
+    @classmethod
+    def read(cls, d: dict[str, Any]) -> DomainVerdict:
+        return cls(
+            str(d["name"]),
+            str(d.get("vendor", "")),
+            tuple(d.get("groups") or ()),
+            int(d.get("nodes", 0)),
+            Verdict(d.get("verdict", "incomplete")),
+            tuple(d.get("failed") or ()),
+            tuple(d.get("named") or ()),
         )
 
 

@@ -20,9 +20,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aictl.accept import launch, localize
+from aictl.accept import plan as planmod
 from aictl.accept.model import Kind, SizePoint, Stage, Unit, UnitResult
 from aictl.errors import InterruptedRunError
 from aictl.events import Progress, emit
+from aictl.facts.ascend import parse_hccn
+from aictl.facts.hccl import parse_hccl_test
 from aictl.facts.model import Failure, FailureKind
 from aictl.facts.nccl import parse_nccl
 from aictl.facts.perftest import parse_perftest
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
     from aictl.accept.expect import Expectations
     from aictl.accept.store import RunStore
+    from aictl.facts.ascend import NpuPort
     from aictl.remote import HostResult, Target
     from aictl.remote.executor import Executor
     from aictl.topology.model import Topology
@@ -200,34 +204,113 @@ def _nccl_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
         rc, raw = res.rc, res.stdout + res.stderr
     hi = unit.sizes[1]
     expect = ctx.expect.busbw_min(unit.collective, unit.hosts)
-    parsed = parse_nccl(raw, collective=unit.collective)
-    value = parsed.at(hi)
-    if value is None:
-        value = parsed.peak_busbw_gbps
-    fail = parsed.failure
+    rows, value, fail, simulated = _collective(ctx, unit, raw)
     if fail is None and rc == 124:
         fail = Failure(FailureKind.TIMEOUT, f"killed after {ctx.timeout} s")
     elif fail is None and rc not in (0, None):
         fail = Failure(
-            FailureKind.LAUNCH if not parsed.rows else FailureKind.TOOL,
+            FailureKind.LAUNCH if not rows else FailureKind.TOOL,
             raw.strip().splitlines()[-1] if raw.strip() else f"exit {rc}",
         )
+    if value is None:
+        value = next((b for sz, b in rows if sz == hi), None)
     return UnitResult.of(
         unit,
         status=Status.FAIL if fail else Status.OK,
         value=value,
         failure=fail,
-        simulated=parsed.simulated,
+        simulated=simulated,
         expected_min=expect,
-        rows=tuple(SizePoint(r.size_bytes, r.busbw_gbps or 0.0) for r in parsed.rows),
+        rows=tuple(SizePoint(sz, b) for sz, b in rows),
     ), raw
+
+
+def _collective(
+    ctx: Context, unit: Unit, raw: str
+) -> tuple[list[tuple[int, float]], float | None, Failure | None, bool]:
+    """(size, busbw) rows, the value at the reference size (else the peak), the failure and
+    whether the output was simulated: nccl-tests and rccl-tests print busbw; hccl_test prints
+    algbw, from which busbw is derived with the collective's factor over its ranks."""
+    hi = unit.sizes[1]
+    if launch.hccl(ctx.topo, unit):
+        ranks = sum(launch.gpu_counts(ctx.topo, unit))
+        h = parse_hccl_test(raw, collective=unit.collective)
+        rows = [(sz, round(b, 3)) for sz, b in h.busbw(ranks, unit.collective)]
+        at = next((b for sz, b in rows if sz == hi), None)
+        peak = max((b for _s, b in rows), default=None)
+        return rows, at if at is not None else peak, h.failure, h.simulated
+    parsed = parse_nccl(raw, collective=unit.collective)
+    value = parsed.at(hi)
+    if value is None:
+        value = parsed.peak_busbw_gbps
+    rows = [(r.size_bytes, r.busbw_gbps or 0.0) for r in parsed.rows]
+    return rows, value, parsed.failure, parsed.simulated
+
+
+def _port_unit(ctx: Context, unit: Unit) -> tuple[UnitResult, str]:
+    """An NPU port's own state (PORT) or its ping to the peer NPU over the rail (PING)."""
+    assert unit.rail is not None
+    if unit.kind is Kind.PORT:
+        host, cmd = unit.hosts[0], launch.npu_port(unit, ctx.timeout)
+    else:
+        host, cmd = launch.npu_ping(ctx.topo, unit, ctx.timeout)
+    res = _ssh(ctx, host, cmd)
+    if _lost(res):
+        return _unreachable(unit, res), ""
+    raw = res.stdout + res.stderr
+    parsed = parse_hccn(raw)
+    port = parsed.ports.get(unit.rail)
+    fail = parsed.failure
+    if fail is None and port is None:
+        fail = Failure(FailureKind.TOOL, f"hccn_tool said nothing of NPU {unit.rail}", host)
+    elif fail is None and port is not None:
+        fail = _port_failure(unit, port, host)
+    if fail is None and res.rc == 124:
+        fail = Failure(FailureKind.TIMEOUT, f"killed after {ctx.timeout} s", host)
+    elif fail is None and res.rc not in (0, None):
+        fail = Failure(FailureKind.TOOL, f"hccn_tool exit {res.rc}", host)
+    return UnitResult.of(
+        unit,
+        status=Status.FAIL if fail else Status.OK,
+        failure=fail,
+        simulated=parsed.simulated,
+    ), raw
+
+
+def _port_failure(unit: Unit, port: NpuPort, host: str) -> Failure | None:
+    """What is wrong with an NPU port, from hccn_tool's answers (None: nothing)."""
+    npu = f"NPU {unit.rail}"
+    if unit.kind is Kind.PING:
+        if port.ping_sent is None:
+            return Failure(FailureKind.TOOL, f"{npu}: no ping statistics", host)
+        if port.ping_received != port.ping_sent:
+            peer = unit.hosts[-1]
+            return Failure(
+                FailureKind.NETWORK,
+                f"{npu} ping to {peer} NPU {unit.rail}: {port.ping_received or 0} of "
+                f"{port.ping_sent} answered",
+                host,
+            )
+        return None
+    if port.link != "UP":
+        return Failure(FailureKind.NETWORK, f"{npu} link {port.link or 'unknown'}", host)
+    if port.health != "Success":
+        return Failure(FailureKind.NETWORK, f"{npu} net health {port.health or 'unknown'}", host)
+    if port.ipaddr is None:
+        return Failure(FailureKind.SYSTEM, f"{npu} has no address (hccn.conf)", host)
+    return None
 
 
 def run_unit(ctx: Context, unit: Unit, **extra: Any) -> UnitResult:
     """Run one unit, save its raw output and result; never raises for a failing test."""
     start = time.monotonic()
     try:
-        result, raw = _nccl_unit(ctx, unit) if unit.kind is Kind.NCCL else _perf_unit(ctx, unit)
+        if unit.kind is Kind.NCCL:
+            result, raw = _nccl_unit(ctx, unit)
+        elif unit.kind in (Kind.PORT, Kind.PING):
+            result, raw = _port_unit(ctx, unit)
+        else:
+            result, raw = _perf_unit(ctx, unit)
     except (OSError, subprocess.SubprocessError) as exc:
         result, raw = (
             UnitResult.of(unit, status=Status.ERROR, failure=Failure(FailureKind.LAUNCH, str(exc))),
@@ -360,17 +443,17 @@ def confirm_units(
     for c in localize.confirmation_pairs(low, hosts, dead, ctx.expect):
         gs = gpu_for_rail.get(c.suspect) or ctx.topo.profile(c.suspect).spec_gpu_for_rail()
         gp = gpu_for_rail.get(c.partner) or ctx.topo.profile(c.partner).spec_gpu_for_rail()
-        if c.family.kind is Kind.GDR and c.family.rail is not None:
+        if c.family.kind in (Kind.GDR, Kind.HOST) and c.family.rail is not None:
             rail = c.family.rail
             units.append(
                 Unit(
-                    f"confirm/{c.suspect}-{c.partner}/gdr/r{rail}",
+                    f"confirm/{c.suspect}-{c.partner}/{c.family.kind.value}/r{rail}",
                     Stage.CONFIRM,
-                    Kind.GDR,
+                    c.family.kind,
                     (c.suspect, c.partner),
                     round=rnd,
                     rail=rail,
-                    gpus=(gs[rail], gp[rail]),
+                    gpus=(gs[rail], gp[rail]) if c.family.kind is Kind.GDR else (),
                 )
             )
         else:
@@ -383,7 +466,7 @@ def confirm_units(
                     round=rnd,
                     collective="all_reduce",
                     sizes=(ref, ref, 2),
-                    env=(("NCCL_ALGO", "Ring"),),
+                    env=planmod.ring_env(ctx.topo, c.suspect),
                 )
             )
     return units

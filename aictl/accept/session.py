@@ -38,7 +38,13 @@ def gpu_for_rail(
     index. Falls back to the spec's pairing (and says so) when topo -m cannot be read."""
     out: dict[str, tuple[int, ...]] = {}
     notes: dict[str, str] = {}
-    for res in executor.run_all(hosts, "nvidia-smi topo -m"):
+    nvidia = [t for t in hosts if topo.profile(t.name).gpu.vendor == "nvidia"]
+    for t in hosts:
+        if t not in nvidia:
+            # amd-smi and npu-smi name no NIC nearest a GPU by RDMA device: the spec's
+            # pairing (preflight checks the NUMA side of it)
+            out[t.name] = topo.profile(t.name).spec_gpu_for_rail()
+    for res in executor.run_all(nvidia, "nvidia-smi topo -m") if nvidia else ():
         prof = topo.profile(res.host)
         spec_pair = prof.spec_gpu_for_rail()
         if not res.ok:
@@ -64,7 +70,10 @@ def gpu_for_rail(
 
 
 def leaf_map(topo: Topology) -> dict[tuple[str, int], str]:
-    return {(n.name, r): n.leaf_ports[r][0] for n in topo.nodes for r in range(topo.rails)}
+    """(node, rail) -> its plane-0 leaf, over each node's own fabric."""
+    return {
+        (n.name, r): n.leaf_ports[r][0] for n in topo.nodes for r in range(topo.fabric_of(n).rails)
+    }
 
 
 def start(

@@ -3,7 +3,9 @@ adding its criteria and the suspects it finds (node and rail, or the link), then
 that fold the suspects into what an operator should look at first.
 
 Every node is judged by its own node group's numbers; a test over several groups by the
-weaker side, which its criterion says.
+weaker side, which its criterion says. A cluster of several collective domains (fabrics or
+vendors: no collective spans two) gets each domain's collectives as criteria of their own and
+a verdict per domain; the cluster's verdict is their conjunction.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from aictl.accept import localize
-from aictl.accept.expect import COLLECTIVES
 from aictl.accept.model import (
     Criterion,
+    DomainVerdict,
     Judgement,
     Kind,
     Measure,
@@ -26,6 +28,7 @@ from aictl.accept.model import (
 )
 from aictl.natsort import natural_key
 from aictl.status import Status
+from aictl.topology.vendors import vendor
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -64,9 +67,18 @@ class Evidence:
     def of(self, stage: Stage, kind: Kind) -> list[UnitResult]:
         return [r for r in self.results if r.stage is stage and r.kind is kind]
 
-    def per_group(self, key: str, value: Callable[[str], float | None]) -> Measure:
-        """`{key: v}` for one group, `{key (group): v, ...}` for several."""
+    def per_group(
+        self,
+        key: str,
+        value: Callable[[str], float | None],
+        units: Iterable[UnitResult] | None = None,
+    ) -> Measure:
+        """`{key: v}` for one group, `{key (group): v, ...}` for several (the groups of
+        `units` when given: a test some vendors do not run has no floor for them)."""
         groups = sorted(self.expect.groups)
+        if units is not None:
+            ran = {g for r in units for g in self.expect.groups_of(r.hosts)}
+            groups = [g for g in groups if g in ran] or groups
         if len(groups) == 1:
             return {key: value(groups[0])}
         return {f"{key} ({g})": value(g) for g in groups}
@@ -105,11 +117,11 @@ def gdr_per_rail(ev: Evidence) -> list[Criterion]:
         if r.value is None:
             bad.append(r.id)
             msg = r.failure.message if r.failure else "failed"
+            hint = vendor(ev.expect.vendor_of(h)).gdr_hint
             ev.name(
                 Suspect(
                     SuspectKind.GDR_UNAVAILABLE,
-                    f"GPUDirect RDMA unavailable on {h} rail {rail}: {msg} "
-                    "(is nvidia-peermem loaded?)",
+                    f"GPUDirect RDMA unavailable on {h} rail {rail}: {msg} ({hint})",
                     node=h,
                     rail=rail,
                     measured=Kind.GDR,
@@ -137,7 +149,7 @@ def gdr_per_rail(ev: Evidence) -> list[Criterion]:
             "GPUDirect ib_write_bw per node and rail, GPU nearest the NIC (loopback)",
             _status(not bad if units else None),
             {"min": min(values, default=None), "units": len(units)},
-            ev.per_group("min_gbps", lambda g: ev.expect.gdr_min_gbps([ev.one_of(g)])),
+            ev.per_group("min_gbps", lambda g: ev.expect.gdr_min_gbps([ev.one_of(g)]), units),
             failing=tuple(bad),
         )
     ]
@@ -184,10 +196,11 @@ def nccl_single_node(ev: Evidence) -> list[Criterion]:
             )
         elif floor is not None and r.value < floor:
             bad.append(r.id)
+            label = vendor(ev.expect.vendor_of(h)).scale_up_label
             ev.name(
                 Suspect(
                     SuspectKind.NODE_NCCL,
-                    f"single-node all_reduce busbw {r.value:.1f} GB/s < {floor:g} GB/s (NVLink)",
+                    f"single-node all_reduce busbw {r.value:.1f} GB/s < {floor:g} GB/s ({label})",
                     node=h,
                     measured=Kind.NCCL,
                 )
@@ -214,13 +227,14 @@ def nccl_single_node(ev: Evidence) -> list[Criterion]:
     judged = units and all(f is not None for f in floors.values())
     ok: bool | None = (not bad) if judged else (None if not bad else False)
     values = [r.value for r in units if r.value]
+    labels = sorted({vendor(g.vendor).scale_up_label for g in ev.expect.groups.values()})
     return [
         Criterion(
             "nccl_single_node",
-            "all_reduce inside each node (NVLink)",
+            f"all_reduce inside each node ({', '.join(labels)})",
             _status(ok),
             {"min": min(values, default=None)},
-            ev.per_group("min_busbw", lambda g: floors[g]),
+            ev.per_group("min_busbw", lambda g: floors[g], units),
             failing=tuple(sorted(set(bad))),
         )
     ]
@@ -240,24 +254,26 @@ def pairwise_tests(ev: Evidence) -> list[Criterion]:
             ev.suspects[(s.where, s.rail)] = s
         else:
             ev.name(s)
-    if ev.low and not confirm:
-        # no confirmation possible (no known-good node): name the low pairs
-        for why in ev.low.values():
-            for h in why.hosts:
-                ev.name(
-                    Suspect(
-                        SuspectKind.PAIR_UNCONFIRMED,
-                        f"low in a pairwise test ({why.value:.1f} vs median {why.median:.1f}); "
-                        "not confirmed: no known-good partner",
-                        node=h,
-                        rail=why.rail,
-                        measured=why.family.kind,
-                    )
+    confirmed = {c.hosts[0] for c in confirm}
+    for why in ev.low.values():
+        if confirmed & set(why.hosts) or _explained(ev, why):
+            continue
+        # no confirmation possible (no known-good node of its domain): name the low pair
+        got = "failed" if why.failed else f"{why.value:.1f} vs median {why.median:.1f}"
+        for h in why.hosts:
+            ev.name(
+                Suspect(
+                    SuspectKind.PAIR_UNCONFIRMED,
+                    f"low in a pairwise test ({got}); not confirmed: no known-good partner",
+                    node=h,
+                    rail=why.rail,
+                    measured=why.family.kind,
                 )
+            )
     out = []
     for kind, what in (
         (Kind.GDR, "GPUDirect ib_write_bw between node pairs, per rail"),
-        (Kind.NCCL, "2-node all_reduce (Ring), node pairs"),
+        (Kind.NCCL, "2-node all_reduce (Ring with NCCL and RCCL), node pairs"),
     ):
         fam = [r for r in pairs if r.kind is kind]
         lows = sorted(uid for uid, why in ev.low.items() if why.family.kind is kind)
@@ -285,31 +301,161 @@ def pairwise_tests(ev: Evidence) -> list[Criterion]:
     return out
 
 
+def _explained(ev: Evidence, why: localize.Low) -> bool:
+    """A low pair one of whose ends its own node tests already named (on the pair's rail, or
+    on any rail for a rail-less test): that end explains it, and says so in its evidence."""
+    for h in why.hosts:
+        keys = [
+            k
+            for k, s in ev.suspects.items()
+            if s.node == h and (why.rail is None or k[1] == why.rail)
+        ]
+        if keys:
+            got = "failed" if why.failed else f"{why.value:.1f} vs median {why.median:.1f}"
+            s = ev.suspects[keys[0]]
+            ev.suspects[keys[0]] = replace(
+                s, evidence=(*s.evidence, f"its pair test {why.id} is low too ({got})")
+            )
+            return True
+    return False
+
+
 def cluster_collectives(ev: Evidence) -> list[Criterion]:
-    """Each collective over the whole cluster at the reference size."""
+    """Each collective over the whole cluster at the reference size: one set per collective
+    domain when there are several (named `cluster_<domain>_<collective>`)."""
     out = []
     ref = ev.expect.reference_bytes
-    for c in COLLECTIVES:
-        cr = ev.by_id.get(f"cluster/{c}")
+    for u in ev.plan.units:
+        if u.stage is not Stage.CLUSTER:
+            continue
+        cr = ev.by_id.get(u.id)
         if cr is None:
             continue
+        c = u.collective
         n = len(cr.hosts)
         floor = ev.expect.busbw_min(c, cr.hosts)
         ok: bool | None = None if floor is None else (cr.value is not None and cr.value >= floor)
         if cr.value is None and cr.status is not Status.SKIP:
             ok = False
+        where = ""
+        if u.domain:
+            info = vendor(ev.expect.vendor_of(u.hosts[0]))
+            where = f" of {u.domain} ({info.label}, {info.benchmark})"
         out.append(
             Criterion(
-                f"cluster_{c}",
-                f"{c} over {n} nodes at {_bytes(ref)}",
+                f"cluster_{u.domain}_{c}" if u.domain else f"cluster_{c}",
+                f"{c} over {n} nodes{where} at {_bytes(ref)}",
                 _status(ok),
                 {"busbw": cr.value, "status": cr.status.value},
                 {"min_busbw": floor, "peak_busbw": ev.expect.busbw_peak(c, cr.hosts)},
                 failure=cr.failure,
+                failing=() if ok is not False else (u.id,),
                 note=ev.expect.weaker_side(cr.hosts, c),
             )
         )
     return out
+
+
+def npu_ports(ev: Evidence) -> list[Criterion]:
+    """Ascend NPU ports (no perftest reaches them): each port's link, health and address
+    (hccn_tool), then each pair's NPU-to-NPU ping per rail. A port that is down is named with
+    its rail; a ping lost between two ports that are fine names the path between them."""
+    ports = [r for r in ev.of(Stage.NODE, Kind.PORT) if r.status is not Status.SKIP]
+    pings = [r for r in ev.of(Stage.PAIR, Kind.PING) if r.status is not Status.SKIP]
+    if not ports and not pings:
+        return []
+    down: set[tuple[str, int | None]] = set()
+    bad_ports = []
+    for r in sorted(ports, key=lambda r: (natural_key(r.hosts[0]), r.rail or 0)):
+        if r.status is Status.OK:
+            continue
+        bad_ports.append(r.id)
+        down.add((r.hosts[0], r.rail))
+        msg = r.failure.message if r.failure else "failed"
+        ev.name(
+            Suspect(
+                SuspectKind.PORT_DOWN,
+                f"NPU port on rail {r.rail}: {msg} (hccn_tool; check its cable and /etc/hccn.conf)",
+                node=r.hosts[0],
+                rail=r.rail,
+                measured=Kind.PORT,
+            )
+        )
+    bad_pings = []
+    for r in sorted(pings, key=lambda r: (natural_key(r.id), r.rail or 0)):
+        if r.status is Status.OK:
+            continue
+        bad_pings.append(r.id)
+        a, b = r.hosts
+        if (a, r.rail) in down or (b, r.rail) in down:
+            continue  # the port that is down says why
+        rail = r.rail if r.rail is not None else 0
+        la, lb = ev.leaf_of.get((a, rail), "?"), ev.leaf_of.get((b, rail), "?")
+        link = f"{la} <-> {lb}" if la != lb else la
+        msg = r.failure.message if r.failure else "failed"
+        ev.suspects[(f"{a}-{b}", r.rail)] = Suspect(
+            SuspectKind.LINK,
+            f"{msg}, both ports up: check the addresses (hccn.conf) and the path {link}",
+            link=link,
+            rail=r.rail,
+            measured=Kind.PING,
+        )
+    return [
+        Criterion(
+            "npu_ports",
+            "Ascend NPU ports: link, health and address per NPU (hccn_tool)",
+            _status((not bad_ports) if ports else None),
+            {"down": len(bad_ports), "units": len(ports)},
+            {"down": 0},
+            failing=tuple(bad_ports),
+        ),
+        Criterion(
+            "pairwise_ping",
+            "NPU-to-NPU ping between node pairs, per rail (hccn_tool)",
+            _status((not bad_pings) if pings else None),
+            {"lost": len(bad_pings), "units": len(pings)},
+            {"lost": 0},
+            failing=tuple(bad_pings),
+        ),
+    ]
+
+
+def host_memory_per_rail(ev: Evidence) -> list[Criterion]:
+    """Nodes whose accelerators perftest cannot reach (no GPUDirect flag) but whose rails are
+    PCIe RDMA NICs: ib_write_bw from host memory per rail is their NIC test."""
+    gdr_nodes = {r.hosts[0] for r in ev.of(Stage.NODE, Kind.GDR)}
+    units = [
+        r
+        for r in ev.of(Stage.NODE, Kind.HOST)
+        if r.hosts[0] not in gdr_nodes and r.status is not Status.SKIP
+    ]
+    if not units:
+        return []
+    bad = []
+    for r in units:
+        floor = ev.expect.gdr_min_gbps(r.hosts)
+        if r.value is None or r.value < floor:
+            bad.append(r.id)
+            got = "failed" if r.value is None else f"{r.value:.1f} Gb/s < {floor:g} Gb/s"
+            ev.name(
+                Suspect(
+                    SuspectKind.GDR_LOW,
+                    f"ib_write_bw from host memory {got}",
+                    node=r.hosts[0],
+                    rail=r.rail,
+                    measured=Kind.HOST,
+                )
+            )
+    return [
+        Criterion(
+            "host_memory_per_rail",
+            "ib_write_bw from host memory per node and rail (no GPUDirect for these accelerators)",
+            _status(not bad),
+            {"min": min((r.value for r in units if r.value is not None), default=None)},
+            {"min_gbps": min(ev.expect.gdr_min_gbps(r.hosts) for r in units)},
+            failing=tuple(bad),
+        )
+    ]
 
 
 def all_units_ran(ev: Evidence) -> list[Criterion]:
@@ -330,7 +476,9 @@ CRITERIA: tuple[Callable[[Evidence], list[Criterion]], ...] = (
     reachability,
     gdr_per_rail,
     gdr_vs_host_memory,
+    host_memory_per_rail,
     nccl_single_node,
+    npu_ports,
     pairwise_tests,
     cluster_collectives,
     all_units_ran,
@@ -400,6 +548,52 @@ FOLDS: tuple[Callable[[Evidence], None], ...] = (
 )
 
 
+def _domains(
+    ev: Evidence, criteria: list[Criterion], missing: tuple[str, ...]
+) -> tuple[DomainVerdict, ...]:
+    """Each collective domain's verdict (none for a run of one domain): the criteria that
+    failed on its units, the suspects among its nodes and leaves."""
+    exp = ev.expect
+    if not exp.several_domains:
+        return ()
+    leaf_domains: dict[str, set[str]] = {}
+    for (host, _rail), leaf in ev.leaf_of.items():
+        if host in exp.node_domain:
+            leaf_domains.setdefault(leaf, set()).add(exp.domain_of(host))
+    out = []
+    for name in sorted(set(exp.node_domain.values()), key=natural_key):
+        hosts = {h for h in ev.plan.hosts if exp.domain_of(h) == name}
+        if not hosts:
+            continue
+        ids = {u.id for u in ev.plan.all_units() if u.hosts[0] in hosts}
+        failed = tuple(c.name for c in criteria if c.status is Status.FAIL and set(c.failing) & ids)
+        named = []
+        for s in ev.suspects.values():
+            if s.node:
+                ours = s.node in hosts
+            else:
+                ours = any(name in leaf_domains.get(x, ()) for x in s.link.split(" <-> "))
+            if ours:
+                named.append(s.where if s.rail is None else f"{s.where} rail {s.rail}")
+        incomplete = bool(set(missing) & ids)
+        out.append(
+            DomainVerdict(
+                name,
+                vendor(exp.vendor_of(next(iter(hosts)))).label,
+                tuple(sorted({exp.node_group[h] for h in hosts}, key=natural_key)),
+                len(hosts),
+                Verdict.INCOMPLETE
+                if incomplete
+                else Verdict.FAIL
+                if failed or named
+                else Verdict.PASS,
+                failed,
+                tuple(sorted(named, key=natural_key)),
+            )
+        )
+    return tuple(out)
+
+
 def judge(
     plan: RunPlan,
     results: Iterable[UnitResult],
@@ -424,4 +618,5 @@ def judge(
         tuple(sorted(ev.suspects.values(), key=lambda s: (natural_key(s.where), s.rail or 0))),
         missing,
         tuple(sorted(ev.low)),
+        _domains(ev, criteria, missing),
     )

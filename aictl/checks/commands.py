@@ -34,11 +34,13 @@ def script(profile: Profile, facts: list[str], options: Options | None = None) -
     parts = ["export LC_ALL=C"]
     for name in facts:
         # the bond name is a validated netdev name (spec grammar): safe inside the quotes;
-        # the window and the level are integers
+        # the window and the level are integers; {npus}: the node's accelerator indices,
+        # for tools asked one device at a time
         cmd = fact(name).command.format(
             bond=profile.bond.name,
             window=int(opts.window_s),
             dcgm=int(opts.dcgm or 1),
+            npus=" ".join(str(i) for i in range(profile.gpu.count)),
             # rail netdev names are validated netdev names (spec grammar)
             netdevs=" ".join(r.netdev for r in profile.rails),
         )

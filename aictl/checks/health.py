@@ -27,6 +27,8 @@ import re
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from aictl.facts import aer as aer_facts
+from aictl.facts import amd as amd_facts
+from aictl.facts import ascend as ascend_facts
 from aictl.facts import dcgm as dcgm_facts
 from aictl.facts import fmlog, kernel
 from aictl.facts import gpu as gpu_facts
@@ -74,8 +76,15 @@ def _bus(addr: str) -> str:
 
 
 def _gpu_names(f: Facts) -> dict[str, str]:
+    """Accelerators by PCI bus:device, from whichever vendor's inventory the node gathered
+    (nvidia-smi -q, amd-smi, npu-smi info)."""
     smi = f.get("nvidia-smi-q", gpu_facts.SmiQuery)
-    return {_bus(g.bus_id): f"GPU{g.index}" for g in (smi.gpus if smi else ())}
+    out = {_bus(g.bus_id): f"GPU{g.index}" for g in (smi.gpus if smi else ())}
+    amd = f.get("amd-smi", amd_facts.AmdSmiTable)
+    out.update({_bus(g.bdf): f"GPU{g.index}" for g in (amd.gpus if amd else ())})
+    npu = f.get("npu-smi", ascend_facts.NpuSmiInfo)
+    out.update({_bus(c.bus_id): f"NPU{c.npu}" for c in (npu.chips if npu else ()) if c.bus_id})
+    return out
 
 
 # ---- gpu: what the count does not show ---------------------------------------------------

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aictl.checks import commands, rules
+from aictl.facts.amd import AmdSmiTable
+from aictl.facts.ascend import AscendVersions
 from aictl.facts.gpu import SmiQuery
 from aictl.facts.hca import OfedVersion
+from aictl.facts.kunlun import XpuSmi
 from aictl.facts.model import Failure, FailureKind
 from aictl.facts.registry import REGISTRY, fact
 from aictl.natsort import natural_key
@@ -125,6 +128,7 @@ def node_results(topo: Topology, host: HostResult) -> tuple[list[rules.Result], 
     if host.rc is None:
         return rules.unreachable(host.error), rules.NodeFacts({})
     facts = facts_of(host.stdout)
+    facts.planned_rail_ips = topo.node(host.host).rail_ips
     return rules.evaluate(topo.profile(host.host), facts), facts
 
 
@@ -136,16 +140,21 @@ def run(
     progress: Callable[[Progress], None] | None = None,
     options: commands.Options | None = None,
 ) -> PreflightReport:
-    """Preflight on `targets`: one script per node group, all groups' nodes at once (DCGM
-    only when `options.dcgm` asks for a level)."""
+    """Preflight on `targets`: one script per node group, all groups' nodes at once, each
+    group gathering its vendor's facts (DCGM only when `options.dcgm` asks for a level)."""
     options = options or commands.Options()
-    needed = [n for n in rules.needed_facts() if n != "dcgm" or options.dcgm is not None]
     results: list[HostResult] = []
     by_group: dict[str, list[Target]] = {}
     for t in targets:
         by_group.setdefault(topo.node(t.name).profile, []).append(t)
     for group, members in sorted(by_group.items()):
-        script = commands.script(topo.profiles[group], needed, options)
+        prof = topo.profiles[group]
+        needed = [
+            n
+            for n in rules.needed_facts(vendor=prof.gpu.vendor)
+            if n != "dcgm" or options.dcgm is not None
+        ]
+        script = commands.script(prof, needed, options)
         results += executor.run_all(members, script, progress=progress)
     results.sort(key=lambda r: natural_key(r.host))
     rows: dict[str, dict[str, rules.Result]] = {}
@@ -154,12 +163,7 @@ def run(
     for h in results:
         res, facts = node_results(topo, h)
         rows[h.host] = {r.check: r for r in res}
-        smi = facts.get("nvidia-smi-q", SmiQuery)
-        ofed = facts.get("ofed_info", OfedVersion)
-        versions[h.host] = {
-            "driver": (smi.driver if smi else None) or "",
-            "ofed": (ofed.version if ofed else None) or "",
-        }
+        versions[h.host] = stack_versions(topo.profile(h.host).gpu.vendor, facts)
         simulated = simulated or any(f.simulated for f in facts.values())
     rules.fleet(rows, versions)
     return PreflightReport(
@@ -170,6 +174,32 @@ def run(
         groups={h.host: topo.node(h.host).profile for h in results},
         simulated=simulated,
     )
+
+
+def stack_versions(vendor: str, facts: rules.NodeFacts) -> dict[str, str]:
+    """A node's stack as its vendor's tools report it: the driver (NVIDIA driver, amdgpu,
+    Ascend NPU driver), the runtime (CUDA, ROCm, CANN), the Ascend firmware, OFED."""
+    ofed = facts.get("ofed_info", OfedVersion)
+    out = {"vendor": vendor, "ofed": (ofed.version if ofed else None) or ""}
+    if vendor == "amd":
+        amd = facts.get("amd-smi", AmdSmiTable)
+        out.update(driver=(amd.amdgpu_version if amd else None) or "")
+        out.update(rocm=(amd.rocm_version if amd else None) or "")
+    elif vendor == "huawei":
+        v = facts.get("ascend-versions", AscendVersions)
+        out.update(
+            driver=(v.driver if v else None) or "", firmware=(v.firmware if v else None) or ""
+        )
+        out.update(cann=(v.cann if v else None) or "")
+    elif vendor == "kunlunxin":
+        x = facts.get("xpu_smi", XpuSmi)
+        out.update(driver=(x.driver_version if x else None) or "")
+    else:
+        smi = facts.get("nvidia-smi-q", SmiQuery)
+        out.update(
+            driver=(smi.driver if smi else None) or "", cuda=(smi.cuda if smi else None) or ""
+        )
+    return out
 
 
 def save(report: PreflightReport, build: Path) -> Path:

@@ -56,10 +56,12 @@ class Result:
 
 
 class NodeFacts:
-    """A node's parsed facts by name, read with the type the rule expects."""
+    """A node's parsed facts by name, read with the type the rule expects, and what the plan
+    gave the node that a rule compares with (its rail addresses, plane 0 first)."""
 
-    def __init__(self, facts: dict[str, Parsed]) -> None:
+    def __init__(self, facts: dict[str, Parsed], planned_rail_ips: tuple[str, ...] = ()) -> None:
         self.by_name = facts
+        self.planned_rail_ips = planned_rail_ips
 
     def get(self, name: str, kind: type[P]) -> P | None:
         f = self.by_name.get(name)
@@ -300,7 +302,7 @@ def mtu(p: Profile, f: NodeFacts) -> Result:
     ip = _read("mtu", f, "ip-link", host_facts.Links)
     if isinstance(ip, Result):
         return ip
-    want = {r.netdev: p.rail_mtu for r in p.rails}
+    want = {r.netdev: p.rail_mtu for r in p.host_rails}
     want[p.bond.name] = p.bond.mtu
     bad = []
     for name, planned in want.items():
@@ -497,14 +499,20 @@ BY_NAME = {c.name: c for c in CHECKS}
 NAMES = tuple(c.name for c in CHECKS)
 
 
-def needed_facts(checks: tuple[Check, ...] = CHECKS) -> list[str]:
-    """The facts the checks read, each once, in check order."""
-    return list(dict.fromkeys(n for c in checks for n in c.needs))
+def needed_facts(checks: tuple[Check, ...] = CHECKS, vendor: str = "nvidia") -> list[str]:
+    """The facts the checks read on a node of `vendor`, each once, in check order."""
+    from aictl.checks.vendors import check_of
+
+    return list(dict.fromkeys(n for c in checks for n in check_of(c, vendor)[0]))
 
 
 def evaluate(profile: Profile, facts: NodeFacts) -> list[Result]:
-    """Every check's result for a node that answered, in check order."""
-    return [Result("ssh", Status.OK)] + [c.rule(profile, facts) for c in CHECKS if c.rule]
+    """Every check's result for a node that answered, in check order, each with its
+    vendor's rule (aictl/checks/vendors.py)."""
+    from aictl.checks.vendors import check_of
+
+    rules_ = [check_of(c, profile.gpu.vendor)[1] for c in CHECKS if c.rule]
+    return [Result("ssh", Status.OK)] + [rule(profile, facts) for rule in rules_ if rule]
 
 
 def unreachable(why: str) -> list[Result]:
@@ -515,16 +523,22 @@ def unreachable(why: str) -> list[Result]:
 
 
 def fleet(rows: dict[str, dict[str, Result]], versions: dict[str, dict[str, str]]) -> None:
-    """Driver and OFED must match the fleet's majority; outliers fail (in place)."""
-    for check in ("driver", "ofed"):
-        seen = {n: v[check] for n, v in versions.items() if v.get(check)}
-        if len(set(seen.values())) < 2:
-            continue
-        major, _ = Counter(seen.values()).most_common(1)[0]
-        for n, v in seen.items():
-            if v != major:
-                rows[n][check] = _fail(
-                    check,
-                    f"{v}, the fleet runs {major}",
-                    "install the fleet's version (aictl provision)",
-                )
+    """Driver (and firmware) and OFED must match the majority of the nodes of the same
+    vendor (an amdgpu version is no NVIDIA driver's peer); outliers fail (in place)."""
+    for check, key in (("driver", "driver"), ("driver", "firmware"), ("ofed", "ofed")):
+        by_vendor: dict[str, dict[str, str]] = {}
+        for n, have in versions.items():
+            if have.get(key):
+                by_vendor.setdefault(have.get("vendor", "nvidia"), {})[n] = have[key]
+        for seen in by_vendor.values():
+            if len(set(seen.values())) < 2:
+                continue
+            major, _ = Counter(seen.values()).most_common(1)[0]
+            for n, version in seen.items():
+                if version != major:
+                    what = "" if key == check else f"{key} "
+                    rows[n][check] = _fail(
+                        check,
+                        f"{what}{version}, the fleet runs {major}",
+                        "install the fleet's version (aictl provision)",
+                    )

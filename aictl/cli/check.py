@@ -313,7 +313,7 @@ def _local(
 
     me = node or socket.gethostname().split(".")[0]
     nodeprof = local.NodeProfile.load(profile)
-    results = local.check(nodeprof, options)
+    results = local.check(nodeprof, options, name=me)
     bad = [r for r in results if r.status.failed]
     for r in bad:
         ui.say(f"{me} {r.check}: {r.message}" + (f" (fix: {r.fix})" if r.fix else ""))

@@ -15,10 +15,10 @@ from aictl.errors import AictlError, ExitCode
 def validate_line(file: Path) -> str:
     """Validate `file` and return the one-line success message (raises SpecError)."""
     from aictl.spec.loader import load_spec
-    from aictl.spec.rules import hostnames, rail_count
+    from aictl.spec.rules import hostnames, rails_text
 
     s = load_spec(file).spec
-    return f"ok: {file}: cluster {s.name}, {len(hostnames(s))} nodes, {rail_count(s)} rails"
+    return f"ok: {file}: cluster {s.name}, {len(hostnames(s))} nodes, {rails_text(s)} rails"
 
 
 def try_fast(argv: list[str]) -> int | None:

@@ -42,8 +42,8 @@ def provision_cmd(
         typer.Option(
             "--tags",
             "-t",
-            help="Plays to run: preflight, network, mofed, gpu, k8s_network, accept_prereqs, "
-            "health.",
+            help="Plays to run: preflight, network, mofed, gpu, rocm, ascend, k8s_network, "
+            "accept_prereqs, health.",
         ),
     ] = None,
     forks: Annotated[int, typer.Option("--forks", min=1, help="Hosts at a time.")] = 32,

@@ -24,7 +24,7 @@ def presets(output: OutputOpt = Output.table) -> None:
     def body() -> None:
         from aictl import ui
         from aictl.spec.loader import load_preset, preset_names, preset_text
-        from aictl.spec.rules import hostnames, node_profiles, rail_count
+        from aictl.spec.rules import hostnames, node_profiles, total_rails, transports
 
         rows = []
         for name in preset_names():
@@ -36,8 +36,8 @@ def presets(output: OutputOpt = Output.table) -> None:
                     "name": name,
                     "nodes": len(hostnames(s)),
                     "gpus": gpus,
-                    "rails": rail_count(s),
-                    "transport": s.compute_fabric.transport,
+                    "rails": total_rails(s),
+                    "transport": transports(s),
                     "description": first.split(":", 1)[-1].strip(),
                 }
             )
@@ -98,7 +98,7 @@ def validate(
             return
         from aictl import ui
         from aictl.spec.loader import load_spec
-        from aictl.spec.rules import hostnames, rail_count
+        from aictl.spec.rules import hostnames, total_rails
 
         loaded = load_spec(file)
         s = loaded.spec
@@ -108,7 +108,8 @@ def validate(
                 "name": s.name,
                 "valid": True,
                 "nodes": len(hostnames(s)),
-                "rails": rail_count(s),
+                "rails": total_rails(s),
+                "fabrics": list(s.fabrics()),
                 "sha256": loaded.sha256,
             }
         )

@@ -188,15 +188,43 @@ def _report(topo: Topology, out_dir: Path, files: list[str], output: Output) -> 
         data["failure_impact"] = failure_impact(topo)
         ui.print_json(data)
         return
+    if topo.several_fabrics:
+        # one set of tables per compute fabric, side by side in the plan (own SUs, own tiers)
+        names = ", ".join(f"{f.name} ({f.transport})" for f in topo.fabrics)
+        ui.say(
+            f"[bold]{topo.name}[/bold]: {data['nodes']} nodes, {data['gpus']} accelerators "
+            f"on {len(topo.fabrics)} compute fabrics: {names}"
+        )
+        for f in topo.fabrics:
+            view = topo.view(f.name)
+            _fabric_report(view, summary(view), f"compute fabric {f.name}")
+    else:
+        _fabric_report(topo, data, "compute fabric")
+    ui.say(f"wrote {len(files)} files to {out_dir}/: " + ", ".join(files))
+
+
+def _fabric_report(topo: Topology, data: dict[str, Any], title: str) -> None:
+    """One compute fabric's tables: tiers, cables, paths and single failures."""
+    from aictl import ui
+    from aictl.topology.analysis import failure_impact, path_classes
+
     sw, cb = data["switches"], data["cables"]
+    many = title != "compute fabric"
+    kinds: dict[str, int] = {}
+    for n in topo.nodes:
+        g = topo.profile(n).gpu
+        kinds[g.info.accelerator] = kinds.get(g.info.accelerator, 0) + g.count
+    accelerators = ", ".join(f"{v} {k}s" for k, v in sorted(kinds.items()))
+    groups = f" ({', '.join(topo.groups())})" if many else ""
     ui.say(
-        f"[bold]{topo.name}[/bold]: {data['nodes']} nodes, {data['gpus']} GPUs, "
+        f"[bold]{title if many else topo.name}[/bold]{groups}: "
+        f"{data['nodes']} nodes, {accelerators}, "
         f"{data['rails']} rails x {data['link_gbps']} Gb/s {data['transport']}, "
         f"{data['sus']} SUs of {data['nodes_per_su']}, {data['tiers']} tiers, "
         f"{data['planes']} plane(s)"
     )
     ui.table(
-        "compute fabric",
+        title,
         ["tier", "switches", "cables up", "oversubscription", "ports used"],
         [
             [
@@ -243,7 +271,6 @@ def _report(topo: Topology, out_dir: Path, files: list[str], output: Output) -> 
         ],
         right=["bandwidth lost", "nodes losing a rail"],
     )
-    ui.say(f"wrote {len(files)} files to {out_dir}/: " + ", ".join(files))
 
 
 def _use(data: dict[str, Any], role: str) -> str:

@@ -74,7 +74,7 @@ def compare(
 ) -> dict[str, Any]:
     """Plan vs discovered: findings (kind, where, message, fix) and counts."""
     plan, roles = planned_links(topo, plane)
-    gbps = topo.spec.compute_fabric.link_gbps
+    gbps = topo.fabrics[0].shape.inp.link_gbps
     named = device_names(topo, fab, names, plane)
     unclear = ambiguous(fab, named)
     if unclear:

@@ -46,7 +46,7 @@ def check_routing(
     # HCA endpoint -> (leaf id, leaf port); only HCAs of planned hosts
     host_rail: dict[str, tuple[str, int]] = {}
     for node in topo.nodes:
-        for nic in topo.profile(node).rails:
+        for nic in topo.profile(node).host_rails:
             host_rail[f"{node.name} {nic.rdma_device}"] = (node.name, nic.index)
     su_of = {n.name: n.su for n in topo.nodes}
     cas = {nid: n for nid, n in nodes.items() if n.kind == "ca" and name(nid) in host_rail}
@@ -112,7 +112,7 @@ def check_routing(
         ok = found is not None and found in cas and ep not in skip
         rails[r].append((su_of[host], host, found if ok else None))
     pairs = broken = 0
-    shift = topo.spec.compute_fabric.nodes_per_su
+    shift = topo.fabrics[0].shape.inp.nodes_per_su
     for r in sorted(rails):
         members = sorted(rails[r], key=lambda t: (t[0], natural_key(t[1])))
         if len({su for su, _, _ in members}) < 2:

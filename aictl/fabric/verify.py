@@ -170,6 +170,16 @@ def verify(
             hint="run `ibnetdiscover > file` on a host of the fabric (default output format)",
         )
     names = names or {}
+    # the discovered InfiniBand fabric is held to the plan's InfiniBand fabric (a RoCE
+    # fabric beside it is not in ibnetdiscover); LLDP covers every node's bond
+    everything = topo
+    ib = topo.ib_fabric
+    if ib is None:
+        raise UsageError(
+            f"{topo.name} has no InfiniBand fabric: there is nothing for ibnetdiscover to show",
+            hint="verify a RoCE fabric's cabling with --lldp (bond members) and aictl check",
+        )
+    topo = topo.view(ib.name)
     cabling = compare(topo, fab, names=names, plane=plane)
     routing = None
     if lft_text:
@@ -187,7 +197,7 @@ def verify(
         spec_sha256=topo.spec_sha256,
         cabling=cabling,
         routing=routing,
-        lldp=check_lldp(topo, lldp) if lldp is not None else None,
+        lldp=check_lldp(everything, lldp) if lldp is not None else None,
         simulated=fab.simulated,
         counters=counters,
     )

@@ -33,6 +33,8 @@ class PciDevice:
     link_cap: PcieLink | None = None
     link_sta: PcieLink | None = None
     acs_ctl: dict[str, bool] | None = None
+    # `NUMA node: N` (lspci -vv); None when the kernel reports none
+    numa: int | None = None
 
     @property
     def is_rdma_nic(self) -> bool:
@@ -71,6 +73,8 @@ def parse_lspci(text: str) -> PciDevices:
                     if s.startswith("LnkCap")
                     else replace(d, link_sta=link)
                 )
+        elif s.startswith("NUMA node:") and s.split(":", 1)[1].strip().isdigit():
+            d = replace(d, numa=int(s.split(":", 1)[1]))
         elif s.startswith("ACSCtl:"):
             flags = dict(re.findall(r"(\w+)([+-])", s.split(":", 1)[1]))
             d = replace(d, acs_ctl={k: v == "+" for k, v in flags.items()})

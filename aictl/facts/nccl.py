@@ -49,9 +49,11 @@ _PROG = re.compile(
 # failure ...` (the host may be glued to a row the failure cut short)
 _TEST_FAIL = re.compile(
     r"(?:^|-?\d)\s*(?:\.\. )?([A-Za-z0-9][\w.-]*)(?: pid \d+)?: "
-    r"(Test (?:NCCL|CUDA) failure|Test timeout|Test failure)\b(.*)$"
+    r"(Test (?:NCCL|CUDA|HIP) failure|Test timeout|Test failure)\b(.*)$"
 )
-_STARTUP = re.compile(r"Test (CUDA|NCCL) failure|Test failure|NCCL error|Cuda failure")
+_STARTUP = re.compile(r"Test (CUDA|NCCL|HIP) failure|Test failure|NCCL error|Cuda failure")
+# rccl-tests says who it is in a line of its own (its text output is nccl-tests')
+_RCCL_VERSION = re.compile(r"^rccl-tests: Version (\S+)")
 _LAUNCH = re.compile(
     r"invalid size specified|invalid sizes for|Invalid number of GPUs|requested more processes|"
     r"(mpirun|prterun) (was unable|detected|noticed)|Primary job\s+terminated|srun: error|"
@@ -88,6 +90,7 @@ _CAUSES: tuple[tuple[FailureKind | None, re.Pattern[str]], ...] = (
         FailureKind.GPU,
         re.compile(
             r"Test CUDA failure|Cuda failure|unhandled cuda error|CUDA error|"
+            r"Test HIP failure|hipError\w*|HIP error|"
             r"illegal (memory access|address|instruction)|uncorrectable ECC|Xid|"
             r"device(\(s\))? is/are busy|no CUDA-capable device|GPU has fallen off",
             re.I,
@@ -274,6 +277,7 @@ class _Scan:
     last: str = ""
     collective: str | None = None
     next_collective: str | None = None  # named after this run's footer: the next run's
+    rccl: bool = False  # rccl-tests printed it (its version line)
 
 
 def _row(scan: _Scan, s: str, partial: bool = False) -> bool:
@@ -381,6 +385,9 @@ def _scan(text: str) -> list[_Scan]:
                 scan.warnings.setdefault(said, w.group(1) or "" if w else "")
             continue
         if "NCCL version " in s and s[0] != "#":
+            continue
+        if (rv := _RCCL_VERSION.match(s)) is not None:
+            scan.rccl, scan.version = True, rv.group(1)
             continue
         if s.startswith(_START) and (scan.rows or scan.footer or scan.cut):
             nxt = _Scan(collective=scan.next_collective)
@@ -502,8 +509,13 @@ def parse_nccl(
     `collective` names the test when the output does not (old versions print no name).
     A log of several runs is the first run, with the others under `also`; it fails when any
     of them does (with the first failure)."""
-    if text.lstrip().startswith("{"):
-        return parse_nccl_json(text, expect_busbw=expect_busbw)
+    if text.lstrip().startswith(("{", "[{")):
+        from aictl.facts.rccl import looks_like_rccl_json, parse_rccl_json
+
+        if looks_like_rccl_json(text):
+            return parse_rccl_json(text)
+        if text.lstrip().startswith("{"):
+            return parse_nccl_json(text, expect_busbw=expect_busbw)
     runs = _scan(text)
     sim = SIM_MARK in text
     if runs[0].collective is None and len(runs) == 1:
@@ -529,7 +541,7 @@ def _result(
     nproc = scan.params.get("nGpus")
     failure = _judge(scan, expect_busbw)
     return NcclResult(
-        tool="nccl",
+        tool="rccl-tests" if scan.rccl else "nccl",
         status=Status.FAIL if failure else Status.OK,
         failure=failure,
         simulated=sim,

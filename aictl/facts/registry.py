@@ -14,15 +14,19 @@ from typing import TYPE_CHECKING
 
 from aictl.facts import (
     aer,
+    amd,
+    ascend,
     dcgm,
     fmlog,
     frr,
     gpu,
     hca,
+    hccl,
     host,
     ibcounters,
     ibnet,
     kernel,
+    kunlun,
     lldp,
     nccl,
     perftest,
@@ -64,8 +68,9 @@ FACTS: tuple[Fact, ...] = (
     Fact(
         "nccl",
         nccl.parse_nccl,
-        "nccl-tests, text or -J JSON",
-        detect=r"# nccl-tests version|^#\s+nThread|^\W*#\s+size\s+count|Out of bounds values|"
+        "nccl-tests or rccl-tests, text or JSON (nccl-tests -J, rccl-tests -Z json)",
+        detect=r"# nccl-tests version|^rccl-tests: Version|\"algBw\":|^#\s+nThread|"
+        r"^\W*#\s+size\s+count|Out of bounds values|"
         r"\b(all_reduce|all_gather|alltoallv?|reduce_scatter|sendrecv|broadcast|reduce|gather|"
         r"scatter|hypercube)_perf\b|invalid size specified|\"average_bus_bandwidth\"|"
         r"Test (NCCL|CUDA) failure common\.cu",
@@ -133,6 +138,97 @@ FACTS: tuple[Fact, ...] = (
         "nvidia-smi -q",
         command="nvidia-smi -q",
         detect=r"NVSMI LOG|^Attached GPUs\s+:",
+    ),
+    # AMD Instinct, Huawei Ascend and Kunlunxin nodes (their checks pick these per vendor)
+    Fact(
+        "hccl_test",
+        hccl.parse_hccl_test,
+        "hccl_test (all_reduce_test, all_gather_test, ...): algbw, busbw derived",
+        detect=r"data_size\(Bytes\):\s*\|\s*a(ve)?g_time",
+    ),
+    Fact(
+        "amd-smi",
+        amd.parse_amd_smi,
+        "amd-smi (its default table: versions, GPUs, UEC)",
+        command="amd-smi",
+        detect=r"AMD-SMI \S+\s+amdgpu version:",
+    ),
+    Fact(
+        "amd-smi-topology",
+        amd.parse_amd_topology,
+        "amd-smi topology (BDF x BDF tables: link type, hops, weight, ...)",
+        command="amd-smi topology",
+        detect=r"^LINK TYPE TABLE:|^ACCESS TABLE:",
+    ),
+    Fact(
+        "amd-smi-xgmi",
+        amd.parse_amd_xgmi,
+        "amd-smi xgmi (LINK METRIC TABLE)",
+        command="amd-smi xgmi",
+        detect=r"^LINK METRIC TABLE:",
+    ),
+    Fact(
+        "rocm-smi-topo",
+        amd.parse_rocm_showtopo,
+        "rocm-smi --showtopo (weight, hops, link type, NUMA per GPU)",
+        command="rocm-smi --showtopo",
+        detect=r"=+ (Weight|Hops|Link Type) between two GPUs =+",
+    ),
+    Fact(
+        "npu-smi",
+        ascend.parse_npu_smi,
+        "npu-smi info (every layout: 21.x, 22.x, 24.x, A3 two chips per NPU)",
+        command="npu-smi info",
+        detect=r"^\|\s*npu-smi \S+\s+Version:",
+    ),
+    Fact(
+        "npu-smi-topo",
+        ascend.parse_npu_smi_topo,
+        "npu-smi info -t topo (NPU x NPU: HCCS, PCIe distances; CPU affinity)",
+        command="npu-smi info -t topo",
+        detect=r"^\s*NPU0\s+NPU1\s.*CPU Affinity",
+    ),
+    Fact(
+        "npu-smi-m",
+        ascend.parse_npu_smi_mapping,
+        "npu-smi info -m (NPU ID, chip ID, logic ID, chip name)",
+        command="npu-smi info -m",
+        detect=r"^NPU ID\s+Chip ID\s+Chip Logic ID\s+Chip Name",
+    ),
+    Fact(
+        "hccn_tool",
+        ascend.parse_hccn,
+        "hccn_tool -i <NPU> -ip/-link/-net_health/-netdetect/-gateway/-stat/-link_stat -g, "
+        "each after its command line",
+        # {npus}: the node's NPU indices (0 1 ... n-1); each output after its command line
+        command="for i in {npus}; do for op in ip link net_health netdetect gateway stat; do "
+        'echo "hccn_tool -i $i -$op -g"; hccn_tool -i $i -$op -g; done; done',
+        detect=r"hccn_tool\s+-i\s+\d+\s+-\w+\s+-g\b",
+    ),
+    Fact(
+        "ascend-versions",
+        ascend.parse_ascend_versions,
+        "the Ascend driver, firmware and CANN version files (cat <file> sections)",
+        command="for f in /usr/local/Ascend/driver/version.info "
+        "/usr/local/Ascend/firmware/version.info "
+        "/usr/local/Ascend/ascend-toolkit/latest/*/ascend_toolkit_install.info; do "
+        'echo "cat $f"; cat "$f"; done',
+        detect=r"^cat \S*/Ascend/\S*(version|install)\.info",
+    ),
+    Fact(
+        "xpu_smi",
+        kunlun.parse_xpu_smi,
+        "xpu_smi (Kunlunxin: versions and the DEVICES table)",
+        command="xpu_smi",
+        detect=r"^Product Brand: KUNLUNXIN|^\| DevID \|\s+PCI Addr",
+    ),
+    Fact(
+        "xpu_smi-m",
+        kunlun.parse_xpu_smi_m,
+        "xpu_smi -m (Kunlunxin: one positional line per device)",
+        command="xpu_smi -m",
+        # PCI address, card, DevID, a long serial number: before lspci, which also starts so
+        detect=r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \d+ \d+ \d{10,} ",
     ),
     Fact(
         "bonding",

@@ -32,8 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.errors import ExitCode, LabError, ToolMissingError
 from aictl.lab import slurm as lab_slurm
+from aictl.lab.accelerators import installed_stack, rails_of, vendor_tools
 from aictl.lab.hardware import (
     FAULT_KINDS,
+    NVIDIA_FAULTS,
+    ROCE_FAULTS,
     aer_files,
     apply_fault,
     bonding_status,
@@ -41,6 +44,7 @@ from aictl.lab.hardware import (
     fm_log,
     node_hardware,
     planned_guids,
+    roce_files,
 )
 from aictl.target import ClusterTarget, targets_dir
 
@@ -62,6 +66,8 @@ SIM_TOOLS = (
     "lldpctl",
     "dmesg",
     "dcgmi",
+    "ethtool",
+    "mlnx_qos",
     "ib_write_bw",
     "ib_read_bw",
     "all_reduce_perf",
@@ -206,7 +212,7 @@ def _require(topo: Topology) -> None:
             hint="run as root, e.g. sudo .venv/bin/aictl lab up --preset lab-small",
         )
     tools = ["ip", "unshare", "/usr/sbin/sshd", "ssh-keygen", "mount"]
-    if topo.spec.compute_fabric.transport == "infiniband":
+    if topo.ib_fabric is not None:
         tools += ["ibsim", "ibsim-run", "opensm", "ibnetdiscover"]
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
@@ -261,7 +267,7 @@ def lab_up(topo: Topology, *, build: Path) -> dict[str, Any]:
         _networks(topo, paths, state)
         _slurm(topo, paths, state)
         _nodes(topo, paths, state)
-        if topo.spec.compute_fabric.transport == "infiniband":
+        if topo.ib_fabric is not None:
             _fabric(topo, paths, state)
         _wait_ssh(topo, state)
         lab_slurm.wait_nodes(_slurm_paths(paths), len(topo.nodes))
@@ -304,6 +310,10 @@ def _prepare(paths: LabPaths, state: dict[str, Any]) -> None:
     _client_write(paths, "id_ed25519.pub", key.with_suffix(".pub").read_bytes())
     shutil.copyfile(key.with_suffix(".pub"), shared / "authorized_keys")
     shutil.copyfile(Path(__file__).with_name("fabricmodel.py"), shared / "fabricmodel.py")
+    # the AMD and Ascend nodes' tools, beside the ones they dispatch from
+    for name in ("simamd.py", "simascend.py"):
+        shutil.copyfile(Path(__file__).with_name(name), shared / name)
+    (shared / "npu").mkdir(mode=0o1777)
     for sub in ("jobs", "flows"):
         (shared / sub).mkdir(mode=0o1777)
     _install_aictl(shared)
@@ -365,12 +375,26 @@ def _client_write(paths: LabPaths, name: str, data: bytes, *, mode: int = 0o644)
 def _networks(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
     tag = state["tag"]
     mgmt = topo.spec.addressing.management.subnet
-    bridges = [f"ai{tag}m", *(f"ai{tag}r{r}" for r in range(topo.rails))]
+    # one bridge per rail of every fabric whose rails are host NICs (an Ascend NPU's ports
+    # are inside the NPU: the simulated hccn_tool and the fabric model carry them)
+    bridges = [f"ai{tag}m"]
+    for f in topo.fabrics:
+        if any(topo.profile(n).host_rails for n in topo.fabric_nodes(f.name)):
+            bridges += [rail_bridge(topo, tag, f.name, r) for r in range(f.rails)]
     for br in bridges:
         _sh("ip", "link", "add", br, "type", "bridge")
         state["bridges"].append(br)
         _sh("ip", "link", "set", br, "up")
     _sh("ip", "addr", "add", f"{topo.mgmt_gateway}/{mgmt.prefixlen}", "dev", bridges[0])
+
+
+def rail_bridge(topo: Topology, tag: str, fabric: str, rail: int) -> str:
+    """The lab's bridge of one rail: `ai<tag>r<rail>`, with the fabric's index when the plan
+    has several (interface names stay within 15 characters)."""
+    if not topo.several_fabrics:
+        return f"ai{tag}r{rail}"
+    index = [f.name for f in topo.fabrics].index(fabric)
+    return f"ai{tag}f{index}r{rail}"
 
 
 def _write_fabric(paths: LabPaths, fab: dict[str, Any]) -> None:
@@ -392,21 +416,28 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
         for sub in ("upper/usr/local/bin", "work", "merged", "etc-lab"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         _sh("ip", "netns", "add", ns)
-        state["nodes"][node.name] = {"ns": ns, "mgmt_ip": node.mgmt_ip, "pid": 0}
-        _sh("ip", "-n", ns, "link", "set", "lo", "up")
         prof = topo.profile(node)
+        fabric = topo.fabric_of(node)
+        state["nodes"][node.name] = {
+            "ns": ns,
+            "mgmt_ip": node.mgmt_ip,
+            "pid": 0,
+            # whether its HCAs are in ibsim (faults on them go through ibsim's console)
+            "ib": fabric.transport == "infiniband",
+        }
+        _sh("ip", "-n", ns, "link", "set", "lo", "up")
         links = [(prof.bond.name, f"ai{tag}m", node.mgmt_ip, mgmt_len)]
         links += [
             (
                 nic.netdev,
-                f"ai{tag}r{nic.index}",
+                rail_bridge(topo, tag, fabric.name, nic.index),
                 node.rail_ips[nic.index],
-                IPv4Network(topo.rail_nets[nic.index].subnet).prefixlen,
+                IPv4Network(topo.rail_net(node, nic.index).subnet).prefixlen,
             )
-            for nic in prof.rails
+            for nic in prof.host_rails
         ]
         # planned MTUs on both ends (a veth drops frames larger than its peer's MTU)
-        mtus = [prof.bond.mtu] + [prof.rail_mtu] * len(prof.rails)
+        mtus = [prof.bond.mtu] + [prof.rail_mtu] * len(prof.host_rails)
         for i, (ifname, bridge, ip, plen) in enumerate(links):
             host_end = f"v{tag}{node.index:03d}{i}"
             _sh(
@@ -430,9 +461,11 @@ def _nodes(topo: Topology, paths: LabPaths, state: dict[str, Any]) -> None:
             _sh("ip", "-n", ns, "addr", "add", f"{ip}/{plen}", "dev", ifname)
             _sh("ip", "-n", ns, "link", "set", ifname, "up")
         _sh("ip", "-n", ns, "route", "add", "default", "via", topo.mgmt_gateway)
-        # simulated tools first on PATH; node identity and hardware in /etc/aictl-lab
-        for tool in SIM_TOOLS:
+        # simulated tools first on PATH (the node's vendor's: an AMD node has no
+        # nvidia-smi); node identity and hardware in /etc/aictl-lab
+        for tool in vendor_tools(prof.gpu.vendor, SIM_TOOLS):
             (d / "upper/usr/local/bin" / tool).symlink_to("/opt/aictl-lab/simtools.py")
+        installed_stack(d / "upper", prof.gpu.vendor)
         hw = node_hardware(topo, node, guids)
         (d / "etc-lab" / "hardware.base.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
         (d / "etc-lab" / "hardware.json").write_text(json.dumps(hw, indent=1, sort_keys=True))
@@ -874,12 +907,14 @@ def _hw_edit(paths: LabPaths, host: str, fault: dict[str, Any]) -> dict[str, Any
 
 
 def _node_files(etc: Path, hw: dict[str, Any]) -> None:
-    """The files a node's tools read besides its hardware JSON: sysfs AER counters (under
-    AICTL_SYSFS) and, on NVSwitch nodes, the fabric manager log (AICTL_FM_LOG)."""
+    """The files a node's tools read besides its hardware JSON: sysfs AER counters, and the
+    RoCE rails' ECN switches and hw_counters (under AICTL_SYSFS) and, on NVSwitch nodes, the
+    fabric manager log (AICTL_FM_LOG)."""
     sysfs = etc / "sys"
     if sysfs.is_dir():
         shutil.rmtree(sysfs)
-    for rel, text in aer_files(hw).items():
+    # AER counters of every PCIe device; on RoCE rails the ECN switches and hw_counters
+    for rel, text in {**aer_files(hw), **roce_files(hw)}.items():
         (sysfs / rel).parent.mkdir(parents=True, exist_ok=True)
         (sysfs / rel).write_text(text + "\n")
     if hw.get("nvswitch"):
@@ -929,7 +964,24 @@ def lab_inject(
                 f"no node {h!r} in lab {cluster}", hint=f"nodes: {', '.join(state['nodes'])}"
             )
     hw = json.loads((paths.node(host) / "etc-lab" / "hardware.json").read_text())
-    rails = len(hw["nics"])
+    rails = rails_of(hw)
+    if kind == "swap-cables" and not hw["nics"]:
+        raise LabError(
+            f"{host} has no host NICs to swap cables between (its rails are NPU ports)",
+            hint="inject port-down or slow-nic on an NPU port (--rail)",
+        )
+    vendor = hw.get("vendor", "nvidia")
+    if kind in NVIDIA_FAULTS and vendor != "nvidia":
+        raise LabError(
+            f"{kind} shows only through NVIDIA's driver and tools; {host} is a {vendor} node",
+            hint="on AMD and Ascend nodes: ecc-errors, nvlink-down (xGMI/HCCS), aer-errors, "
+            "pcie-degraded, port-down, slow-nic",
+        )
+    if kind in ROCE_FAULTS and not any(n["link_layer"] == "Ethernet" for n in hw["nics"]):
+        raise LabError(
+            f"{host} has no RoCE host rails (ConnectX on Ethernet) for {kind}",
+            hint="inject it on a node of a RoCE group with PCIe NICs",
+        )
     if rail is not None and not 0 <= rail < rails:
         raise LabError(f"rail {rail} does not exist (0..{rails - 1})")
     if gpu is not None and not 0 <= gpu < len(hw["gpus"]):
@@ -945,9 +997,10 @@ def lab_inject(
     if kind == "xid":  # the kernel logs it now, with the Xid asked for
         fault.update(code=code or 119, at=round(time.time(), 6))
     fabric = state.get("fabric") or {}
+    in_ibsim = bool(fabric) and state["nodes"][host].get("ib", True)
     if kind == "port-down":
         r = rail or 0
-        if fabric:
+        if in_ibsim:
             _console(state, f'Unlink "{host}-{hw["nics"][r]["dev"]}"[1]')
     elif kind == "swap-cables":
         r = rail or 0
@@ -955,7 +1008,7 @@ def lab_inject(
         other_hw = json.loads((paths.node(other_host) / "etc-lab" / "hardware.json").read_text())
         a, b = hw["nics"][r], other_hw["nics"][other_rail]
         fault["with"], fault["with_rail"] = other_host, other_rail
-        if fabric:
+        if in_ibsim:
             _console(
                 state,
                 f'Unlink "{host}-{a["dev"]}"[1]',
@@ -1015,10 +1068,11 @@ def lab_clear(cluster: str) -> int:
     fabric = state.get("fabric") or {}
     for f in faults:
         hw = json.loads((paths.node(f["host"]) / "etc-lab" / "hardware.base.json").read_text())
-        if fabric and f["kind"] == "port-down":
+        in_ibsim = bool(fabric) and state["nodes"][f["host"]].get("ib", True)
+        if in_ibsim and f["kind"] == "port-down":
             n = hw["nics"][f["rail"] or 0]
             _console(state, f'Link "{f["host"]}-{n["dev"]}"[1] "{n["leaf"]}"[{n["leaf_port"]}]')
-        elif fabric and f["kind"] == "swap-cables":
+        elif in_ibsim and f["kind"] == "swap-cables":
             other = json.loads(
                 (paths.node(f["with"]) / "etc-lab" / "hardware.base.json").read_text()
             )

@@ -86,7 +86,11 @@ def links(fab: dict[str, Any], a: str, ra: int, b: str, rb: int) -> list[tuple[s
         out.append((f"nic:{b}:{rb}", nic_gbps(fab, b, rb)))
     la, lb = leaf_of(fab, a, ra), leaf_of(fab, b, rb)
     if la != lb:
-        up = float(fab["leaf_uplinks"] * fab["link_gbps"])
+        # a node's own fabric (a plan may have several), else the plan's one
+        node = fab["nodes"][a]
+        up = float(
+            node.get("leaf_uplinks", fab["leaf_uplinks"]) * node.get("link_gbps", fab["link_gbps"])
+        )
         out += [(f"up:{la}", up), (f"up:{lb}", up)]
     return out
 
@@ -169,8 +173,11 @@ def collective_busbw(fab: dict[str, Any], hosts: list[str], name: str) -> float 
     intra = min(nvlink_gbytes(fab, h) for h in hosts) / 2 * NVLINK_EFF
     if len(hosts) == 1:
         return intra
-    rails = fab["rails"]
+    rails = fab["nodes"][hosts[0]].get("rails", fab["rails"])
     per_rail = [_ring_rail_gbps(fab, hosts, r) for r in range(rails)]
+    if fab["nodes"][hosts[0]].get("vendor") == "huawei":
+        # each NPU drives its own port: the slowest port paces every rank of the ring
+        per_rail = [min(per_rail)] * rails
     if name == "alltoall":
         inter = max(per_rail) * NCCL_EFF / 8
     elif name == "sendrecv":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from aictl.lab.accelerators import apply_vendor_fault, vendor_hardware
+from aictl.lab.simtools import ethtool_stats, mlnx_qos_table
 from aictl.topology.exports.ibnet import port_guids
 
 if TYPE_CHECKING:
@@ -40,10 +42,20 @@ FAULT_KINDS = (
     "dcgm-fail",
     "aer-errors",
     "nvlink-errors",
+    # RoCE host faults (nodes with ConnectX rails on Ethernet: simulated ethtool, mlnx_qos)
+    "roce-pause",
+    "qos-drift",
 )
-# RoCE host faults: applied by the in-process fake cluster of the unit tests (on RoCE presets);
-# the twin has InfiniBand rails and no simulated ethtool/mlnx_qos, so `lab inject` refuses them
-FAKE_ONLY_FAULTS = ("roce-pause", "qos-drift")
+ROCE_FAULTS = ("roce-pause", "qos-drift")
+# faults only NVIDIA's driver and tools show (an AMD or Ascend node has no Xid, no DCGM)
+NVIDIA_FAULTS = (
+    "fabricmanager-stopped",
+    "xid",
+    "throttle",
+    "fabric-state",
+    "dcgm-fail",
+    "nvlink-errors",
+)
 # the faults that live in the fabric (ibsim's port counters), not in a node's hardware file
 FABRIC_FAULTS = ("port-down", "swap-cables", "link-errors", "link-flap")
 
@@ -56,7 +68,7 @@ def _uuid(cluster: str, node: str, gpu: int) -> str:
 def planned_guids(topo: Topology) -> dict[str, str]:
     """Every HCA port's planned GUID (InfiniBand), by `<host> <device>`; compute it once for
     a whole fleet and pass it to `node_hardware`."""
-    return port_guids(topo) if topo.spec.compute_fabric.transport == "infiniband" else {}
+    return port_guids(topo) if topo.ib_fabric is not None else {}
 
 
 def node_hardware(
@@ -88,7 +100,7 @@ def node_hardware(
     ]
     nics = []
     partners = prof.spec_gpu_for_rail()
-    for nic in prof.rails:
+    for nic in prof.host_rails:
         r = nic.index
         guid = guids.get(f"{node.name} {nic.rdma_device}", f"{0x0002C90200000000 + r:016x}")
         partner = partners[r]
@@ -105,7 +117,7 @@ def node_hardware(
                 "state": "Active",
                 "phys": "LinkUp",
                 "ip": node.rail_ips[r],
-                "bdf": f"0000:{0x0C + 0x40 * r:02x}:00.0",
+                "bdf": f"0000:{0x0C + _bus_step(len(prof.rails)) * r:02x}:00.0",
                 "gpus": list(nic.gpus),
                 "numa": 0 if partner < half else 1,
                 "pcie": {"gen": 4, "width": 16},
@@ -127,7 +139,7 @@ def node_hardware(
             for m, (tor, port) in zip(prof.bond.members, node.tor_ports, strict=False)
         ],
     }
-    return {
+    hw = {
         "simulated": True,
         "node": node.name,
         "bond": bond,
@@ -141,11 +153,15 @@ def node_hardware(
         "gpus": gpus,
         "nics": nics,
         "bridges": [
-            {"bdf": f"0000:{0x0A + 0x40 * r:02x}:00.0", "acs": False} for r in range(len(nics))
+            {"bdf": f"0000:{0x0A + _bus_step(len(nics)) * r:02x}:00.0", "acs": False}
+            for r in range(len(nics))
         ],
         "faults": [],
         **_node_health(prof.gpu.model, prof.gpu.nvswitch, n_gpu),
     }
+    # AMD and Ascend nodes: their accelerators, stack and NPU ports (aictl/lab/accelerators.py)
+    vendor_hardware(topo, node, prof, hw)
+    return hw
 
 
 def _gpu_health() -> dict[str, Any]:
@@ -209,7 +225,8 @@ def aer_files(hw: dict[str, Any]) -> dict[str, str]:
     # where each kind's count lands: a receiver error, a completion timeout, a malformed TLP
     lands = {"correctable": "RxErr", "nonfatal": "CmpltTO", "fatal": "MalfTLP"}
     out = {}
-    devices = [(g["bdf"][4:].lower(), g.get("aer") or {}) for g in hw["gpus"]]
+    # nvidia-smi's 8-digit domain (00000000:18:00.0) and lspci's 4-digit one: sysfs has 4
+    devices = [(g["bdf"][-12:].lower(), g.get("aer") or {}) for g in hw["gpus"]]
     devices += [(n["bdf"], {}) for n in hw["nics"]]
     for bdf, counts in devices:
         for kind in ("correctable", "fatal", "nonfatal"):
@@ -228,35 +245,37 @@ def aer_grep(hw: dict[str, Any], root: str = "/sys") -> str:
     )
 
 
+HW_COUNTERS = ("np_cnp_sent", "rp_cnp_handled", "out_of_buffer")
+
+
+def roce_files(hw: dict[str, Any]) -> dict[str, str]:
+    """The sysfs files of the RoCE section under /sys: each Ethernet rail's ECN switches per
+    priority (notification and reaction point) and its HCA's CNP and buffer hw_counters."""
+    out = {}
+    for n in hw["nics"]:
+        if n.get("link_layer") != "Ethernet":
+            continue
+        q, c = n.get("qos") or {}, n.get("roce_counters") or {}
+        for point in ("roce_np", "roce_rp"):
+            for p in range(8):
+                on = 1 if p in q.get("ecn", []) else 0
+                out[f"class/net/{n['netdev']}/ecn/{point}/enable/{p}"] = str(on)
+        for k in HW_COUNTERS:
+            out[f"class/infiniband/{n['dev']}/ports/1/hw_counters/{k}"] = str(c.get(k, 0))
+    return out
+
+
 def roce_text(hw: dict[str, Any], root: str = "/sys") -> str:
     """What preflight's RoCE section prints on an Ethernet node: per rail netdev `ethtool -S`
     (pause, discard, buffer and CNP counters), `mlnx_qos -i` and the ECN switches, then the
     HCAs' hw_counters (in the tools' layouts)."""
+    files = roce_files({**hw, "nics": [{**n, "link_layer": "Ethernet"} for n in hw["nics"]]})
     out = []
     for n in hw["nics"]:
-        q, c = n.get("qos") or {}, n.get("roce_counters") or {}
-        out += [f"## netdev {n['netdev']}", "NIC statistics:"]
-        names = [f"{d}_prio{p}_pause" for p in range(8) for d in ("rx", "tx")]
-        names += ["rx_discards_phy", "tx_discards_phy", "rx_out_of_buffer"]
-        out += [f"     {k}: {c.get(k, 0)}" for k in names]
-        out += [
-            "DCBX mode: OS controlled",
-            f"Priority trust state: {q.get('trust', 'dscp')}",
-            "PFC configuration:",
-            "\tpriority    " + "   ".join(str(p) for p in range(8)),
-            "\tenabled     " + "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8)),
-            "\tbuffer      " + "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8)),
-        ]
-        for point in ("roce_np", "roce_rp"):
-            out += [
-                f"{root}/class/net/{n['netdev']}/ecn/{point}/enable/{p}:"
-                f"{1 if p in q.get('ecn', []) else 0}"
-                for p in range(8)
-            ]
-    for n in hw["nics"]:
-        c = n.get("roce_counters") or {}
-        for k in ("np_cnp_sent", "rp_cnp_handled", "out_of_buffer"):
-            out.append(f"{root}/class/infiniband/{n['dev']}/ports/1/hw_counters/{k}:{c.get(k, 0)}")
+        out += [f"## netdev {n['netdev']}", *ethtool_stats(n), *mlnx_qos_table(n)]
+        ecn = f"class/net/{n['netdev']}/ecn/"
+        out += [f"{root}/{k}:{v}" for k, v in files.items() if k.startswith(ecn)]
+    out += [f"{root}/{k}:{v}" for k, v in files.items() if "/hw_counters/" in k]
     return "\n".join(out) + "\n"
 
 
@@ -342,6 +361,12 @@ def bonding_status(hw: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _bus_step(rails: int) -> int:
+    """PCI bus numbers between rail NICs (and their switches): 0x40 for up to 4 rails, closer
+    for more, so every bus stays below 0x100."""
+    return 0x40 if rails <= 4 else 0x100 // (1 << (rails - 1).bit_length())
+
+
 def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
     """Change `hw` the way `fault` would show on a real node (in place)."""
     kind = fault["kind"]
@@ -366,6 +391,8 @@ def apply_fault(hw: dict[str, Any], fault: dict[str, Any]) -> None:
         gpu["nvlinks_down"] = min(gpu["nvlinks"], int(fault.get("factor") or 4))
     else:
         _apply_day2(hw, fault, gpu)
+    # how it shows on an AMD or an Ascend node (aictl/lab/accelerators.py)
+    apply_vendor_fault(hw, fault)
 
 
 def _apply_day2(hw: dict[str, Any], fault: dict[str, Any], gpu: dict[str, Any] | None) -> None:
@@ -394,16 +421,16 @@ def _apply_day2(hw: dict[str, Any], fault: dict[str, Any], gpu: dict[str, Any] |
 
 def fabric_description(topo: Topology) -> dict[str, Any]:
     """What the fabric model needs to know about every node (see lab/fabricmodel.py)."""
-    spec = topo.spec
     nodes = {}
     for node in topo.nodes:
         prof = topo.profile(node)
+        fp = topo.fabric_of(node)
         nodes[node.name] = {
             "su": node.su,
             "mgmt_ip": node.mgmt_ip,
             "rail_ips": list(node.rail_ips),
-            "leaves": [leaf for leaf, _ in node.leaf_ports[: topo.rails]],
-            "devs": list(prof.rdma_devices),
+            "leaves": [leaf for leaf, _ in node.leaf_ports[: fp.rails]],
+            "devs": [nic.rdma_device for nic in prof.rails],
             "netdevs": [nic.netdev for nic in prof.rails],
             "pix": [list(nic.gpus) for nic in prof.rails],
             "gpus": prof.gpu.count,
@@ -411,14 +438,20 @@ def fabric_description(topo: Topology) -> dict[str, Any]:
             "nvswitch": prof.gpu.nvswitch,
             "nvlink_gbytes": prof.gpu.nvlink_gbytes or 300.0,
             "nvlinks": nvlinks(prof.gpu.nvswitch, prof.gpu.nvlink_gbytes) or 12,
-            "nic_gbps": spec.compute_fabric.link_gbps,
+            "nic_gbps": fp.shape.inp.link_gbps,
+            # each node's own fabric (a plan may have several) and vendor
+            "fabric": fp.name,
+            "rails": fp.rails,
+            "link_gbps": fp.shape.inp.link_gbps,
+            "leaf_uplinks": fp.shape.leaf_uplinks,
+            "vendor": prof.gpu.vendor,
         }
     return {
         "simulated": True,
         "cluster": topo.name,
         "seed": f"aictl-lab/{topo.name}",
         "rails": topo.rails,
-        "link_gbps": spec.compute_fabric.link_gbps,
+        "link_gbps": topo.shape.inp.link_gbps,
         "leaf_uplinks": topo.shape.leaf_uplinks,
         "tiers": topo.shape.tiers,
         "nodes": nodes,

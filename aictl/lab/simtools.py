@@ -418,6 +418,65 @@ def show_gids(args: list[str], hw: dict[str, Any]) -> int:
     return 0
 
 
+ROCE_STATS = (
+    *(f"{d}_prio{p}_pause" for p in range(8) for d in ("rx", "tx")),
+    "rx_discards_phy",
+    "tx_discards_phy",
+    "rx_out_of_buffer",
+)
+
+
+def ethtool_stats(nic: dict[str, Any]) -> list[str]:
+    """`ethtool -S <netdev>` of a ConnectX rail: its pause, discard and buffer counters."""
+    c = nic.get("roce_counters") or {}
+    return ["NIC statistics:", *(f"     {k}: {c.get(k, 0)}" for k in ROCE_STATS)]
+
+
+def mlnx_qos_table(nic: dict[str, Any]) -> list[str]:
+    """`mlnx_qos -i <netdev>`: the trust state and the PFC table (the head of its output)."""
+    q = nic.get("qos") or {}
+    flags = "   ".join("1" if p in q.get("pfc", []) else "0" for p in range(8))
+    return [
+        "DCBX mode: OS controlled",
+        f"Priority trust state: {q.get('trust', 'dscp')}",
+        "PFC configuration:",
+        "\tpriority    " + "   ".join(str(p) for p in range(8)),
+        f"\tenabled     {flags}",
+        f"\tbuffer      {flags}",
+    ]
+
+
+def ethtool(args: list[str], hw: dict[str, Any]) -> int:
+    """`ethtool -S <netdev>` of a rail NIC (the statistics only: the lab sets nothing)."""
+    nic = next((n for n in hw["nics"] if n["netdev"] in args), None)
+    if "-S" not in args or nic is None:
+        print(f"{mark('ethtool', hw)}\nCannot get stats information: Operation not supported")
+        return 94
+    print("\n".join([mark("ethtool", hw), *ethtool_stats(nic)]))
+    return 0
+
+
+def mlnx_qos(args: list[str], hw: dict[str, Any]) -> int:
+    """`mlnx_qos -i <netdev>`: the rail's trust state and PFC table; `--trust X` and
+    `--pfc a,b,...` set them (as the rendered aictl-roce-qos does)."""
+    name = args[args.index("-i") + 1] if "-i" in args[:-1] else ""
+    nic = next((n for n in hw["nics"] if n["netdev"] == name), None)
+    if nic is None:
+        print(f"{mark('mlnx_qos', hw)}\nNetlink error: No such device {name}")
+        return 1
+    q = nic.setdefault("qos", {})
+    if "--trust" in args[:-1] or "--pfc" in args[:-1]:
+        if "--trust" in args[:-1]:
+            q["trust"] = args[args.index("--trust") + 1]
+        if "--pfc" in args[:-1]:
+            flags = args[args.index("--pfc") + 1].split(",")
+            q["pfc"] = [p for p, f in enumerate(flags) if f.strip() == "1"]
+        with open(HW_FILE, "w") as fh:
+            json.dump(hw, fh, indent=1, sort_keys=True)
+    print("\n".join([mark("mlnx_qos", hw), *mlnx_qos_table(nic)]))
+    return 0
+
+
 def ofed_info(args: list[str], hw: dict[str, Any]) -> int:
     print(f"{hw['ofed']}:" if "-s" in args else f"{mark('ofed_info', hw)}\n{hw['ofed']}:")
     return 0
@@ -426,16 +485,19 @@ def ofed_info(args: list[str], hw: dict[str, Any]) -> int:
 # ---- PCIe, modules, services ------------------------------------------------------------
 def lspci(args: list[str], hw: dict[str, Any]) -> int:
     devices: list[tuple[str, str, dict[str, Any], str]] = []
-    for b in hw["bridges"]:
+    vendor = hw.get("vendor", "nvidia")
+    if vendor != "nvidia":  # AMD and Ascend nodes: their accelerators (and NUMA nodes)
+        devices = [*_vendor_module(vendor).lspci_devices(hw)]
+    for b in hw["bridges"] if vendor == "nvidia" else []:
         devices.append((b["bdf"], "PCI bridge: PLX Technology, Inc. PEX 88096 (sim)", b, "bridge"))
-    for g in hw["gpus"]:
+    for g in hw["gpus"] if vendor == "nvidia" else []:
         devices.append(
             (g["bdf"][4:].lower(), f"3D controller: NVIDIA Corporation {g['model']}", g, "gpu")
         )
-    for i in range(hw.get("nvswitches", 0)):
+    for i in range(hw.get("nvswitches", 0) if vendor == "nvidia" else 0):
         bdf = f"0000:{0xC0 + i:02x}:00.0"
         devices.append((bdf, "Bridge: NVIDIA Corporation Device 1af1 (rev a1)", {}, "nvswitch"))
-    for n in hw["nics"]:
+    for n in hw["nics"] if vendor == "nvidia" else []:
         devices.append(
             (
                 n["bdf"],
@@ -463,6 +525,8 @@ def lspci(args: list[str], hw: dict[str, Any]) -> int:
                 f"UpstreamFwd{flag} EgressCtrl- DirectTrans-",
             ]
         else:
+            if vendor != "nvidia" and "numa" in dev:
+                out.append(f"\tNUMA node: {dev['numa']}")
             p = dev["pcie"]
             speed = {3: "8GT/s", 4: "16GT/s", 5: "32GT/s"}
             max_width = p.get("max_width", 16)
@@ -643,6 +707,13 @@ def _perf_header(
 
 def _cuda_chatter(hw: dict[str, Any], gpu: int) -> list[str]:
     g = hw["gpus"][gpu]
+    if hw.get("vendor") == "amd":  # perftest's rocm_memory.c
+        bus = int(g["bdf"].split(":")[1], 16)
+        return [
+            f"Using ROCm Device with ID: {gpu}, Name: {g['model']}, PCI Bus ID: {bus:#x}, "
+            "GCN Arch: gfx942:sramecc+:xnack-",
+            "allocated 33554432 bytes of GPU buffer at 0x7f0000000000",
+        ]
     return [
         "initializing CUDA",
         "Listing all CUDA devices in system:",
@@ -684,8 +755,19 @@ def perftest(test: str, args: list[str], hw: dict[str, Any]) -> int:
     qps = int(_opt(args, "-q") or 1)
     gbits = "--report_gbits" in args
     iters = int(_opt(args, "-n") or 5000)
-    cuda = _opt(args, "--use_cuda")
+    # an AMD node's perftest is built with ROCm (--use_rocm), an NVIDIA node's with CUDA:
+    # each refuses the other's option, as getopt does
+    rocm = hw.get("vendor") == "amd"
+    wrong = "--use_cuda" if rocm else "--use_rocm"
+    if _opt(args, wrong) is not None:
+        print(f"{test}: unrecognized option '{wrong}'", file=sys.stderr)
+        return 1
+    cuda = _opt(args, "--use_rocm" if rocm else "--use_cuda")
     gpu = int(cuda) if cuda is not None else None
+    if gpu is not None and not 0 <= gpu < len(hw["gpus"]) and rocm:
+        print(mark(test, hw))
+        print("Couldn't initialize ROCm device", file=sys.stderr)
+        return 1
     if gpu is not None and not 0 <= gpu < len(hw["gpus"]):  # perftest's cuda_memory.c
         print(mark(test, hw))
         print("initializing CUDA")
@@ -850,7 +932,8 @@ def nccl_test(prog: str, args: list[str], hw: dict[str, Any]) -> int:
     # there fails cudaGetDeviceProperties with 'invalid device ordinal'
     bad = [local * ngpus + i for i in range(ngpus) if local * ngpus + i >= len(hw["gpus"])]
     if bad:
-        print(f"{host}: Test CUDA failure common.cu:1009 'invalid device ordinal'")
+        api = "HIP" if hw.get("vendor") == "amd" else "CUDA"  # rccl-tests says HIP
+        print(f"{host}: Test {api} failure common.cu:1009 'invalid device ordinal'")
         print(f" .. {host} pid {os.getpid()}: Test failure common.cu:1271", flush=True)
         with open(os.path.join(d, f"fail-{rank}"), "w") as fh:
             fh.write("2")
@@ -908,6 +991,15 @@ def _nccl_header(prog: str, args: list[str], ngpus: int, hw: dict[str, Any]) -> 
     out = [mark(prog, hw)]
     if json_out:
         out.append(f"# Writing JSON output to {json_out}")
+    if hw.get("vendor") == "amd":  # rccl-tests: its own version line, no nccl-tests one
+        return [
+            *out,
+            f"# Collective test starting: {prog}",
+            f"# nThread 1 nGpus {ngpus} minBytes {minb} maxBytes {maxb} step: {factor}(factor) "
+            f"warmup iters: 1 iters: {iters} agg iters: 1 validation: {check} graph: 0",
+            "#",
+            "rccl-tests: Version develop:33cc4df",
+        ]
     return [
         *out,
         "# nccl-tests version 2.19.6 nccl-headers=22304 nccl-library=22304",
@@ -1110,19 +1202,43 @@ TOOLS = {
     "lldpctl": lldpctl,
     "dmesg": dmesg,
     "dcgmi": dcgmi,
+    "ethtool": ethtool,
+    "mlnx_qos": mlnx_qos,
 }
+
+
+def _vendor_module(vendor: str) -> Any:
+    """The simulated tools of an AMD or Ascend node (they sit next to this file)."""
+    name = {"amd": "simamd", "huawei": "simascend"}[vendor]
+    try:
+        import importlib
+
+        return importlib.import_module(f"aictl.lab.{name}")
+    except ImportError:  # inside a lab node
+        sys.path.insert(0, SHARED)
+        import importlib
+
+        return importlib.import_module(name)
 
 
 def main(argv: list[str]) -> int:
     tool = os.path.basename(argv[0])
+    hw = load()
+    vendor = hw.get("vendor", "nvidia")
+    if vendor != "nvidia":
+        mod = _vendor_module(vendor)
+        if tool in mod.TOOLS:
+            return int(mod.TOOLS[tool](argv[1:], hw))
+        if vendor == "huawei" and tool in mod.HCCL:
+            return int(mod.hccl_test(tool, argv[1:], hw, _model(), _fabric()))
     if tool in TITLES:
-        return perftest(tool, argv[1:], load())
+        return perftest(tool, argv[1:], hw)
     if tool in NCCL:
-        return nccl_test(tool, argv[1:], load())
+        return nccl_test(tool, argv[1:], hw)
     if tool not in TOOLS:
         print(f"aictl-lab simulator: unknown tool {tool}", file=sys.stderr)
         return 127
-    return TOOLS[tool](argv[1:], load())
+    return TOOLS[tool](argv[1:], hw)
 
 
 if __name__ == "__main__":

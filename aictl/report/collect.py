@@ -67,16 +67,47 @@ def _groups(topo: Topology) -> list[dict[str, Any]]:
     out = []
     for name, nodes in topo.groups().items():
         p = topo.profiles[name]
+        info = p.vendor
+        ports = ", ".join(p.rdma_devices) if p.host_rails else f"{info.accelerator} ports"
         out.append(
             {
                 "name": name,
                 "system": p.system,
                 "nodes": len(nodes),
                 "hosts": compress_hostlist([n.name for n in nodes]),
+                "vendor": info.label,
                 "gpus": f"{p.gpu.count} x {p.gpu.model}",
-                "nvlink_gbytes": p.gpu.nvlink_gbytes,
+                "scale_up": info.scale_up_label if p.gpu.scale_up != "pcie" else "PCIe",
+                "scale_up_gbytes": p.gpu.scale_up_gbytes,
                 "nvswitch": p.gpu.nvswitch,
-                "rails": f"{len(p.rails)} x {p.nic_gbps} Gb/s ({', '.join(p.rdma_devices)})",
+                "fabric": p.fabric,
+                "domain": topo.domain_of(nodes[0]),
+                "rails": f"{len(p.rails)} x {p.nic_gbps} Gb/s ({ports})",
+            }
+        )
+    return out
+
+
+def _vendors(topo: Topology) -> list[dict[str, Any]]:
+    """The per-vendor table: each vendor in the plan, its tools and what acceptance runs."""
+    seen: dict[str, list[str]] = {}
+    for name in topo.groups():
+        seen.setdefault(topo.profiles[name].gpu.vendor, []).append(name)
+    out = []
+    for vendor_name, groups in seen.items():
+        info = topo.profiles[groups[0]].vendor
+        out.append(
+            {
+                "vendor": info.label,
+                "groups": groups,
+                "inventory": info.smi,
+                "scale_up": info.scale_up_label,
+                "collective": info.collective,
+                "benchmark": info.benchmark,
+                "probe": info.probe,
+                "k8s_resource": info.k8s_resource,
+                "stack": list(info.stack),
+                "name": vendor_name,
             }
         )
     return out
@@ -98,7 +129,8 @@ def _acceptance(run: Path) -> dict[str, Any]:
     curves: dict[str, Any] = {}
     for r in results:
         if r.stage is Stage.CLUSTER and r.rows:
-            curves[r.collective or ""] = {
+            # `all_reduce`, or `<domain>/all_reduce` when each domain ran its own
+            curves[r.id.removeprefix("cluster/")] = {
                 "nodes": len(r.hosts),
                 "points": [[p.size_bytes, p.busbw_gbps] for p in r.rows],
                 "min": r.expected_min,
@@ -117,6 +149,9 @@ def _acceptance(run: Path) -> dict[str, Any]:
                 key = f"rail {r.rail}"
                 cur = heat[h].get(key)
                 heat[h][key] = r.value if cur is None else min(cur, r.value)
+        if r.stage is Stage.NODE and r.kind is Kind.PORT:
+            cell = gdr[r.hosts[0]].setdefault(str(r.rail), {})
+            cell["port_status"] = r.status.value
         if r.stage is Stage.NODE and r.kind in (Kind.GDR, Kind.HOST):
             cell = gdr[r.hosts[0]].setdefault(str(r.rail), {})
             if r.kind is Kind.GDR:
@@ -135,6 +170,7 @@ def _acceptance(run: Path) -> dict[str, Any]:
         "criteria": verdict.get("criteria", []),
         "suspects": verdict.get("suspects", []),
         "low_pairs": verdict.get("low_pairs", []),
+        "domains": verdict.get("domains", []),
         "units": summary.get("units", {}),
         "expectations": exp,
         "gpu_for_rail": {h: list(g) for h, g in plan.gpu_for_rail.items()},
@@ -165,14 +201,29 @@ def _acceptance(run: Path) -> dict[str, Any]:
     }
 
 
+_STACK = ("driver", "cuda", "rocm", "cann", "firmware")
+
+
 def _versions(run: Path | None, check: dict[str, Any] | None) -> dict[str, list[str]]:
+    """Versions seen: the stack preflight read per node (by vendor when the cluster has
+    several: an NVIDIA driver and an Ascend driver are not one column), OFED, and the
+    benchmarks' own (nccl-tests and NCCL, rccl-tests) from the run's raw outputs."""
     import re
 
+    from aictl.topology.vendors import vendor
+
+    nodes = ((check or {}).get("versions") or {}).values()
+    several = len({v.get("vendor", "nvidia") for v in nodes}) > 1
     seen: dict[str, set[str]] = {"driver": set(), "ofed": set(), "nccl-tests": set(), "nccl": set()}
-    for v in ((check or {}).get("versions") or {}).values():
-        for k in ("driver", "ofed"):
+    for v in nodes:
+        label = vendor(v.get("vendor", "nvidia")).label
+        for k in _STACK:
             if v.get(k):
-                seen[k].add(v[k])
+                seen.setdefault(f"{k} ({label})" if several else k, set()).add(v[k])
+        if v.get("ofed"):
+            seen["ofed"].add(v["ofed"])
+    if several:
+        seen.pop("driver", None)
     if run is not None:
         for f in sorted((run / "raw").glob("*nccl*")):
             text = f.read_text(errors="replace")[:4000]
@@ -182,6 +233,8 @@ def _versions(run: Path | None, check: dict[str, Any] | None) -> dict[str, list[
                 seen["nccl-tests"].add(m.group(1))
                 lib = int(m.group(2))
                 seen["nccl"].add(f"{lib // 10000}.{lib // 100 % 100}.{lib % 100}")
+            if m := re.search(r"^rccl-tests: Version (\S+)", text, re.M):
+                seen.setdefault("rccl-tests", set()).add(m.group(1))
     return {k: sorted(v) for k, v in seen.items()}
 
 
@@ -231,6 +284,7 @@ def collect(
         "spec_sha256": topo.spec_sha256,
         "plan": plan,
         "groups": _groups(topo),
+        "vendors": _vendors(topo),
         "preflight": check,
         "verify": verify,
         "acceptance": acceptance,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aictl.natsort import natural_key
 from aictl.report import charts
+from aictl.report.text import SPANS, domain_table, group_table, vendor_table
 from aictl.report.text import values as _fmt
 
 if TYPE_CHECKING:
@@ -75,7 +76,10 @@ def _node_matrix(doc: dict[str, Any]) -> str:
         if acc:
             cells = acc["gdr_matrix"].get(n, {})
             vals = [c.get("gdr_gbps") for c in cells.values()]
-            if not cells:
+            ports = [c["port_status"] for c in cells.values() if "port_status" in c]
+            if ports:  # NPU ports: hccn_tool's link and health, no perftest
+                row.append(_cell("ok" if all(p == "ok" for p in ports) else "fail"))
+            elif not cells:
                 row.append(_cell("none"))
             elif any(v is None for v in vals) or (floor and min(vals) < floor):
                 row.append(_cell("fail"))
@@ -84,7 +88,7 @@ def _node_matrix(doc: dict[str, Any]) -> str:
             nn = acc["node_nccl"].get(n)
             row.append(_cell("none" if nn is None else ("ok" if nn["status"] == "ok" else "fail")))
         rows.append(row)
-    head = ["node", *checks] + (["GPUDirect", "NCCL"] if acc else [])
+    head = ["node", *checks] + (["GPUDirect / ports", "collective"] if acc else [])
     return _table(head, rows, raw=True)
 
 
@@ -155,6 +159,9 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         parts.append(
             _table(["criterion", "result", "what", "measured", "expected"], rows, raw=True)
         )
+        if acc.get("domains"):
+            parts.append(f"<h3>Collective domains</h3><p>{escape(SPANS)}</p>")
+            parts.append(_table(*domain_table(acc["domains"])))
         if acc["suspects"]:
             parts.append("<h3>Named</h3>")
             for sp in acc["suspects"]:
@@ -170,9 +177,11 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         else:
             parts.append("<p>Nothing named: every node, rail and link met its criteria.</p>")
     parts.append("<h2>Cluster</h2>")
+    fabrics = s.get("fabrics") or [s]
     parts.append(
         _table(
-            [
+            ["fabric"] * bool(s.get("fabrics"))
+            + [
                 "nodes",
                 "GPUs",
                 "rails",
@@ -186,42 +195,32 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
                 "bisection",
             ],
             [
-                [
-                    s["nodes"],
-                    s["gpus"],
-                    s["rails"],
-                    f"{s['link_gbps']} Gb/s",
-                    s["transport"],
-                    s["sus"],
-                    s["tiers"],
-                    s["switches"]["leaf"],
-                    s["switches"]["spine"],
-                    s["switches"]["core"],
-                    f"{s['bisection_gbps'] / 1000:g} Tb/s",
+                [f["name"]] * bool(s.get("fabrics"))
+                + [
+                    f["nodes"],
+                    f["gpus"],
+                    f["rails"],
+                    f"{f['link_gbps']} Gb/s",
+                    f["transport"],
+                    f["sus"],
+                    f["tiers"],
+                    f["switches"]["leaf"],
+                    f["switches"]["spine"],
+                    f["switches"]["core"],
+                    f"{f['bisection_gbps'] / 1000:g} Tb/s",
                 ]
+                for f in fabrics
             ],
         )
     )
     groups = doc.get("groups") or []
     if groups:
         parts.append("<h3>Node groups</h3>")
-        parts.append(
-            _table(
-                ["group", "nodes", "hosts", "system", "GPUs", "NVLink GB/s", "rails"],
-                [
-                    [
-                        g["name"],
-                        g["nodes"],
-                        g["hosts"],
-                        g["system"],
-                        g["gpus"],
-                        "-" if g["nvlink_gbytes"] is None else g["nvlink_gbytes"],
-                        g["rails"],
-                    ]
-                    for g in groups
-                ],
-            )
-        )
+        parts.append(_table(*group_table(groups)))
+    vendors = doc.get("vendors") or []
+    if len(vendors) > 1:
+        parts.append("<h3>Vendors</h3>")
+        parts.append(_table(*vendor_table(vendors)))
     if plan["bom"]:
         keys = list(plan["bom"][0])
         parts.append(
@@ -272,6 +271,14 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
             row: list[Any] = [n]
             for r in range(int(exp.get("rails", 0))):
                 c = acc["gdr_matrix"][n].get(str(r), {})
+                if "port_status" in c:
+                    ok = c["port_status"] == "ok"
+                    word = "port up" if ok else "port DOWN"
+                    row.append(f'<span class="{"ok" if ok else "fail"}">NPU{r}: {word}</span>')
+                    continue
+                if not c:
+                    row.append("-")
+                    continue
                 g, hv = c.get("gdr_gbps"), c.get("host_gbps")
                 gdr = "failed" if g is None else f"{g:.1f}"
                 host = "-" if hv is None else f"{hv:.1f}"
@@ -285,7 +292,9 @@ def render_html(topo: Topology, doc: dict[str, Any], *, generated: str, version:
         parts.append(_table(head, rows, raw=True))
         parts.append(
             '<p class="fix">GPU chosen per NIC from <code>nvidia-smi topo -m</code> (nearest PCIe '
-            "distance); Gb/s with GPUDirect, host memory in brackets.</p>"
+            "distance; the spec's pairing on AMD nodes); Gb/s with GPUDirect, host memory in "
+            "brackets. Ascend NPUs carry their own ports: hccn_tool's link and health, no "
+            "perftest.</p>"
         )
     ver = doc.get("verify")
     if ver:

@@ -38,6 +38,87 @@ def action_rows(sched: dict[str, Any]) -> list[list[Any]]:
     ]
 
 
+Table = tuple[list[str], list[list[Any]]]
+SPANS = (
+    "No collective spans two domains (a fabric and a vendor each: NCCL, RCCL and HCCL do not "
+    "talk to each other): each domain is judged on its own, and the cluster's verdict is the "
+    "conjunction of theirs."
+)
+
+
+def group_table(groups: list[dict[str, Any]]) -> Table:
+    """The node groups: vendor, accelerators, scale-up and rails of each."""
+    head = ["group", "nodes", "hosts", "vendor", "accelerators", "scale-up GB/s", "fabric", "rails"]
+    rows = [
+        [
+            g["name"],
+            str(g["nodes"]),
+            g["hosts"],
+            g.get("vendor", "NVIDIA"),
+            g["gpus"],
+            _scale_up(g),
+            g.get("fabric", "compute"),
+            g["rails"],
+        ]
+        for g in groups
+    ]
+    return head, rows
+
+
+def _scale_up(g: dict[str, Any]) -> str:
+    gbytes = g.get("scale_up_gbytes", g.get("nvlink_gbytes"))
+    label = g.get("scale_up", "NVLink")
+    return f"{label} -" if gbytes is None else f"{label} {gbytes:g}"
+
+
+def vendor_table(vendors: list[dict[str, Any]]) -> Table:
+    """What each vendor's nodes are checked and accepted with."""
+    head = ["vendor", "groups", "inventory", "collective", "benchmark", "rail probe", "k8s"]
+    rows = [
+        [
+            v["vendor"],
+            ", ".join(v["groups"]),
+            v["inventory"],
+            v["collective"],
+            v["benchmark"],
+            v["probe"],
+            v["k8s_resource"],
+        ]
+        for v in vendors
+    ]
+    return head, rows
+
+
+def domain_table(domains: list[dict[str, Any]]) -> Table:
+    """Each collective domain's own verdict."""
+    head = ["domain", "vendor", "groups", "nodes", "verdict", "failed", "named"]
+    rows = [
+        [
+            d["name"],
+            d["vendor"],
+            ", ".join(d["groups"]),
+            str(d["nodes"]),
+            d["verdict"],
+            ", ".join(d["failed"]) or "-",
+            ", ".join(d["named"]) or "-",
+        ]
+        for d in domains
+    ]
+    return head, rows
+
+
+def fabric_lines(s: dict[str, Any]) -> list[str]:
+    """One sentence per compute fabric (one for a plan of one)."""
+    parts = s.get("fabrics") or [s]
+    return [
+        (f"{f['name']} ({', '.join(f['groups'])}): " if "groups" in f else "")
+        + f"{f['nodes']} nodes, {f['rails']} rails x {f['link_gbps']} Gb/s {f['transport']}, "
+        f"{f['sus']} SUs, {f['tiers']} tiers ({f['switches']['leaf']} leaves, "
+        f"{f['switches']['spine']} spines, {f['switches']['core']} cores)."
+        for f in parts
+    ]
+
+
 def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
     acc = doc.get("acceptance")
     s = doc["plan"]["summary"]
@@ -52,30 +133,24 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
             "real opensm on an ibsim twin).",
             "",
         ]
-    out += [
-        f"{s['nodes']} nodes, {s['gpus']} GPUs, {s['rails']} rails x {s['link_gbps']} Gb/s "
-        f"{s['transport']}, {s['sus']} SUs, {s['tiers']} tiers ({s['switches']['leaf']} leaves, "
-        f"{s['switches']['spine']} spines, "
-        f"{s['switches']['core']} cores).",
-        "",
-    ]
+    if s.get("fabrics"):
+        out += [
+            f"{s['nodes']} nodes, {s['gpus']} accelerators, {len(s['fabrics'])} compute fabrics:",
+            "",
+        ]
+        out += [f"- {line}" for line in fabric_lines(s)]
+        out.append("")
+    else:
+        out += [f"{s['nodes']} nodes, {s['gpus']} GPUs, " + fabric_lines(s)[0], ""]
     groups = doc.get("groups") or []
     if len(groups) > 1:
         out += ["## Node groups", ""]
-        out += _md_table(
-            ["group", "nodes", "hosts", "GPUs", "NVLink GB/s", "rails"],
-            [
-                [
-                    g["name"],
-                    str(g["nodes"]),
-                    g["hosts"],
-                    g["gpus"],
-                    "-" if g["nvlink_gbytes"] is None else f"{g['nvlink_gbytes']:g}",
-                    g["rails"],
-                ]
-                for g in groups
-            ],
-        )
+        out += _md_table(*group_table(groups))
+        out.append("")
+    vendors = doc.get("vendors") or []
+    if len(vendors) > 1:
+        out += ["## Vendors", ""]
+        out += _md_table(*vendor_table(vendors))
         out.append("")
     if acc:
         out += [
@@ -97,6 +172,9 @@ def render_markdown(doc: dict[str, Any], *, generated: str) -> str:
                 for c in acc["criteria"]
             ],
         )
+        if acc.get("domains"):
+            out += ["", "## Collective domains", "", SPANS, ""]
+            out += _md_table(*domain_table(acc["domains"]))
         out += ["", "## Named", ""]
         if acc["suspects"]:
             for sp in acc["suspects"]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aictl.errors import UsageError
@@ -34,6 +34,8 @@ class NodeProfile:
     cluster: str
     group: str
     profile: Profile
+    # node -> its planned rail addresses (the checks that hold a port to its plan need them)
+    rail_ips: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,7 @@ class NodeProfile:
             "cluster": self.cluster,
             "group": self.group,
             "profile": self.profile.as_dict(),
+            "rail_ips": {n: list(ips) for n, ips in self.rail_ips.items()},
         }
 
     @classmethod
@@ -54,7 +57,8 @@ class NodeProfile:
             d = json.loads(path.read_text())
             if d.get("kind") != KIND or d.get("schema_version") != SCHEMA_VERSION:
                 raise ValueError(f"not an {KIND} v{SCHEMA_VERSION} document")
-            return cls(str(d["cluster"]), str(d["group"]), Profile.from_dict(d["profile"]))
+            ips = {str(n): tuple(map(str, v)) for n, v in (d.get("rail_ips") or {}).items()}
+            return cls(str(d["cluster"]), str(d["group"]), Profile.from_dict(d["profile"]), ips)
         except OSError as exc:
             raise UsageError(f"{path}: {exc.strerror or exc}", hint=hint) from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -79,14 +83,19 @@ def run_script(script: str, timeout: float) -> tuple[int | None, str]:
 
 
 def check(
-    node: NodeProfile, options: commands.Options, *, timeout: float = 120.0
+    node: NodeProfile, options: commands.Options, *, name: str = "", timeout: float = 120.0
 ) -> list[rules.Result]:
-    """Every check of this node against its profile (the fleet rules aside)."""
+    """Every check of node `name` against its profile (the fleet rules aside)."""
     from aictl.checks import commands, rules
     from aictl.checks.preflight import facts_of
 
-    needed = [n for n in rules.needed_facts() if n != "dcgm" or options.dcgm is not None]
+    vendor = node.profile.gpu.vendor
+    needed = [
+        n for n in rules.needed_facts(vendor=vendor) if n != "dcgm" or options.dcgm is not None
+    ]
     rc, out = run_script(commands.script(node.profile, needed, options), timeout)
     if rc is None and not out:
         return rules.unreachable(f"the checks did not finish within {timeout:.0f} s")
-    return rules.evaluate(node.profile, facts_of(out))
+    facts = facts_of(out)
+    facts.planned_rail_ips = node.rail_ips.get(name, ())
+    return rules.evaluate(node.profile, facts)

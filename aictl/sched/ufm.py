@@ -37,13 +37,15 @@ def isolate_request(topo: Topology, node: str, device: str, reason: str) -> dict
     """The UFM request that isolates the switch port of `node`'s rail `device`."""
     from aictl.topology.exports.ibnet import planned_guids
 
-    if topo.spec.compute_fabric.transport != "infiniband":
+    fabric = topo.fabric_of(node)
+    if fabric.transport != "infiniband":
         raise UsageError(
-            "UFM isolates InfiniBand ports; this cluster's compute fabric is RoCE",
+            f"UFM isolates InfiniBand ports; {node}'s compute fabric is RoCE",
             hint="shut the switch port on the switch instead",
         )
     cable = rail_cable(topo, node, device)
-    by_name = {desc: guid for guid, desc in planned_guids(topo).items() if " " not in desc}
+    view = topo.view(fabric.name)
+    by_name = {desc: guid for guid, desc in planned_guids(view).items() if " " not in desc}
     guid = by_name.get(cable.b_device, "")
     return {
         "method": "PUT",

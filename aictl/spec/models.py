@@ -11,6 +11,7 @@ Every string that reaches a config is held to the grammar of where it goes
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
@@ -35,6 +36,8 @@ from aictl.spec.releases import (
 )
 
 SCHEMA_VERSION = 1
+# the name of the one fabric of a spec that gives `compute_fabric`
+SINGLE_FABRIC = "compute"
 
 Int = Annotated[int, Strict()]
 Bool = Annotated[bool, Strict()]
@@ -105,23 +108,60 @@ class Ratio(_Model):
         return v
 
 
-class GpuSpec(_Model):
-    """The GPUs of one node profile."""
+Vendor = Literal["nvidia", "amd", "huawei", "kunlunxin"]
+# the scale-up interconnect inside a node
+ScaleUp = Literal["nvswitch", "nvlink", "xgmi", "hccs", "xpu-link", "pcie"]
 
-    model: Text = Field(
-        description="GPU model as nvidia-smi names it, e.g. 'NVIDIA A800-SXM4-80GB'."
+
+class GpuSpec(_Model):
+    """The accelerators of one node profile: NVIDIA GPUs, AMD Instinct GPUs, Huawei Ascend
+    NPUs or Kunlunxin XPUs."""
+
+    vendor: Vendor = Field(
+        "nvidia",
+        description="Accelerator vendor: nvidia, amd (Instinct), huawei (Ascend) or "
+        "kunlunxin (Kunlun XPU). It picks the tools, stack, collective library and "
+        "Kubernetes resource of the profile (docs/mixed-clusters.md).",
     )
-    count: Int = Field(ge=1, le=16, description="GPUs per node.")
+    model: Text = Field(
+        description="Accelerator model as the vendor's tool names it: nvidia-smi "
+        "('NVIDIA A800-SXM4-80GB'), amd-smi ('AMD Instinct MI300X'), npu-smi ('Ascend910B3'), "
+        "xpu_smi ('K200')."
+    )
+    count: Int = Field(ge=1, le=16, description="Accelerators per node.")
     nvswitch: Bool = Field(
         True,
-        description="NVSwitch baseboard (HGX/DGX): needs "
-        "nvidia-fabricmanager at the driver branch.",
+        description="NVIDIA only: NVSwitch baseboard (HGX/DGX), which needs "
+        "nvidia-fabricmanager at the driver branch (false for every other vendor).",
     )
     nvlink_gbytes: Float = Field(
         0.0,
         ge=0,
-        description="NVLink bandwidth per GPU in GB/s (A800: 400, H100: 900); 0 when unknown.",
+        description="NVIDIA only: NVLink bandwidth per GPU in GB/s (A800: 400, H100: 900); "
+        "0 when unknown (other vendors give scale_up_gbytes).",
     )
+    scale_up: ScaleUp | None = Field(
+        None,
+        description="Scale-up interconnect inside the node: nvswitch or nvlink (NVIDIA), "
+        "xgmi (AMD Infinity Fabric), hccs (Ascend), xpu-link (Kunlun), or pcie (none); by "
+        "default the vendor's (NVIDIA: nvswitch when nvswitch is true, else nvlink).",
+    )
+    scale_up_gbytes: Float | None = Field(
+        None,
+        gt=0,
+        description="Scale-up bandwidth per accelerator in GB/s as the vendor quotes it, both "
+        "directions (MI300X xGMI 896 over 7 links, Ascend 910B HCCS 392); for NVIDIA the "
+        "same as nvlink_gbytes (A800 400, H100 900).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vendor_defaults(cls, data: object) -> object:
+        # NVSwitch is NVIDIA's: another vendor's board has none unless it says otherwise
+        # (which a rule then refuses with the field's line)
+        if isinstance(data, dict) and data.get("vendor", "nvidia") != "nvidia":
+            return {"nvswitch": False, **data}
+        return data
 
 
 class RailNic(_Model):
@@ -151,6 +191,12 @@ class RailNic(_Model):
 class ComputeNics(_Model):
     """The compute (east-west) NICs of a node profile; their count is the number of rails."""
 
+    attach: Literal["pcie", "integrated"] = Field(
+        "pcie",
+        description="How the scale-out ports attach: pcie (NICs beside the accelerators, "
+        "listed in rails) or integrated (ports in the accelerator, Ascend 910-class: one rail "
+        "per NPU, configured with hccn_tool; rails is then left out).",
+    )
     model: Text = Field("ConnectX-6", description="NIC model, for the bill of materials.")
     speed_gbps: Int = Field(gt=0, description="Line rate of each NIC port in Gb/s.")
     ports_per_cage: Int = Field(
@@ -161,7 +207,10 @@ class ComputeNics(_Model):
         "node side (DGX H100 twin-port OSFP: 2), for the BOM.",
     )
     rails: list[RailNic] = Field(
-        min_length=1, max_length=32, description="One entry per rail, in rail order (rail 0 first)."
+        default_factory=list,
+        max_length=32,
+        description="One entry per rail, in rail order (rail 0 first); pcie NICs need at "
+        "least one, integrated ports none (NPU i is rail i).",
     )
 
 
@@ -197,7 +246,12 @@ class NodeProfile(_Model):
     os_family: Literal["ubuntu", "rhel"] = Field(
         "ubuntu", description="Host OS family: netplan (ubuntu) or NetworkManager keyfiles (rhel)."
     )
-    gpu: GpuSpec = Field(description="GPUs per node.")
+    gpu: GpuSpec = Field(description="Accelerators per node (GPUs, NPUs, XPUs).")
+    fabric: Name | None = Field(
+        None,
+        description="The compute fabric (a key of compute_fabrics) its rails attach to; "
+        "needed when the spec has several.",
+    )
     compute_nics: ComputeNics = Field(description="Compute NICs, one per rail.")
     storage_nics: StorageNics = Field(description="Bonded storage/management NICs.")
     nccl_env: dict[
@@ -205,8 +259,10 @@ class NodeProfile(_Model):
         Annotated[str, Field(pattern=grammar.ENV_VALUE)],
     ] = Field(
         default_factory=dict,
-        description="Extra settings for /etc/nccl.conf, NAME: value (NCCL_IB_HCA is derived "
-        "from the rails; an explicit one must name exactly the rail devices); one line each.",
+        description="Extra settings of the collective library, NAME: value: /etc/nccl.conf "
+        "for NVIDIA and AMD (RCCL reads NCCL_*; NCCL_IB_HCA is derived from the rails, an "
+        "explicit one must name exactly the rail devices), HCCL_* for Ascend "
+        "(/etc/aictl/hccl.env); one line each.",
     )
 
 
@@ -229,8 +285,38 @@ class NodeEntry(_Model):
     )
 
 
+def _check_hostname(pattern: str, count: object) -> str:
+    """A hostname pattern, checked on the first and the longest name it gives."""
+    if not _HOSTNAME_PATTERN.fullmatch(pattern):
+        raise ValueError("hostname must be a DNS label with one '{n}' or '{n:03d}' placeholder")
+    for n in sorted({1, count if isinstance(count, int) and count > 0 else 1}):
+        name = pattern.format(n=n)
+        why = grammar.bad_hostname(name)
+        if why:
+            raise ValueError(f"node {n} would be named {grammar.shown(name)}: {why}")
+    return pattern
+
+
+class NodeGroup(_Model):
+    """A run of nodes of one profile: `count` nodes named by `hostname`."""
+
+    profile: Name = Field(description="The node profile of these nodes.")
+    count: Int = Field(ge=1, le=131072, description="Number of nodes.")
+    hostname: str = Field(
+        description="Hostname pattern: `{n}` or `{n:03d}` is the 1-based number within the "
+        "group; every name it gives must be a DNS label."
+    )
+
+    @field_validator("hostname")
+    @classmethod
+    def _pattern(cls, v: str, info: ValidationInfo) -> str:
+        return _check_hostname(v, info.data.get("count"))
+
+
 class Nodes(_Model):
-    """The GPU nodes: a count with a hostname pattern, or an explicit list."""
+    """The GPU nodes: a count with a hostname pattern, an explicit list, or groups of one
+    profile each (a mixed cluster: `groups: [{profile: a800, count: 160, hostname:
+    "gpu{n:03d}"}, {profile: ascend, count: 32, hostname: "npu{n:03d}"}]`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -243,7 +329,16 @@ class Nodes(_Model):
     entries: list[NodeEntry] | None = Field(
         None, alias="list", description="Explicit nodes, in cabling order."
     )
-    profile: Name = Field(description="Default node profile.")
+    groups: list[NodeGroup] | None = Field(
+        None,
+        min_length=1,
+        description="Node groups in cabling order, each `count` nodes of one profile.",
+    )
+    profile: Name | None = Field(
+        None,
+        description="Default node profile (needed with count, and with list entries that "
+        "name none; groups name their own).",
+    )
     nodes_per_rack: Int = Field(
         4, ge=1, le=64, description="Nodes per rack when racks are computed."
     )
@@ -251,24 +346,39 @@ class Nodes(_Model):
     @field_validator("hostname")
     @classmethod
     def _pattern(cls, v: str, info: ValidationInfo) -> str:
-        if not _HOSTNAME_PATTERN.fullmatch(v):
-            raise ValueError("hostname must be a DNS label with one '{n}' or '{n:03d}' placeholder")
         # the first and the longest name it gives (count is validated before hostname)
-        count = info.data.get("count")
-        for n in sorted({1, count if isinstance(count, int) and count > 0 else 1}):
-            name = v.format(n=n)
-            why = grammar.bad_hostname(name)
-            if why:
-                raise ValueError(f"node {n} would be named {grammar.shown(name)}: {why}")
-        return v
+        return _check_hostname(v, info.data.get("count"))
 
     @model_validator(mode="after")
     def _one_of(self) -> Nodes:
-        if (self.count is None) == (self.entries is None):
-            raise ValueError("give exactly one of 'count' or 'list'")
+        given = [v for v in (self.count, self.entries, self.groups) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'count', 'list' or 'groups'")
         if self.entries is not None and not self.entries:
             raise ValueError("'list' must name at least one node")
+        unnamed = self.count is not None or any(e.profile is None for e in self.entries or [])
+        if self.profile is None and self.groups is None and unnamed:
+            raise ValueError("'profile' (the default node profile) is needed")
         return self
+
+    @cached_property
+    def listed(self) -> list[NodeEntry] | None:
+        """The nodes one by one when the spec lists them or gives groups (in cabling order);
+        None for `count` (a hostname pattern and one profile)."""
+        if self.groups is None:
+            return self.entries
+        return [
+            NodeEntry.model_construct(name=g.hostname.format(n=i), profile=g.profile)
+            for g in self.groups
+            for i in range(1, g.count + 1)
+        ]
+
+    @property
+    def default_profile(self) -> str:
+        """The profile of a node that names none (the first group's for groups)."""
+        if self.profile is not None:
+            return self.profile
+        return self.groups[0].profile if self.groups else ""
 
 
 class Reserved(_Model):
@@ -517,6 +627,20 @@ class Kubernetes(_Model):
         description="Container image with nccl-tests and Open MPI for the sample MPIJob "
         "(build it from NVIDIA/nccl-tests and push it to your registry).",
     )
+    rccl_tests_image: str = Field(
+        "rccl-tests:rocm-7.0.2",
+        pattern=grammar.IMAGE_REF,
+        max_length=512,
+        description="Container image with rccl-tests and Open MPI for AMD node groups' MPIJobs "
+        "(build it from ROCm/rccl-tests).",
+    )
+    hccl_tests_image: str = Field(
+        "hccl-test:cann-8.2.rc1",
+        pattern=grammar.IMAGE_REF,
+        max_length=512,
+        description="Container image with CANN's hccl_test and MPI for Ascend node groups' "
+        "MPIJobs (build the tools/hccl_test of the nodes' CANN release).",
+    )
 
 
 class Acceptance(_Model):
@@ -550,7 +674,17 @@ class ClusterSpec(_Model):
         min_length=1, description="Server types by name."
     )
     nodes: Nodes = Field(description="The GPU nodes.")
-    compute_fabric: ComputeFabric = Field(description="The rail-optimized compute fabric.")
+    compute_fabric: ComputeFabric | None = Field(
+        None,
+        description="The rail-optimized compute fabric (one fabric: give this or compute_fabrics).",
+    )
+    compute_fabrics: dict[Name, ComputeFabric] | None = Field(
+        None,
+        min_length=1,
+        description="Several compute fabrics by name, e.g. an InfiniBand fabric for the "
+        "NVIDIA SUs beside a RoCE fabric for the Ascend SUs; each node profile names its "
+        "own (fabric). Planned in name order: rail subnets are carved fabric by fabric.",
+    )
     ethernet: Ethernet = Field(description="Storage/management Ethernet.")
     addressing: Addressing = Field(description="Address plan.")
     subnet_manager: SubnetManager = Field(
@@ -558,3 +692,31 @@ class ClusterSpec(_Model):
     )
     kubernetes: Kubernetes = Field(default_factory=Kubernetes, description="Kubernetes settings.")
     acceptance: Acceptance = Field(default_factory=Acceptance, description="Acceptance thresholds.")
+
+    @model_validator(mode="after")
+    def _one_fabric_key(self) -> ClusterSpec:
+        if (self.compute_fabric is None) == (self.compute_fabrics is None):
+            raise ValueError("give exactly one of 'compute_fabric' or 'compute_fabrics'")
+        return self
+
+    def fabrics(self) -> dict[str, ComputeFabric]:
+        """The compute fabrics by name, in planning order: `compute` for a spec with one
+        `compute_fabric`, else `compute_fabrics` in name order."""
+        if self.compute_fabrics is not None:
+            return dict(sorted(self.compute_fabrics.items()))
+        assert self.compute_fabric is not None
+        return {SINGLE_FABRIC: self.compute_fabric}
+
+    def fabric_name(self, profile: str) -> str:
+        """The fabric a profile's rails attach to (the only one when the spec has one)."""
+        fabrics = self.fabrics()
+        prof = self.node_profiles.get(profile)
+        if prof is not None and prof.fabric in fabrics:
+            return prof.fabric
+        return next(iter(fabrics))
+
+    def fabric_path(self, fabric: str) -> tuple[str, ...]:
+        """Where a fabric sits in the spec, for problems with a line number."""
+        if self.compute_fabrics is None:
+            return ("compute_fabric",)
+        return ("compute_fabrics", fabric)

@@ -13,9 +13,10 @@ from math import ceil
 from typing import TYPE_CHECKING, Any
 
 from aictl.natsort import compress_hostlist
+from aictl.spec.rules import profile_rails
 
 if TYPE_CHECKING:
-    from aictl.topology.model import Topology
+    from aictl.topology.model import Cable, FabricPlan, Topology
 
 FABRIC_ROLES = ("leaf", "spine", "core")
 
@@ -45,9 +46,9 @@ def used_ports(topo: Topology) -> Counter[str]:
 
 
 def bom(topo: Topology) -> list[BomLine]:
-    """The bill of materials: servers, NICs, switches, cables and transceivers."""
+    """The bill of materials: servers, NICs, switches, cables and transceivers — each compute
+    fabric on its own lines (side by side, named, when there are several)."""
     spec = topo.spec
-    cf = spec.compute_fabric
     out: list[BomLine] = []
     profiles = Counter(n.profile for n in topo.nodes)
     for name, count in sorted(profiles.items()):
@@ -59,86 +60,32 @@ def bom(topo: Topology) -> list[BomLine]:
         )
     for name, count in sorted(profiles.items()):
         p = spec.node_profiles[name]
+        nics = p.compute_nics
+        if nics.attach == "integrated":
+            out.append(
+                BomLine(
+                    "servers",
+                    "compute port (in the NPU)",
+                    nics.model,
+                    count * p.gpu.count,
+                    f"{nics.speed_gbps} Gb/s, integrated in each NPU, one per rail",
+                )
+            )
+            continue
         out.append(
             BomLine(
                 "servers",
                 "compute NIC",
-                p.compute_nics.model,
-                count * len(p.compute_nics.rails),
-                f"{p.compute_nics.speed_gbps} Gb/s, one per rail",
+                nics.model,
+                count * len(nics.rails),
+                f"{nics.speed_gbps} Gb/s, one per rail",
             )
         )
-    roles = Counter(s.role for s in topo.switches)
-    for role in FABRIC_ROLES:
-        if roles[role]:
-            out.append(
-                BomLine(
-                    "compute fabric",
-                    f"{role} switch",
-                    cf.switch_model,
-                    roles[role],
-                    f"{cf.switch_ports} x {cf.link_gbps} Gb/s",
-                )
-            )
-    tiers = Counter(c.tier for c in topo.cables)
-    reserved_ports = sum(len(r.leaf_ports) for r in topo.reserved)
-    if tiers["node-leaf"]:
-        out.append(
-            BomLine(
-                "compute fabric",
-                "cable node-leaf",
-                f"{cf.link_gbps}G",
-                tiers["node-leaf"] - reserved_ports,
-                "GPU node HCA to rail leaf",
-            )
-        )
-    if reserved_ports:
-        out.append(
-            BomLine(
-                "compute fabric",
-                f"cable {cf.reserved.name}-leaf",
-                f"{cf.link_gbps}G",
-                reserved_ports,
-                "reserved slot devices to leaves",
-            )
-        )
-    for tier in ("leaf-spine", "spine-core"):
-        if tiers[tier]:
-            out.append(
-                BomLine("compute fabric", f"cable {tier}", f"{cf.link_gbps}G", tiers[tier], "")
-            )
-    used = used_ports(topo)
-    cages = sum(
-        ceil(used[s.name] / cf.ports_per_cage) for s in topo.switches if s.role in FABRIC_ROLES
-    )
-    out.append(
-        BomLine(
-            "compute fabric",
-            "switch transceiver",
-            f"{cf.link_gbps}G x {cf.ports_per_cage}-port",
-            cages,
-            "one per used switch cage",
-        )
-    )
-    node_cages = sum(
-        count
-        * ceil(
-            len(spec.node_profiles[name].compute_nics.rails)
-            * cf.planes
-            / spec.node_profiles[name].compute_nics.ports_per_cage
-        )
-        for name, count in profiles.items()
-    )
-    out.append(
-        BomLine(
-            "compute fabric",
-            "node transceiver",
-            f"{cf.link_gbps}G",
-            node_cages,
-            "one per used node cage",
-        )
-    )
+    for fp in topo.fabrics:
+        out += _fabric_bom(topo, fp, profiles)
     e = spec.ethernet
+    roles = Counter(s.role for s in topo.switches)
+    tiers = Counter(c.tier for c in topo.cables)
     if roles["tor"]:
         out.append(
             BomLine(
@@ -166,6 +113,91 @@ def bom(topo: Topology) -> list[BomLine]:
     return out
 
 
+def fabric_of_switch(topo: Topology) -> dict[str, str]:
+    """Switch name -> the compute fabric it is in (Ethernet switches are absent)."""
+    return {s.name: s.fabric for s in topo.switches if s.role in FABRIC_ROLES}
+
+
+def fabric_cables(topo: Topology, fabric: str) -> list[Cable]:
+    """The compute cables of one fabric (every one ends on a switch of it)."""
+    of = fabric_of_switch(topo)
+    return [c for c in topo.cables if of.get(c.b_device) == fabric]
+
+
+def _fabric_bom(topo: Topology, fp: FabricPlan, profiles: Counter[str]) -> list[BomLine]:
+    spec = topo.spec
+    cf = spec.fabrics()[fp.name]
+    cat = "compute fabric" if not topo.several_fabrics else f"compute fabric {fp.name}"
+    what = f" ({fp.transport})" if topo.several_fabrics else ""
+    out: list[BomLine] = []
+    switches = [s for s in topo.switches if s.fabric == fp.name and s.role in FABRIC_ROLES]
+    roles = Counter(s.role for s in switches)
+    for role in FABRIC_ROLES:
+        if roles[role]:
+            out.append(
+                BomLine(
+                    cat,
+                    f"{role} switch",
+                    cf.switch_model,
+                    roles[role],
+                    f"{cf.switch_ports} x {cf.link_gbps} Gb/s{what}",
+                )
+            )
+    tiers = Counter(c.tier for c in fabric_cables(topo, fp.name))
+    names = {s.name for s in switches}
+    reserved_ports = sum(
+        len(r.leaf_ports) for r in topo.reserved if r.leaf_ports and r.leaf_ports[0][0] in names
+    )
+    if tiers["node-leaf"]:
+        out.append(
+            BomLine(
+                cat,
+                "cable node-leaf",
+                f"{cf.link_gbps}G",
+                tiers["node-leaf"] - reserved_ports,
+                "GPU node HCA to rail leaf",
+            )
+        )
+    if reserved_ports:
+        out.append(
+            BomLine(
+                cat,
+                f"cable {cf.reserved.name}-leaf",
+                f"{cf.link_gbps}G",
+                reserved_ports,
+                "reserved slot devices to leaves",
+            )
+        )
+    for tier in ("leaf-spine", "spine-core"):
+        if tiers[tier]:
+            out.append(BomLine(cat, f"cable {tier}", f"{cf.link_gbps}G", tiers[tier], ""))
+    used = used_ports(topo)
+    cages = sum(ceil(used[s.name] / cf.ports_per_cage) for s in switches)
+    out.append(
+        BomLine(
+            cat,
+            "switch transceiver",
+            f"{cf.link_gbps}G x {cf.ports_per_cage}-port",
+            cages,
+            "one per used switch cage",
+        )
+    )
+    node_cages = sum(
+        count
+        * ceil(
+            profile_rails(spec.node_profiles[name])
+            * cf.planes
+            / spec.node_profiles[name].compute_nics.ports_per_cage
+        )
+        for name, count in profiles.items()
+        if spec.fabric_name(name) == fp.name
+    )
+    out.append(
+        BomLine(cat, "node transceiver", f"{cf.link_gbps}G", node_cages, "one per used node cage")
+    )
+    return out
+
+
 def port_use(topo: Topology) -> dict[str, dict[str, int]]:
     """Ports per role: switches, total ports, used ports."""
     used = used_ports(topo)
@@ -178,12 +210,15 @@ def port_use(topo: Topology) -> dict[str, dict[str, int]]:
     return out
 
 
-def bisection_gbps(topo: Topology) -> int:
-    """Bandwidth across a balanced cut of the nodes, over all planes (Gb/s).
+def bisection_gbps(topo: Topology, fabric: FabricPlan | None = None) -> int:
+    """Bandwidth across a balanced cut of a fabric's nodes, over all planes (Gb/s); for the
+    whole plan, the sum over its fabrics (they carry separate traffic).
 
     The smaller of half the endpoint bandwidth and half the up-capacity of every tier.
     """
-    sh = topo.shape
+    if fabric is None:
+        return sum(bisection_gbps(topo, f) for f in topo.fabrics)
+    sh = fabric.shape
     g = sh.inp.link_gbps
     endpoints = sh.inp.nodes * sh.inp.rails
     caps = [endpoints * g, sh.leaf_spine_per_plane * g]
@@ -193,10 +228,25 @@ def bisection_gbps(topo: Topology) -> int:
 
 
 def path_classes(topo: Topology) -> list[dict[str, Any]]:
-    """Traffic classes between two GPUs and the switches each crosses."""
-    sh = topo.shape
+    """Traffic classes between two GPUs and the switches each crosses (per fabric, each row
+    naming its fabric, when there are several; none between fabrics: they do not meet)."""
+    out: list[dict[str, Any]] = []
+    for fp in topo.fabrics:
+        rows = _path_classes(topo, fp)
+        if topo.several_fabrics:
+            rows = [{"fabric": fp.name, **r} for r in rows]
+        out += rows
+    return out
+
+
+def _path_classes(topo: Topology, fp: FabricPlan) -> list[dict[str, Any]]:
+    sh = fp.shape
+    scale_up = sorted(
+        {p.gpu.info.scale_up_label for p in topo.profiles.values() if p.fabric == fp.name}
+    )
+    via = "NVLink/NVSwitch" if scale_up == ["NVLink"] else "/".join(scale_up) or "NVLink/NVSwitch"
     out: list[dict[str, Any]] = [
-        {"class": "same node", "switches": 0, "via": "NVLink/NVSwitch"},
+        {"class": "same node", "switches": 0, "via": via},
         {"class": "same rail, same leaf", "switches": 1, "via": "leaf"},
     ]
     if sh.leaves_per_rail_per_su > 1:
@@ -232,10 +282,22 @@ def path_classes(topo: Topology) -> list[dict[str, Any]]:
 
 
 def failure_impact(topo: Topology) -> list[dict[str, Any]]:
-    """What losing one leaf, one spine or one core does (first of each, by plan order)."""
-    sh = topo.shape
+    """What losing one leaf, one spine or one core does (first of each, by plan order), per
+    fabric (each row naming its fabric when there are several)."""
     out: list[dict[str, Any]] = []
-    leaves = topo.switches_by_role("leaf")
+    for fp in topo.fabrics:
+        rows = _failure_impact(topo, fp)
+        if topo.several_fabrics:
+            rows = [{"fabric": fp.name, **r} for r in rows]
+        out += rows
+    return out
+
+
+def _failure_impact(topo: Topology, fp: FabricPlan) -> list[dict[str, Any]]:
+    sh = fp.shape
+    out: list[dict[str, Any]] = []
+    mine = [s for s in topo.switches if s.fabric == fp.name]
+    leaves = [s for s in mine if s.role == "leaf"]
     if leaves:
         leaf = leaves[0]
         hit = [n.name for n in topo.nodes if any(lp[0] == leaf.name for lp in n.leaf_ports)]
@@ -253,7 +315,7 @@ def failure_impact(topo: Topology) -> list[dict[str, Any]]:
                 "until the leaf is back (NCCL drops the rail)",
             }
         )
-    spines = topo.switches_by_role("spine")
+    spines = [s for s in mine if s.role == "spine"]
     if spines:
         spine = spines[0]
         share = 100 / sh.spines
@@ -273,7 +335,7 @@ def failure_impact(topo: Topology) -> list[dict[str, Any]]:
                 + ("" if sh.spines > 1 else "; the only spine: the SUs are cut apart"),
             }
         )
-    cores = topo.switches_by_role("core")
+    cores = [s for s in mine if s.role == "core"]
     if cores:
         core = cores[0]
         share = 100 / sh.cores_per_group
@@ -291,36 +353,73 @@ def failure_impact(topo: Topology) -> list[dict[str, Any]]:
     return out
 
 
-def summary(topo: Topology) -> dict[str, Any]:
-    """The plan at a glance: the keys `topo plan --output json` prints."""
-    sh = topo.shape
+def fabric_summary(topo: Topology, fp: FabricPlan) -> dict[str, Any]:
+    """One compute fabric at a glance."""
+    sh = fp.shape
     counts = sh.counts()
-    spec = topo.spec
-    gpus = sum(topo.profile(n).gpu.count for n in topo.nodes)
-    eth = Counter(c.tier for c in topo.cables if c.tier.startswith(("node-tor", "tor-")))
-    roles = Counter(s.role for s in topo.switches)
+    nodes = topo.fabric_nodes(fp.name)
     return {
-        "name": spec.name,
-        "transport": spec.compute_fabric.transport,
+        "name": fp.name,
+        "transport": fp.transport,
         "tiers": sh.tiers,
         "planes": sh.inp.planes,
         "nodes": sh.inp.nodes,
-        "gpus": gpus,
+        "gpus": sum(topo.profile(n).gpu.count for n in nodes),
+        "groups": sorted({n.profile for n in nodes}),
         "rails": sh.inp.rails,
         "sus": sh.sus,
         "nodes_per_su": sh.inp.nodes_per_su,
-        "reserved_slots": len(topo.reserved),
+        "reserved_slots": sum(1 for r in topo.reserved if r.name.startswith(fp.prefix)),
         "link_gbps": sh.inp.link_gbps,
         "switches": counts["switches"],
         "cables": counts["cables"],
+        "links_per_leaf_spine_pair": counts["links_per_leaf_spine_pair"],
+        "links_per_spine_core_pair": counts["links_per_spine_core_pair"],
+        "oversubscription": counts["oversubscription"],
+        "bisection_gbps": bisection_gbps(topo, fp),
+    }
+
+
+_SUMMED = ("leaf", "spine", "core", "total")
+
+
+def summary(topo: Topology) -> dict[str, Any]:
+    """The plan at a glance: the keys `topo plan --output json` prints. A plan of several
+    fabrics has each under `fabrics`; the top level then adds their counts up (switches,
+    cables, SUs, rails, bisection) and names every transport, e.g. `infiniband+roce`."""
+    spec = topo.spec
+    per = [fabric_summary(topo, fp) for fp in topo.fabrics]
+    first = per[0]
+    eth = Counter(c.tier for c in topo.cables if c.tier.startswith(("node-tor", "tor-")))
+    roles = Counter(s.role for s in topo.switches)
+    out = {
+        "name": spec.name,
+        **{k: v for k, v in first.items() if k not in ("name", "groups")},
+        "nodes": len(topo.nodes),
+        "gpus": sum(topo.profile(n).gpu.count for n in topo.nodes),
         "ethernet": {
             "tor": roles["tor"],
             "agg": roles["agg"],
             "cables": {k.replace("-", "_"): v for k, v in sorted(eth.items())},
         },
-        "links_per_leaf_spine_pair": counts["links_per_leaf_spine_pair"],
-        "links_per_spine_core_pair": counts["links_per_spine_core_pair"],
-        "oversubscription": counts["oversubscription"],
-        "bisection_gbps": bisection_gbps(topo),
         "ports": port_use(topo),
+        "fabrics": per,
     }
+    if len(per) > 1:
+        out.update(
+            transport="+".join(sorted({f["transport"] for f in per})),
+            tiers=max(f["tiers"] for f in per),
+            planes=max(f["planes"] for f in per),
+            rails=sum(f["rails"] for f in per),
+            sus=sum(f["sus"] for f in per),
+            nodes_per_su=max(f["nodes_per_su"] for f in per),
+            reserved_slots=sum(f["reserved_slots"] for f in per),
+            link_gbps=max(f["link_gbps"] for f in per),
+            switches={k: sum(f["switches"][k] for f in per) for k in _SUMMED},
+            cables={
+                k: sum(f["cables"][k] for f in per)
+                for k in ("node_leaf", "leaf_spine", "spine_core")
+            },
+            bisection_gbps=sum(f["bisection_gbps"] for f in per),
+        )
+    return out

@@ -7,6 +7,10 @@
   4. cable nodes to leaves, leaves to spines, spines to cores
   5. cable the storage/management Ethernet (bond members -> ToRs -> aggregation)
   6. give RoCE switches loopbacks and ASNs
+Steps 1-4 run once per compute fabric (a spec may have several: an InfiniBand fabric for
+the NVIDIA SUs beside a RoCE fabric for the Ascend SUs), each with the nodes whose profile
+names it; their devices carry the fabric's name as a prefix when there is more than one.
+The storage/management Ethernet is one for all nodes.
 Everything is a pure function of the spec: same spec, same plan, same bytes.
 """
 
@@ -16,24 +20,33 @@ from math import ceil
 from typing import TYPE_CHECKING
 
 from aictl.errors import TopologyError
-from aictl.spec.rules import hostnames, rail_count, rail_subnets
-from aictl.topology.model import Cable, NodePlacement, RailNet, ReservedDevice, Switch, Topology
+from aictl.spec.rules import fabric_hostnames, fabric_subnets, hostnames, rail_count
+from aictl.topology.model import (
+    Cable,
+    FabricPlan,
+    NodePlacement,
+    RailNet,
+    ReservedDevice,
+    Switch,
+    Topology,
+)
 from aictl.topology.profiles import resolve_all
 from aictl.topology.sizing import FabricShape, SizingInput, size_fabric
 
 if TYPE_CHECKING:
     from ipaddress import IPv4Address, IPv4Network
 
-    from aictl.spec.models import ClusterSpec
+    from aictl.spec.models import ClusterSpec, ComputeFabric
 
 
-def sizing_input(spec: ClusterSpec) -> SizingInput:
-    """The sizing parameters a spec implies."""
-    cf = spec.compute_fabric
+def sizing_input(spec: ClusterSpec, fabric: str | None = None) -> SizingInput:
+    """The sizing parameters a spec implies for one compute fabric (the first by default)."""
+    fabric = fabric if fabric is not None else next(iter(spec.fabrics()))
+    cf = spec.fabrics()[fabric]
     return SizingInput(
-        nodes=len(hostnames(spec)),
+        nodes=len(fabric_hostnames(spec)[fabric]),
         nodes_per_su=cf.nodes_per_su,
-        rails=rail_count(spec),
+        rails=rail_count(spec, fabric),
         link_gbps=cf.link_gbps,
         switch_ports=cf.switch_ports,
         reserved_slots=cf.reserved.slots,
@@ -56,8 +69,9 @@ def _w(count: int, minimum: int = 2) -> int:
 class _Names:
     """Installer-readable device names (`leaf-su02-r3`, `spine-07`, `core-012`)."""
 
-    def __init__(self, shape: FabricShape) -> None:
+    def __init__(self, shape: FabricShape, prefix: str = "") -> None:
         self.shape = shape
+        self.prefix = prefix
         self.planes = shape.inp.planes
         self.su_w = _w(shape.sus)
         self.spine_w = _w(shape.spines)
@@ -65,7 +79,7 @@ class _Names:
         self.core_w = _w(shape.cores_per_plane, 3)
 
     def _p(self, plane: int) -> str:
-        return f"p{plane + 1}-" if self.planes > 1 else ""
+        return self.prefix + (f"p{plane + 1}-" if self.planes > 1 else "")
 
     def leaf(self, plane: int, su: int, rail: int, block: int) -> str:
         suffix = f"-{chr(97 + block)}" if self.shape.leaves_per_rail_per_su > 1 else ""
@@ -94,70 +108,122 @@ def build_topology(spec: ClusterSpec, *, spec_sha256: str) -> Topology:
     Raises:
         TopologyError: the spec is valid but cannot be built (ports, ASNs, loopbacks).
     """
-    shape = size_fabric(sizing_input(spec))
-    names = _Names(shape)
-    cf = spec.compute_fabric
+    fabrics = spec.fabrics()
+    several = len(fabrics) > 1
+    # 1. size every fabric first: racks are numbered across all of them
+    shapes = {name: _size(spec, name, several) for name in fabrics}
+    npr = spec.nodes.nodes_per_rack
+    racks = {
+        name: sh.sus * ceil(cf.nodes_per_su / npr)
+        for (name, cf), sh in zip(fabrics.items(), shapes.values(), strict=True)
+    }
+    rack_w = _w(sum(racks.values()))
+    hosts = hostnames(spec)
+    by_fabric = fabric_hostnames(spec)
+    subnets = fabric_subnets(spec)
+    mgmt = _pool(
+        spec, "mgmt_ip", spec.addressing.management.subnet, spec.addressing.management.gateway
+    )
+    bmc = _pool(spec, "bmc_ip", spec.addressing.bmc, None)
     switches: list[Switch] = []
     cables: list[Cable] = []
-    # 2. switches
-    for plane in range(shape.inp.planes):
-        switches += _fabric_switches(spec, shape, names, plane)
-    # 3. nodes, reserved devices, addresses
-    nodes, reserved = _place(spec, shape, names)
-    # 4. compute fabric cables
-    cables += _node_leaf_cables(spec, shape, nodes, reserved)
-    for plane in range(shape.inp.planes):
-        cables += _leaf_spine_cables(shape, names, plane, cf.link_gbps)
-        if shape.tiers == 3:
-            cables += _spine_core_cables(shape, names, plane, cf.link_gbps)
+    nodes: list[NodePlacement] = []
+    reserved: list[ReservedDevice] = []
+    rail_nets: list[RailNet] = []
+    plans: list[FabricPlan] = []
+    rack_base = 0
+    for name, cf in fabrics.items():
+        shape = shapes[name]
+        prefix = f"{name}-" if several else ""
+        names = _Names(shape, prefix)
+        # 2. switches
+        for plane in range(shape.inp.planes):
+            switches += _fabric_switches(cf, shape, names, plane, name)
+        # 3. nodes, reserved devices, addresses
+        placed, res = _place(
+            spec,
+            cf,
+            shape,
+            names,
+            [hosts.index(h) for h in by_fabric[name]],
+            (mgmt, bmc, subnets[name]),
+            (rack_base, rack_w),
+            name,
+        )
+        nodes += placed
+        reserved += res
+        # 4. compute fabric cables
+        cables += _node_leaf_cables(spec, cf, shape, placed, res, prefix)
+        for plane in range(shape.inp.planes):
+            cables += _leaf_spine_cables(shape, names, plane, cf.link_gbps, prefix)
+            if shape.tiers == 3:
+                cables += _spine_core_cables(shape, names, plane, cf.link_gbps, prefix)
+        plans.append(FabricPlan(name, cf.transport, shape, prefix, len(rail_nets)))
+        rail_nets += _rail_nets(spec, subnets[name], shape.inp.rails, len(placed), name)
+        rack_base += racks[name]
+    nodes.sort(key=lambda n: n.index)
     # 5. storage/management Ethernet
     eth_switches, eth_cables, tor_ports = _ethernet(spec, nodes)
     switches += eth_switches
     cables += eth_cables
     nodes = [_with_tor(n, tor_ports[n.name]) for n in nodes]
-    # 6. loopbacks (RoCE fabric, ToRs, aggregation) and the RoCE underlay's ASNs
-    switches = _underlay(spec, shape, switches)
+    # 6. loopbacks (RoCE fabrics, ToRs, aggregation) and the RoCE underlays' ASNs
+    switches = _underlay(spec, plans, switches)
     gw_net = spec.addressing.management.subnet
     gateway = spec.addressing.management.gateway or gw_net.network_address + 1
     return Topology(
         spec=spec,
         spec_sha256=spec_sha256,
-        shape=shape,
+        fabrics=tuple(plans),
         switches=tuple(switches),
         nodes=tuple(nodes),
         reserved=tuple(reserved),
         cables=tuple(cables),
-        rail_nets=tuple(_rail_nets(spec, len(nodes))),
+        rail_nets=tuple(rail_nets),
         mgmt_gateway=str(gateway),
         profiles=resolve_all(spec),
     )
 
 
+def _size(spec: ClusterSpec, fabric: str, several: bool) -> FabricShape:
+    """A fabric's shape; an error names the fabric when there are several."""
+    try:
+        return size_fabric(sizing_input(spec, fabric))
+    except TopologyError as exc:
+        if not several:
+            raise
+        where = exc.field.replace("compute_fabric", f"compute_fabrics.{fabric}", 1)
+        raise TopologyError(
+            f"fabric {fabric}: {exc.message}",
+            hint=exc.hint,
+            field=where or f"compute_fabrics.{fabric}",
+        ) from None
+
+
 def _fabric_switches(
-    spec: ClusterSpec, shape: FabricShape, names: _Names, plane: int
+    cf: ComputeFabric, shape: FabricShape, names: _Names, plane: int, fabric: str
 ) -> list[Switch]:
-    cf = spec.compute_fabric
     model, k, rails = cf.switch_model, cf.switch_ports, shape.inp.rails
     out = [
-        Switch(names.leaf(plane, su, r, b), "leaf", model, k, plane, su, r)
+        Switch(names.leaf(plane, su, r, b), "leaf", model, k, plane, su, r, fabric=fabric)
         for su in range(1, shape.sus + 1)
         for r in range(rails)
         for b in range(shape.leaves_per_rail_per_su)
     ]
     if shape.tiers == 2:
         out += [
-            Switch(names.spine(plane, -1, 0, j), "spine", model, k, plane)
+            Switch(names.spine(plane, -1, 0, j), "spine", model, k, plane, fabric=fabric)
             for j in range(shape.spines)
         ]
         return out
     out += [
-        Switch(names.spine(plane, r, g, j), "spine", model, k, plane, 0, r, g + 1, j)
+        Switch(names.spine(plane, r, g, j), "spine", model, k, plane, 0, r, g + 1, j, fabric=fabric)
         for r in range(rails)
         for g in range(shape.pods_per_rail)
         for j in range(shape.spines)
     ]
     out += [
-        Switch(names.core(plane, g, j), "core", model, k, plane, group=g)
+        Switch(names.core(plane, g, j), "core", model, k, plane, group=g, fabric=fabric)
         for g in range(shape.spines)
         for j in range(shape.cores_per_group)
     ]
@@ -165,24 +231,27 @@ def _fabric_switches(
 
 
 def _place(
-    spec: ClusterSpec, shape: FabricShape, names: _Names
+    spec: ClusterSpec,
+    cf: ComputeFabric,
+    shape: FabricShape,
+    names: _Names,
+    indices: list[int],
+    pools: tuple[list[str], list[str], list[IPv4Network]],
+    racks: tuple[int, int],
+    fabric: str,
 ) -> tuple[list[NodePlacement], list[ReservedDevice]]:
+    """The fabric's nodes (their indices in cabling order) in its SU slots; addresses from
+    the cluster's pools (management, BMC) and the fabric's rail subnets."""
     u = shape.inp.nodes_per_su
-    res = spec.compute_fabric.reserved
+    res = cf.reserved
     per_leaf = shape.slots_per_leaf
     rails, planes = shape.inp.rails, shape.inp.planes
     npr = spec.nodes.nodes_per_rack
     racks_per_su = ceil(u / npr)
-    rack_w = _w(shape.sus * racks_per_su)
-    entries = spec.nodes.entries
+    rack_base, rack_w = racks
+    entries = spec.nodes.listed
     hosts = hostnames(spec)
-    mgmt, bmc = (
-        _pool(
-            spec, "mgmt_ip", spec.addressing.management.subnet, spec.addressing.management.gateway
-        ),
-        _pool(spec, "bmc_ip", spec.addressing.bmc, None),
-    )
-    subnets = rail_subnets(spec)
+    mgmt, bmc, subnets = pools
     rail_base = [int(net.network_address) + 2 for net in subnets]
 
     def ports_at(su: int, slot: int) -> tuple[tuple[str, int], ...]:
@@ -192,11 +261,11 @@ def _place(
         )
 
     def rack_of(su: int, slot: int) -> str:
-        return f"rack{(su - 1) * racks_per_su + slot // npr + 1:0{rack_w}d}"
+        return f"rack{rack_base + (su - 1) * racks_per_su + slot // npr + 1:0{rack_w}d}"
 
     nodes: list[NodePlacement] = []
     reserved: list[ReservedDevice] = []
-    k = 0
+    j = 0  # the node's place in this fabric
     ports_left = res.ports
     for su in range(1, shape.sus + 1):
         for slot in range(u):
@@ -206,32 +275,36 @@ def _place(
                 all_ports = ports_at(su, slot)
                 reserved.append(
                     ReservedDevice(
-                        f"{res.name}-{len(reserved) + 1}",
+                        f"{names.prefix}{res.name}-{len(reserved) + 1}",
                         su,
                         slot,
                         tuple(p for i, p in enumerate(all_ports) if i % rails < n_ports),
+                        fabric,
                     )
                 )
                 continue
-            if k >= len(hosts):
+            if j >= len(indices):
                 continue
+            k = indices[j]
             entry = entries[k] if entries is not None else None
             nodes.append(
                 NodePlacement(
                     name=hosts[k],
                     index=k,
-                    profile=(entry.profile if entry and entry.profile else spec.nodes.profile),
+                    profile=(
+                        entry.profile if entry and entry.profile else spec.nodes.default_profile
+                    ),
                     su=su,
                     slot=slot,
                     rack=(entry.rack if entry and entry.rack else rack_of(su, slot)),
                     mgmt_ip=mgmt[k],
                     bmc_ip=bmc[k] if bmc else "",
-                    rail_ips=tuple(_ip(base + k) for base in rail_base),
+                    rail_ips=tuple(_ip(base + j) for base in rail_base),
                     leaf_ports=ports_at(su, slot),
                     tor_ports=(),
                 )
             )
-            k += 1
+            j += 1
     return nodes, reserved
 
 
@@ -241,7 +314,7 @@ def _pool(
     """One address per node: explicit ones kept, the rest allocated in order, skipping used."""
     if net is None:
         return []
-    entries = spec.nodes.entries
+    entries = spec.nodes.listed
     n = len(hostnames(spec))
     fixed = [getattr(e, field) for e in entries] if entries is not None else [None] * n
     used = {int(ip) for ip in fixed if ip is not None}
@@ -269,15 +342,19 @@ def _pool(
 
 def _node_leaf_cables(
     spec: ClusterSpec,
+    cf: ComputeFabric,
     shape: FabricShape,
     nodes: list[NodePlacement],
     reserved: list[ReservedDevice],
+    prefix: str,
 ) -> list[Cable]:
-    gbps = spec.compute_fabric.link_gbps
+    from aictl.topology.profiles import _rails
+
+    gbps = cf.link_gbps
     rails, planes = shape.inp.rails, shape.inp.planes
+    # a PCIe NIC's RDMA device, or an NPU's integrated port (npu<i>)
     devices = {
-        name: [nic.rdma_device for nic in p.compute_nics.rails]
-        for name, p in spec.node_profiles.items()
+        name: [nic.rdma_device for nic in _rails(p)] for name, p in spec.node_profiles.items()
     }
     total = shape.node_leaf_per_plane * planes
     w = _w(total, 5)
@@ -289,17 +366,19 @@ def _node_leaf_cables(
             plane, rail = divmod(idx, rails)
             i += 1
             nic = devs[rail] if planes == 1 else f"{devs[rail]}/p{plane + 1}"
-            out.append(Cable(f"nl-{i:0{w}d}", "node-leaf", node.name, nic, leaf, str(port), gbps))
+            cid = f"{prefix}nl-{i:0{w}d}"
+            out.append(Cable(cid, "node-leaf", node.name, nic, leaf, str(port), gbps))
     for dev in reserved:
         for j, (leaf, port) in enumerate(dev.leaf_ports):
             i += 1
-            out.append(
-                Cable(f"nl-{i:0{w}d}", "node-leaf", dev.name, f"p{j + 1}", leaf, str(port), gbps)
-            )
+            cid = f"{prefix}nl-{i:0{w}d}"
+            out.append(Cable(cid, "node-leaf", dev.name, f"p{j + 1}", leaf, str(port), gbps))
     return out
 
 
-def _leaf_spine_cables(shape: FabricShape, names: _Names, plane: int, gbps: int) -> list[Cable]:
+def _leaf_spine_cables(
+    shape: FabricShape, names: _Names, plane: int, gbps: int, prefix: str = ""
+) -> list[Cable]:
     m, up, per_leaf = shape.links_leaf_spine, shape.leaf_uplinks, shape.slots_per_leaf
     rails, lpr = shape.inp.rails, shape.leaves_per_rail_per_su
     w = _w(shape.leaf_spine_per_plane * shape.inp.planes, 5)
@@ -322,7 +401,7 @@ def _leaf_spine_cables(shape: FabricShape, names: _Names, plane: int, gbps: int)
                     spine = names.spine(plane, r, pod, k)
                     out.append(
                         Cable(
-                            f"ls-{i:0{w}d}",
+                            f"{prefix}ls-{i:0{w}d}",
                             "leaf-spine",
                             leaf,
                             str(per_leaf + j + 1),
@@ -334,7 +413,9 @@ def _leaf_spine_cables(shape: FabricShape, names: _Names, plane: int, gbps: int)
     return out
 
 
-def _spine_core_cables(shape: FabricShape, names: _Names, plane: int, gbps: int) -> list[Cable]:
+def _spine_core_cables(
+    shape: FabricShape, names: _Names, plane: int, gbps: int, prefix: str = ""
+) -> list[Cable]:
     m2, up2 = shape.links_spine_core, shape.spine_uplinks
     down = shape.leaves_per_pod * shape.links_leaf_spine
     pods = shape.pods_per_rail
@@ -351,7 +432,7 @@ def _spine_core_cables(shape: FabricShape, names: _Names, plane: int, gbps: int)
                     i += 1
                     out.append(
                         Cable(
-                            f"sc-{i:0{w}d}",
+                            f"{prefix}sc-{i:0{w}d}",
                             "spine-core",
                             spine,
                             str(down + u + 1),
@@ -444,11 +525,11 @@ def _with_tor(node: NodePlacement, ports: tuple[tuple[str, str], ...]) -> NodePl
     )
 
 
-def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> list[Switch]:
+def _underlay(spec: ClusterSpec, plans: list[FabricPlan], switches: list[Switch]) -> list[Switch]:
     asn = spec.addressing.asn
     lo = spec.addressing.loopbacks
-    roce = spec.compute_fabric.transport == "roce"
-    routed = [s for s in switches if s.role in ("tor", "agg") or roce]
+    roce = {p.name: p for p in plans if p.transport == "roce"}
+    routed = [s for s in switches if s.role in ("tor", "agg") or s.fabric in roce]
     if len(routed) > lo.num_addresses - 2:
         raise TopologyError(
             f"loopbacks {lo} hold {lo.num_addresses - 2} addresses, the plan has "
@@ -458,10 +539,13 @@ def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> 
         )
     spine_asn: dict[str, int] = {}
     if roce:
-        leaves = sum(1 for s in switches if s.role == "leaf")
+        # leaves get their own ASNs, counted across every RoCE fabric; spines share theirs
+        # within a fabric (fabrics are not connected to each other, so they may repeat)
+        leaves = sum(1 for s in switches if s.role == "leaf" and s.fabric in roce)
         leaf_range = range(asn.leaf_start, asn.leaf_start + leaves)
         for s in switches:
-            if s.role == "spine":
+            if s.role == "spine" and s.fabric in roce:
+                shape = roce[s.fabric].shape
                 offset = s.rail * shape.pods_per_rail + s.pod - 1 if shape.tiers == 3 else 0
                 spine_asn[s.name] = asn.spine + offset
         if leaf_range.stop - 1 > 4294967295:
@@ -484,31 +568,43 @@ def _underlay(spec: ClusterSpec, shape: FabricShape, switches: list[Switch]) -> 
     li = 0
     for s in switches:
         a = 0
-        if roce and s.role == "leaf":
+        if s.fabric in roce and s.role == "leaf":
             a = asn.leaf_start + li
             li += 1
-        elif roce and s.role == "spine":
+        elif s.fabric in roce and s.role == "spine":
             a = spine_asn[s.name]
-        elif roce and s.role == "core":
+        elif s.fabric in roce and s.role == "core":
             a = asn.core
         loopback = _ip(base + index[s.name]) if s.name in index else ""
         out.append(
             Switch(
-                s.name, s.role, s.model, s.ports, s.plane, s.su, s.rail, s.pod, s.group, a, loopback
+                s.name,
+                s.role,
+                s.model,
+                s.ports,
+                s.plane,
+                s.su,
+                s.rail,
+                s.pod,
+                s.group,
+                a,
+                loopback,
+                s.fabric,
             )
         )
     return out
 
 
-def _rail_nets(spec: ClusterSpec, n_nodes: int) -> list[RailNet]:
-    rails = rail_count(spec)
+def _rail_nets(
+    spec: ClusterSpec, subnets: list[IPv4Network], rails: int, n_nodes: int, fabric: str
+) -> list[RailNet]:
     pods = spec.addressing.pod_ips_per_node
     out: list[RailNet] = []
-    for i, net in enumerate(rail_subnets(spec)):
+    for i, net in enumerate(subnets):
         plane, rail = divmod(i, rails)
         base = int(net.network_address)
         pod_range = (
             (_ip(base + 2 + n_nodes), _ip(base + 1 + n_nodes * (1 + pods))) if pods else None
         )
-        out.append(RailNet(rail, plane, str(net), _ip(base + 1), pod_range))
+        out.append(RailNet(rail, plane, str(net), _ip(base + 1), pod_range, fabric))
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aictl.topology.qos import ROCE_TOS
+from aictl.topology.vendors import VendorInfo, default_scale_up, vendor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 # NCCL variables the profile derives itself; a spec may not set them to something else
 DERIVED_NCCL = ("NCCL_IB_HCA", "NCCL_SOCKET_IFNAME")
+# and HCCL's (Ascend): the host-side bootstrap interface
+DERIVED_HCCL = ("HCCL_SOCKET_IFNAME",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,20 @@ class Accelerators:
     model: str
     count: int
     nvswitch: bool
-    # per-GPU NVLink bandwidth in GB/s; None when the spec does not say
-    nvlink_gbytes: float | None
+    # per-accelerator scale-up bandwidth in GB/s as the vendor quotes it (NVLink, xGMI,
+    # HCCS); None when the spec does not say
+    scale_up_gbytes: float | None
+    # nvswitch, nvlink, xgmi, hccs, xpu-link or pcie (none)
+    scale_up: str = "nvswitch"
+
+    @property
+    def nvlink_gbytes(self) -> float | None:
+        """The scale-up bandwidth by its NVIDIA name (what plans before vendors called it)."""
+        return self.scale_up_gbytes
+
+    @property
+    def info(self) -> VendorInfo:
+        return vendor(self.vendor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +94,22 @@ class Profile:
     rail_mtu: int
     rails: tuple[RailDevice, ...]
     bond: BondPlan
-    # what /etc/nccl.conf sets, in file order: derived settings first, then the spec's own
+    # what the collective library's environment sets, in file order: derived settings first,
+    # then the spec's own (/etc/nccl.conf for NCCL and RCCL, hccl.env for HCCL)
     nccl_env: tuple[tuple[str, str], ...]
+    # the compute fabric the rails attach to, and how: pcie NICs or integrated NPU ports
+    fabric: str = "compute"
+    attach: str = "pcie"
+
+    @property
+    def vendor(self) -> VendorInfo:
+        return self.gpu.info
+
+    @property
+    def host_rails(self) -> tuple[RailDevice, ...]:
+        """The rails the host configures itself (netdevs, RDMA devices): none when the ports
+        are the NPUs' own (hccn_tool configures those)."""
+        return self.rails if self.attach == "pcie" else ()
 
     @property
     def link_layer(self) -> str:
@@ -89,7 +118,7 @@ class Profile:
 
     @property
     def rdma_devices(self) -> tuple[str, ...]:
-        return tuple(r.rdma_device for r in self.rails)
+        return tuple(r.rdma_device for r in self.host_rails)
 
     @property
     def gid_index(self) -> int | None:
@@ -118,8 +147,11 @@ class Profile:
                 "model": self.gpu.model,
                 "count": self.gpu.count,
                 "nvswitch": self.gpu.nvswitch,
-                "nvlink_gbytes": self.gpu.nvlink_gbytes,
+                "scale_up": self.gpu.scale_up,
+                "scale_up_gbytes": self.gpu.scale_up_gbytes,
             },
+            "fabric": self.fabric,
+            "attach": self.attach,
             "nic_model": self.nic_model,
             "nic_gbps": self.nic_gbps,
             "transport": self.transport,
@@ -156,7 +188,13 @@ class Profile:
             system=d["system"],
             os_family=d["os_family"],
             gpu=Accelerators(
-                g["vendor"], g["model"], g["count"], g["nvswitch"], g["nvlink_gbytes"]
+                g["vendor"],
+                g["model"],
+                g["count"],
+                g["nvswitch"],
+                g.get("scale_up_gbytes", g.get("nvlink_gbytes")),
+                g.get("scale_up")
+                or default_scale_up(g["vendor"], g["nvswitch"], g.get("nvlink_gbytes")),
             ),
             nic_model=d["nic_model"],
             nic_gbps=d["nic_gbps"],
@@ -179,51 +217,85 @@ class Profile:
                 b["member_gbps"],
             ),
             nccl_env=tuple((k, v) for k, v in d["nccl_env"]),
+            fabric=d.get("fabric", "compute"),
+            attach=d.get("attach", "pcie"),
         )
 
 
-def rail_mtu(spec: ClusterSpec) -> int:
-    """Netdev MTU of the rails: the spec's, or the transport's usual value."""
+def rail_mtu(spec: ClusterSpec, fabric: str | None = None) -> int:
+    """Netdev MTU of a fabric's rails: the spec's, or the transport's usual value."""
     from aictl.spec.rules import rail_mtu as spec_rail_mtu
 
-    return spec_rail_mtu(spec)
+    return spec_rail_mtu(spec, fabric)
+
+
+def _rails(prof: SpecProfile) -> tuple[RailDevice, ...]:
+    nics = prof.compute_nics
+    if nics.attach == "integrated":
+        # NPU i carries rail i: aictl calls its port npu<i> (hccn_tool -i <i>); inside the NPU
+        # the port is eth<i>, as `hccn_tool -gateway -g` prints it
+        return tuple(RailDevice(i, f"npu{i}", f"eth{i}", None, (i,)) for i in range(prof.gpu.count))
+    return tuple(
+        RailDevice(i, n.rdma_device, n.netdev, n.pci_address, tuple(n.gpus))
+        for i, n in enumerate(nics.rails)
+    )
+
+
+def _env(
+    prof: SpecProfile, rails: tuple[RailDevice, ...], bond: str, transport: str
+) -> tuple[tuple[str, str], ...]:
+    """The collective library's environment: derived settings first, then the spec's own."""
+    if prof.gpu.vendor == "huawei":
+        # HCCL bootstraps over the bond; the NPU ports carry their own addresses (hccn.conf)
+        env: list[tuple[str, str]] = [("HCCL_SOCKET_IFNAME", bond)]
+        derived: tuple[str, ...] = DERIVED_HCCL
+    else:
+        # NCCL, and RCCL, which reads the same NCCL_* variables
+        env = [
+            ("NCCL_IB_HCA", "=" + ",".join(f"{r.rdma_device}:1" for r in rails)),
+            # bootstrap and out-of-band traffic on the bond, never on the rails
+            ("NCCL_SOCKET_IFNAME", "=" + bond),
+        ]
+        derived = DERIVED_NCCL
+        if transport == "roce":
+            # RoCE v2; GID index -1 lets NCCL pick the RoCE v2 IPv4 GID (NCCL >= 2.21); the
+            # traffic class puts NCCL on the lossless priority
+            env += [
+                ("NCCL_IB_ROCE_VERSION_NUM", "2"),
+                ("NCCL_IB_GID_INDEX", "-1"),
+                ("NCCL_IB_TC", str(ROCE_TOS)),
+            ]
+    given = {k: str(v) for k, v in prof.nccl_env.items() if k not in derived}
+    env = [(k, given.pop(k, v)) for k, v in env]
+    env += sorted(given.items())
+    return tuple(env)
 
 
 def resolve(spec: ClusterSpec, name: str, prof: SpecProfile) -> Profile:
-    """One profile of `spec`, resolved against its fabric."""
-    cf = spec.compute_fabric
+    """One profile of `spec`, resolved against the fabric its rails attach to."""
+    fabric = spec.fabric_name(name)
+    cf = spec.fabrics()[fabric]
     storage = prof.storage_nics
     bond = storage.bond
-    rails = tuple(
-        RailDevice(i, n.rdma_device, n.netdev, n.pci_address, tuple(n.gpus))
-        for i, n in enumerate(prof.compute_nics.rails)
-    )
-    env: list[tuple[str, str]] = [
-        ("NCCL_IB_HCA", "=" + ",".join(f"{r.rdma_device}:1" for r in rails)),
-        # bootstrap and out-of-band traffic on the bond, never on the rails
-        ("NCCL_SOCKET_IFNAME", "=" + bond.name),
-    ]
-    if cf.transport == "roce":
-        # RoCE v2; GID index -1 lets NCCL pick the RoCE v2 IPv4 GID (NCCL >= 2.21); the
-        # traffic class puts NCCL on the lossless priority
-        env += [
-            ("NCCL_IB_ROCE_VERSION_NUM", "2"),
-            ("NCCL_IB_GID_INDEX", "-1"),
-            ("NCCL_IB_TC", str(ROCE_TOS)),
-        ]
-    given = {k: str(v) for k, v in prof.nccl_env.items() if k not in DERIVED_NCCL}
-    env = [(k, given.pop(k, v)) for k, v in env]
-    env += sorted(given.items())
-    nvlink = prof.gpu.nvlink_gbytes or None
+    rails = _rails(prof)
+    g = prof.gpu
+    gbytes = g.scale_up_gbytes or g.nvlink_gbytes or None
     return Profile(
         name=name,
         system=prof.system,
         os_family=prof.os_family,
-        gpu=Accelerators("nvidia", prof.gpu.model, prof.gpu.count, prof.gpu.nvswitch, nvlink),
+        gpu=Accelerators(
+            g.vendor,
+            g.model,
+            g.count,
+            g.nvswitch,
+            gbytes,
+            g.scale_up or default_scale_up(g.vendor, g.nvswitch, gbytes),
+        ),
         nic_model=prof.compute_nics.model,
         nic_gbps=prof.compute_nics.speed_gbps,
         transport=cf.transport,
-        rail_mtu=rail_mtu(spec),
+        rail_mtu=rail_mtu(spec, fabric),
         rails=rails,
         bond=BondPlan(
             bond.name,
@@ -235,7 +307,9 @@ def resolve(spec: ClusterSpec, name: str, prof: SpecProfile) -> Profile:
             bond.mii_monitor_ms,
             storage.speed_gbps,
         ),
-        nccl_env=tuple(env),
+        nccl_env=_env(prof, rails, bond.name, cf.transport),
+        fabric=fabric,
+        attach=prof.compute_nics.attach,
     )
 
 

@@ -16,6 +16,7 @@ from aictl.errors import StaleBuildError
 from aictl.topology.model import SCHEMA_VERSION as TOPOLOGY_SCHEMA
 from aictl.topology.model import (
     Cable,
+    FabricPlan,
     NodePlacement,
     RailNet,
     ReservedDevice,
@@ -49,17 +50,33 @@ def _pairs(rows: list[list[Any]]) -> tuple[tuple[Any, Any], ...]:
     return tuple((a, b) for a, b in rows)
 
 
-def _topology(doc: dict[str, Any], loaded_spec: Any) -> Topology:
-    shape = doc["shape"]
+def _shape(shape: dict[str, Any]) -> FabricShape:
     inp = SizingInput(**shape["input"])
     fields = {k: v for k, v in shape.items() if k != "input"}
+    return FabricShape(inp=inp, **fields)
+
+
+def _fabrics(doc: dict[str, Any]) -> tuple[FabricPlan, ...]:
+    """The plan's fabrics; a plan written before fabrics had one, the spec's compute_fabric."""
+    if "fabrics" not in doc:
+        transport = "infiniband"
+        for p in (doc.get("profiles") or {}).values():
+            transport = p.get("transport", transport)
+        return (FabricPlan("compute", transport, _shape(doc["shape"])),)
+    return tuple(
+        FabricPlan(f["name"], f["transport"], _shape(f["shape"]), f["prefix"], f["rail_base"])
+        for f in doc["fabrics"]
+    )
+
+
+def _topology(doc: dict[str, Any], loaded_spec: Any) -> Topology:
     cols = doc["cable_columns"]
     if cols != ["id", "tier", "a_device", "a_port", "b_device", "b_port", "gbps"]:
         raise ValueError(f"unknown cable columns {cols}")
     return Topology(
         spec=loaded_spec,
         spec_sha256=doc["spec_sha256"],
-        shape=FabricShape(inp=inp, **fields),
+        fabrics=_fabrics(doc),
         switches=tuple(Switch(**s) for s in doc["switches"]),
         nodes=tuple(
             NodePlacement(
@@ -78,7 +95,9 @@ def _topology(doc: dict[str, Any], loaded_spec: Any) -> Topology:
             for n in doc["nodes"]
         ),
         reserved=tuple(
-            ReservedDevice(r["name"], r["su"], r["slot"], _pairs(r["leaf_ports"]))
+            ReservedDevice(
+                r["name"], r["su"], r["slot"], _pairs(r["leaf_ports"]), r.get("fabric", "compute")
+            )
             for r in doc["reserved"]
         ),
         cables=tuple(Cable(*c) for c in doc["cables"]),
@@ -89,6 +108,7 @@ def _topology(doc: dict[str, Any], loaded_spec: Any) -> Topology:
                 r["subnet"],
                 r["gateway"],
                 tuple(r["pod_range"]) if r["pod_range"] else None,
+                r.get("fabric", "compute"),
             )
             for r in doc["rail_nets"]
         ),

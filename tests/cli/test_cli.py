@@ -36,10 +36,18 @@ def test_presets_json() -> None:
         "h100-16k",
         "lab-small",
         "mixed-lab",
+        "mixed-center",
+        "mi300x-128",
+        "mixed-vendor-lab",
     }
     assert rows["a800-200"]["gpus"] == 1600 and rows["h100-16k"]["gpus"] == 16384
     assert rows["mixed-lab"]["gpus"] == 4 * 8 + 4 * 4  # each node counts its own profile
     assert rows["roce-h100-256"]["transport"] == "roce"
+    # the mixed center: 160 A800 (8 GPUs) and 32 Ascend 910B (8 NPUs) on two fabrics
+    assert rows["mixed-center"]["transport"] == "infiniband+roce"
+    assert rows["mixed-center"]["gpus"] == 192 * 8 and rows["mixed-center"]["rails"] == 4 + 8
+    # the mixed-vendor lab: 2 A800, 2 MI300X and 2 Ascend 910B nodes of 8 accelerators each
+    assert rows["mixed-vendor-lab"]["gpus"] == 6 * 8
 
 
 def test_init_writes_the_commented_preset_and_refuses_to_overwrite(tmp_path: Path) -> None:

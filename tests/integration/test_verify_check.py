@@ -45,7 +45,13 @@ def test_clean_lab_verifies_and_checks_clean(build: Path) -> None:
     rc, data = _cli(build, "check")
     took = time.monotonic() - started
     assert rc == 0 and data["ok"] and data["nodes"] == 8 and data["simulated"]
-    assert all(v == "ok" for row in data["matrix"].values() for v in row.values())
+    # every check passes; the RoCE one is not for an InfiniBand node, DCGM runs with --dcgm
+    not_here = {"roce", "dcgm"}
+    assert all(
+        v == ("skip" if c in not_here else "ok")
+        for row in data["matrix"].values()
+        for c, v in row.items()
+    ), data["matrix"]
     assert took < 30  # eight nodes in parallel: seconds, not minutes
     assert (build / "check.json").exists()
     rc, data = _verify(build)

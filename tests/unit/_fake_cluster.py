@@ -1,6 +1,10 @@
 """A whole cluster behind a FakeExecutor: every command acceptance and preflight send gets the
 output the lab's simulated tools would print, with numbers from the same fabric model, but no
 SSH, no namespaces and no processes. Faults go into `fab["faults"]` (as the lab records them).
+
+AMD nodes answer with the simulated amd-smi/rocm-smi and rccl-tests; Ascend nodes with
+npu-smi, hccn_tool (each node's /etc/hccn.conf written as provisioning leaves it, from the
+rendered file) and hccl_test.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import shlex
 import threading
 from typing import TYPE_CHECKING, Any
 
-from aictl.lab import fabricmodel, simtools
+from aictl.lab import fabricmodel, simamd, simascend, simtools
+from aictl.lab.accelerators import stack_files
 from aictl.lab.hardware import (
     aer_grep,
     apply_fault,
@@ -46,8 +51,18 @@ class FakeCluster:
         self.hw = {n.name: node_hardware(topo, n, guids) for n in topo.nodes}
         self.fabric_file = tmp / "fabric.json"
         self.before: Callable[[str, str], None] | None = None
+        self.tmp = tmp
         self.dcgm_level = "2"
         self._sync()
+        from aictl.render.targets.hosts import ascend_node_files
+
+        for n in topo.nodes:
+            prof = topo.profile(n)
+            if prof.gpu.vendor == "huawei":
+                conf = ascend_node_files(topo, n, prof)["etc/hccn.conf"]
+                (tmp / f"{n.name}-hccn.conf").write_text(conf)
+                with _STDOUT, _ascend(self.tmp, n.name):
+                    simascend.publish(self.hw[n.name], simascend.read_conf())
 
     @staticmethod
     def _clock(hw: dict[str, Any]) -> str:
@@ -79,6 +94,10 @@ class FakeCluster:
             return Reply(self._preflight(hw, command))
         if "_perf" in command:
             return self._nccl(host, command)
+        if "_test " in command:
+            return self._hccl(host, command)
+        if "hccn_tool" in command:
+            return self._hccn(host, command)
         if "ib_write_bw" in command:
             return self._perftest(host, command)
         return Reply("", 127, f"{command.split()[0]}: command not found")
@@ -97,6 +116,15 @@ class FakeCluster:
                 "lspci": lambda: _call(simtools.lspci, ["-vvv"], hw),
                 "bonding": lambda: bonding_status(hw),
                 "ip-link": lambda: json.dumps(_links(hw, self.topo.profile(hw["node"]).rail_mtu)),
+                # AMD
+                "amd-smi": lambda: _call(simamd.amd_smi, [], hw),
+                "amd-smi-topology": lambda: _call(simamd.amd_smi, ["topology"], hw),
+                "rocm-smi-topo": lambda: _call(simamd.rocm_smi, ["--showtopo"], hw),
+                # Ascend
+                "npu-smi": lambda: _call(simascend.npu_smi, ["info"], hw),
+                "npu-smi-topo": lambda: _call(simascend.npu_smi, ["info", "-t", "topo"], hw),
+                "ascend-versions": lambda: _versions(hw),
+                "hccn_tool": lambda: self._hccn_all(hw),
                 # day-2 facts, each with the shape its command gives
                 "kernel-log": lambda: self._clock(hw) + "\n" + _call(simtools.dmesg, [], hw),
                 "nvlink-errors": lambda: _call(simtools.nvidia_smi, ["nvlink", "-e"], hw),
@@ -105,6 +133,8 @@ class FakeCluster:
                 "fabricmanager-log": lambda: self._clock(hw) + "\n" + fm_log(hw),
                 "dcgm": lambda: _call(simtools.dcgmi, ["diag", "-r", self.dcgm_level, "-j"], hw),
             }
+            if name == "lsmod" and hw.get("vendor") == "amd":
+                tools["lsmod"] = lambda: _call(simamd.lsmod, [], hw)
             text = tools[name]()
             rc = 3 if name == "fabricmanager" and hw["fabricmanager"] != "active" else 0
             out.append(f"@@aictl {name}\n{text.rstrip()}\n@@aictl-rc {name} {rc}")
@@ -119,13 +149,14 @@ class FakeCluster:
         nic = next((n for n in hw["nics"] if n["dev"] == dev), None)
         if nic is None:
             return Reply("", 1, f"IB device {dev} not found\n")
-        cuda = simtools._opt(args, "--use_cuda")
+        flag = "--use_rocm" if hw.get("vendor") == "amd" else "--use_cuda"
+        cuda = simtools._opt(args, flag)
         peer = simtools._positional(args)
         if peer is None:  # a server: it prints its side when the client is done
             return Reply(simtools.mark("ib_write_bw", hw) + "\n" + "*" * 36 + "\n")
         rail = nic["rail"]
         if len(sides) > 1:  # loopback: the server's GPU is its own --use_cuda
-            s_cuda = simtools._opt(shlex.split(sides[0].split(">")[0]), "--use_cuda")
+            s_cuda = simtools._opt(shlex.split(sides[0].split(">")[0]), flag)
         else:  # a pair: the server side uses the GPU beside its rail NIC
             partner = self.hw[peer]["nics"][rail]["gpus"]
             s_cuda = str(partner[0]) if cuda is not None and partner else None
@@ -178,6 +209,68 @@ class FakeCluster:
             code = simtools._nccl_report(prog, name, redop, args, ranks, ngpus, self.hw[host])
         return Reply(buf.getvalue(), code)
 
+    def _hccn_all(self, hw: dict[str, Any]) -> str:
+        """The preflight section: every NPU's port, each query after its command line."""
+        out = []
+        for i in range(len(hw["gpus"])):
+            for op in ("ip", "link", "net_health", "netdetect", "gateway", "stat"):
+                out.append(f"hccn_tool -i {i} -{op} -g")
+                out.append(self._hccn_call(hw, ["-i", str(i), f"-{op}", "-g"])[0].rstrip())
+        return "\n".join(out)
+
+    def _hccn_call(self, hw: dict[str, Any], args: list[str]) -> tuple[str, int]:
+        buf = io.StringIO()
+        with (
+            _STDOUT,
+            _ascend(self.tmp, hw["node"]),
+            contextlib.redirect_stdout(buf),
+            contextlib.redirect_stderr(io.StringIO()),
+        ):
+            code = simascend.hccn_tool(args, hw)
+        return simascend.mark("hccn_tool", hw) + "\n" + buf.getvalue(), code
+
+    def _hccn(self, host: str, command: str) -> Reply:
+        """`bash -c 'echo <cmd>; <cmd>; ...'`: each hccn_tool query echoed, then answered."""
+        body = shlex.split(command)[-1]
+        out, code = [], 0
+        for part in body.split(";"):
+            words = shlex.split(part)
+            if words and words[0] == "echo":
+                out.append(" ".join(words[1:]))
+            elif words and words[0] == "hccn_tool":
+                text, code = self._hccn_call(self.hw[host], words[1:])
+                out.append(text.rstrip())
+        return Reply("\n".join(out) + "\n", code)
+
+    def _hccl(self, host: str, command: str) -> Reply:
+        """hccl_test under mpirun: one rank per NPU of every host (`-H host:N`)."""
+        words = shlex.split(command)
+        prog = next(w for w in words if w in simascend.HCCL)
+        args = words[words.index(prog) + 1 :]
+        spec = words[words.index("-H") + 1].split(",")
+        ranks = [
+            {"rank": i, "host": h.split(":")[0]}
+            for i, h in enumerate(x for x in spec for _ in range(int(x.split(":")[1])))
+        ]
+        buf = io.StringIO()
+        with _STDOUT, contextlib.redirect_stdout(buf):
+            print(simascend.mark(prog, self.hw[host]))
+            code = simascend._report(simascend.HCCL[prog], args, ranks, fabricmodel, self.fab)
+        return Reply(buf.getvalue(), code)
+
+
+@contextlib.contextmanager
+def _ascend(tmp: Path, host: str) -> Any:
+    """The simulated hccn_tool's files for `host`: its /etc/hccn.conf, the shared dir."""
+    simascend.HCCN_CONF = str(tmp / f"{host}-hccn.conf")
+    simascend.SHARED = str(tmp)
+    yield
+
+
+def _versions(hw: dict[str, Any]) -> str:
+    """What `cat` of the Ascend version files prints (the ascend-versions fact)."""
+    return "\n".join(f"cat /{rel}\n{text.rstrip()}" for rel, text in stack_files("huawei").items())
+
 
 def _call(
     fn: Callable[[list[str], dict[str, Any]], int], args: list[str], hw: dict[str, Any]
@@ -188,6 +281,7 @@ def _call(
     return buf.getvalue()
 
 
-def _links(hw: dict[str, Any], mtu: int = 4092) -> list[dict[str, Any]]:
+def _links(hw: dict[str, Any], mtu: int) -> list[dict[str, Any]]:
+    """`ip -j link`: the bond and the rail netdevs at their planned MTU (as provisioned)."""
     out = [{"ifname": hw["bond"]["name"], "mtu": hw["bond"]["mtu"], "operstate": "UP"}]
     return out + [{"ifname": n["netdev"], "mtu": mtu, "operstate": "UP"} for n in hw["nics"]]

@@ -45,7 +45,9 @@ def test_expectations_follow_the_plan(lab: Topology) -> None:
     assert e.busbw_peak("all_reduce", ["node01"]) == 200
     assert e.busbw_min("all_reduce", every) == 70 and e.busbw_min("all_reduce", ["node01"]) == 140
     # a SKU without an NVLink baseline
-    nolink = dataclasses.replace(e, groups={"hgx-a800": dataclasses.replace(g, nvlink_gbytes=None)})
+    nolink = dataclasses.replace(
+        e, groups={"hgx-a800": dataclasses.replace(g, scale_up_gbytes=None)}
+    )
     assert nolink.busbw_min("all_reduce", ["node01"]) is None
     assert nolink.busbw_min("all_reduce", every[:2]) == 70
     assert e.weaker_side(every) == ""

@@ -38,15 +38,17 @@ def test_no_port_is_used_twice(name: str) -> None:
 
 @pytest.mark.parametrize("name", preset_names())
 def test_counts_match_the_sizing(name: str) -> None:
+    """Every compute fabric of the plan (one view each) has what its sizing says."""
     topo = plan(name)
-    counts = topo.shape.counts()
-    tiers = Counter(c.tier for c in topo.cables)
-    assert tiers["node-leaf"] == counts["cables"]["node_leaf"]
-    assert tiers["leaf-spine"] == counts["cables"]["leaf_spine"]
-    assert tiers["spine-core"] == counts["cables"]["spine_core"]
-    roles = Counter(s.role for s in topo.switches)
-    for role in ("leaf", "spine", "core"):
-        assert roles[role] == counts["switches"][role]
+    for view in (topo.view(f.name) for f in topo.fabrics):
+        counts = view.shape.counts()
+        tiers = Counter(c.tier for c in view.cables)
+        assert tiers["node-leaf"] == counts["cables"]["node_leaf"]
+        assert tiers["leaf-spine"] == counts["cables"]["leaf_spine"]
+        assert tiers["spine-core"] == counts["cables"]["spine_core"]
+        roles = Counter(s.role for s in view.switches)
+        for role in ("leaf", "spine", "core"):
+            assert roles[role] == counts["switches"][role]
     assert len({c.id for c in topo.cables}) == len(topo.cables)
 
 
@@ -66,7 +68,11 @@ def test_rail_alignment(name: str) -> None:
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_leaf_lands_the_same_links_on_every_spine(name: str) -> None:
-    topo = plan(name)
+    for f in plan(name).fabrics:
+        _same_links_on_every_spine(plan(name).view(f.name))
+
+
+def _same_links_on_every_spine(topo: Topology) -> None:
     sh = topo.shape
     links: dict[str, Counter[str]] = defaultdict(Counter)
     for c in topo.cables:

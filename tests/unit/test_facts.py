@@ -23,11 +23,6 @@ SOURCE = ".source.txt"  # where a real output came from (`real-*` cases)
 
 # real outputs aictl does not read yet, and the issue that will read them
 NOT_READ_YET = {
-    "amd_smi_": "heterogeneous accelerators (AMD)",
-    "rocm_smi_": "heterogeneous accelerators (AMD)",
-    "npu_smi_": "heterogeneous accelerators (Ascend)",
-    "ascend_": "heterogeneous accelerators (Ascend)",
-    "xpu_smi_": "heterogeneous accelerators (Kunlun)",
     "nvidia_smi_550_": "nvidia-smi's default table (nothing reads it; -q is the fact)",
 }
 

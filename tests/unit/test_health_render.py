@@ -29,7 +29,7 @@ def _files(preset: str) -> tuple[Any, dict[str, str]]:
     return topo, {a.path: a.data.decode() for a in arts}
 
 
-@pytest.mark.parametrize("preset", ["lab-small", "mixed-lab"])
+@pytest.mark.parametrize("preset", ["lab-small", "mixed-lab", "mixed-vendor-lab"])
 def test_every_group_gets_its_own_profile_and_wrapper(preset: str, tmp_path: Path) -> None:
     topo, files = _files(preset)
     groups = sorted({n.profile for n in topo.nodes})

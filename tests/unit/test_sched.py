@@ -408,3 +408,37 @@ def test_accept_drains_only_the_nodes_the_verdict_is_sure_of() -> None:
         "node05": "aictl: accept pair-confirmed: rail 2 GDR 96 GB/s (run-0004)",
         "node07": "aictl: accept unreachable: ssh refused (run-0004)",
     }
+
+
+@pytest.mark.parametrize(("node", "vendor"), [("mi01", "amd"), ("npu01", "huawei")])
+def test_local_check_judges_each_vendor_with_its_own_tools(
+    node: str, vendor: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An AMD or Ascend node checks itself with its vendor's facts (amd-smi, npu-smi), not
+    NVIDIA's, and passes when healthy."""
+    from aictl.render import render_all
+    from aictl.sched import local
+    from tests.unit._fake_cluster import FakeCluster
+
+    topo = build_topology(load_preset("mixed-vendor-lab").spec, spec_sha256="x")
+    group = topo.node(node).profile
+    [art] = [
+        a
+        for a in render_all(topo, targets=["hosts"]).artifacts
+        if a.path == f"profiles/{group}/etc/aictl/profile.json"
+    ]
+    path = tmp_path / "profile.json"
+    path.write_bytes(art.data)
+    cluster = FakeCluster(topo, tmp_path)
+    scripts: list[str] = []
+
+    def answer(script: str, timeout: float) -> tuple[int | None, str]:
+        scripts.append(script)
+        return 0, cluster.respond(node, script).stdout
+
+    monkeypatch.setattr(local, "run_script", answer)
+    r = cli("check", "--local", "--node", node, "--profile", str(path))
+    assert r.exit_code == 0, r.output
+    assert f"checks pass ({group})" in r.output
+    assert "nvidia-smi" not in scripts[0]
+    assert ("amd-smi" if vendor == "amd" else "npu-smi") in scripts[0]

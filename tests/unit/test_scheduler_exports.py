@@ -65,10 +65,13 @@ def parse_conf(text: str) -> list[dict[str, str]]:
     return records
 
 
-def check_tree(records: list[dict[str, str]], nodes: set[str]) -> dict[str, str]:
+def check_tree(
+    records: list[dict[str, str]], nodes: set[str], roots_wanted: int = 1
+) -> dict[str, str]:
     """topology/tree: SwitchName (unique, at most 64 characters) with Nodes or Switches (and an
-    optional LinkSpeed); every node under a leaf; one root joining every switch. Returns each
-    node's leaf switch."""
+    optional LinkSpeed); every node under a leaf; one root joining every switch of a compute
+    fabric (a plan of several fabrics: one root each, never joined). Returns each node's leaf
+    switch."""
     switches: dict[str, dict[str, str]] = {}
     for rec in records:
         assert set(rec) <= {"switchname", "nodes", "switches", "linkspeed"}, rec
@@ -88,7 +91,7 @@ def check_tree(records: list[dict[str, str]], nodes: set[str]) -> dict[str, str]
             parent[child] = name
     assert set(leaf_of) == nodes
     roots = [s for s in switches if s not in parent]
-    assert len(roots) == 1, roots
+    assert len(roots) == roots_wanted, roots
     return leaf_of
 
 
@@ -125,7 +128,7 @@ def parse_block_conf(text: str) -> tuple[list[tuple[str, list[str]]], list[int]]
     return blocks, sizes
 
 
-def check_topology_yaml(text: str, nodes: set[str]) -> dict[str, dict[str, Any]]:
+def check_topology_yaml(text: str, nodes: set[str], roots: int = 1) -> dict[str, dict[str, Any]]:
     """topology.yaml(5): a list of topologies; `topology` (unique) is the first attribute;
     exactly one of block, flat, tree; the first with cluster_default true is the default."""
     doc = yaml.safe_load(text)
@@ -148,7 +151,7 @@ def check_topology_yaml(text: str, nodes: set[str]) -> dict[str, dict[str, Any]]
                 if "children" in sw:
                     rec["switches"] = sw["children"]
                 recs.append(rec)
-            check_tree(recs, nodes)
+            check_tree(recs, nodes, roots)
         if "block" in entry:
             assert set(entry["block"]) == {"block_sizes", "blocks"}
             blocks = []
@@ -194,13 +197,18 @@ def test_slurm_files_follow_the_man_page_grammar(name: str) -> None:
     topo = plan(name)
     files = exports(topo)
     nodes = {n.name for n in topo.nodes}
-    leaf_of = check_tree(parse_conf(files["exports/slurm-topology.conf"]), nodes)
-    # the tree's leaves are the SUs
-    assert all(leaf_of[n.name] == f"su{n.su:02d}" for n in topo.nodes if topo.shape.sus < 100)
+    roots = len(topo.fabrics)
+    leaf_of = check_tree(parse_conf(files["exports/slurm-topology.conf"]), nodes, roots)
+    # the tree's leaves are the SUs (named with their fabric's prefix in a plan of several)
+    assert all(
+        leaf_of[n.name] == f"{topo.fabric_of(n).prefix}su{n.su:02d}"
+        for n in topo.nodes
+        if topo.shape.sus < 100
+    )
     blocks, sizes = parse_block_conf(files["exports/slurm-topology-block.conf"])
     check_blocks(blocks, sizes, nodes)
     assert [b for b, _ in blocks] == sorted({leaf_of[n] for _, m in blocks for n in m})
-    topologies = check_topology_yaml(files["exports/slurm-topology.yaml"], nodes)
+    topologies = check_topology_yaml(files["exports/slurm-topology.yaml"], nodes, roots)
     # topology.yaml says what the two topology.conf files say
     entry = topologies["block"]["block"]
     assert entry["block_sizes"] == sizes

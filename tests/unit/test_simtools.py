@@ -326,3 +326,41 @@ def test_nccl_ranks_learn_their_place_from_the_launcher(
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert simtools._mpi_rank() == want
+
+
+@pytest.mark.parametrize("preset", ["lab-small", "mixed-vendor-lab"])
+def test_the_last_gpu_going_missing_renumbers_every_vendor_s_node(preset: str) -> None:
+    """gpu-missing on the last GPU leaves the others renumbered, on every node of the plan
+    (the vendor's part of a fault then indexes what is left)."""
+    loaded = load_preset(preset)
+    topo = build_topology(loaded.spec, spec_sha256=loaded.sha256)
+    for node in topo.nodes:
+        data = node_hardware(topo, node)
+        n = len(data["gpus"])
+        apply_fault(data, {"kind": "gpu-missing", "gpu": n - 1})
+        assert [g["index"] for g in data["gpus"]] == list(range(n - 1)), node.name
+
+
+def test_the_lab_s_ethtool_and_mlnx_qos_print_the_rails_roce_state(tmp_path: Path) -> None:
+    """On RoCE host rails: `ethtool -S` counters and `mlnx_qos -i` as rendered; a fault
+    changes them, and `mlnx_qos --trust/--pfc` sets them as aictl-roce-qos does."""
+    from aictl.facts.roce import parse_roce
+
+    data = hw("roce-h100-256")
+    netdev = data["nics"][1]["netdev"]
+    apply_fault(data, {"kind": "roce-pause", "rail": 1})
+    stats = run_tool("ethtool", ["-S", netdev], data, tmp_path)
+    assert stats.startswith("# aictl-lab: simulated ethtool output")
+    assert "     rx_prio0_pause: 18234" in stats.splitlines()
+    qos = run_tool("mlnx_qos", ["-i", netdev], data, tmp_path)
+    state = parse_roce(f"## netdev {netdev}\n{stats}{qos}")
+    assert state.nics[0].trust == "dscp" and state.nics[0].pfc == (3,)
+    assert state.nics[0].counters["rx_prio0_pause"] == 18234
+    run_tool(
+        "mlnx_qos", ["-i", netdev, "--trust", "pcp", "--pfc", "0,0,0,0,1,0,0,0"], data, tmp_path
+    )
+    again = run_tool(
+        "mlnx_qos", ["-i", netdev], json.loads((tmp_path / "hardware.json").read_text()), tmp_path
+    )
+    assert "Priority trust state: pcp" in again
+    assert parse_roce(f"## netdev {netdev}\n{again}").nics[0].pfc == (4,)

@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 import yaml
 
+from aictl.lab.accelerators import AMDGPU, ASCEND_DRIVER, CANN, ROCM
 from aictl.lab.hardware import DRIVER, OFED
 from aictl.spec.loader import load_preset, preset_names
 from aictl.spec.models import Kubernetes
@@ -34,10 +35,21 @@ def test_the_lab_runs_the_pinned_stack() -> None:
 
 
 def test_every_preset_gpu_has_a_driver_branch() -> None:
-    branches = _versions()["gpu_driver_branches"]
+    """NVIDIA GPUs need a driver branch; AMD and Ascend nodes the ROCm and CANN pins."""
+    v = _versions()
+    stack = {"amd": ("rocm_version", "rocm_amdgpu_version"), "huawei": ("ascend_cann_version",)}
     for name in preset_names():
         for prof in load_preset(name).spec.node_profiles.values():
-            assert gpu_generation(prof.gpu.model) in branches, (name, prof.gpu.model)
+            if prof.gpu.vendor == "nvidia":
+                assert gpu_generation(prof.gpu.model) in v["gpu_driver_branches"], name
+            else:
+                assert all(v[k] for k in stack[prof.gpu.vendor]), (name, prof.gpu.vendor)
+
+
+def test_the_lab_runs_the_pinned_rocm_and_ascend_stacks() -> None:
+    v = _versions()
+    assert (v["rocm_version"], v["rocm_amdgpu_version"]) == (ROCM, AMDGPU)
+    assert (v["ascend_driver_version"], v["ascend_cann_version"]) == (ASCEND_DRIVER, CANN)
 
 
 def test_network_operator_default_is_the_current_line() -> None:
@@ -53,7 +65,15 @@ def test_network_operator_default_is_the_current_line() -> None:
 def test_docs_name_every_pin() -> None:
     doc = (ROOT / "docs" / "versions.md").read_text()
     v = _versions()
-    for key in ("mofed_doca_version", "mofed_doca_ofed_version", "mofed_version"):
+    for key in (
+        "mofed_doca_version",
+        "mofed_doca_ofed_version",
+        "mofed_version",
+        "rocm_version",
+        "rocm_amdgpu_version",
+        "ascend_driver_version",
+        "ascend_cann_version",
+    ):
         assert f"`{v[key]}`" in doc, key
     for branch in set(v["gpu_driver_branches"].values()):
         assert f"R{branch}" in doc
@@ -61,3 +81,10 @@ def test_docs_name_every_pin() -> None:
     for pin in (k.network_operator, k.whereabouts_version, k.multus_version, v["versions_checked"]):
         assert pin in doc, pin
     assert "docs/versions.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_benchmark_images_are_built_for_the_pinned_stacks() -> None:
+    """The MPIJobs' default images name the ROCm and CANN releases the nodes are pinned to."""
+    v, k = _versions(), Kubernetes()
+    assert k.rccl_tests_image.endswith(f":rocm-{v['rocm_version']}")
+    assert k.hccl_tests_image.endswith(f":cann-{v['ascend_cann_version'].lower()}")

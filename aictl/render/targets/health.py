@@ -37,7 +37,8 @@ IMAGE = "docker.io/library/debian:bookworm-slim"
 def profile_files(topo: Topology, group: str, prof: Profile) -> dict[str, str]:
     """A node group's files under profiles/<group>/ (rendered by the hosts target, which
     owns that directory)."""
-    doc = NodeProfile(topo.name, group, prof).as_json()
+    ips = {n.name: n.rail_ips for n in topo.nodes if n.profile == group}
+    doc = NodeProfile(topo.name, group, prof, ips).as_json()
     return {
         "etc/aictl/profile.json": dumps(doc),
         "usr/local/sbin/aictl-healthcheck": render(

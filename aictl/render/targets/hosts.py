@@ -1,10 +1,15 @@
-"""Render target `hosts`: every GPU node's network, kernel and NCCL configuration.
+"""Render target `hosts`: every node's network, kernel and collective-library configuration,
+per vendor.
 
 Per node, under `hosts/<node>/`: netplan (Ubuntu) or NetworkManager keyfiles (RHEL family)
-for bond0 and the rails. Per node profile, under `profiles/<profile>/` (identical on every
-node of the profile, so written once): the multi-rail sysctl drop-in, nvidia-peermem at boot,
-/etc/nccl.conf, the ACS boot unit, RoCE QoS and udev rules. Paths below either directory are
-the paths on the node: a node gets its profile's tree and then its own.
+for bond0 and the rails on PCIe NICs; for Ascend nodes, whose rails are ports in the NPUs,
+/etc/hccn.conf (each NPU port's address, netmask, detect address and gateway, as hccn_tool
+keeps it) and the script that applies it with hccn_tool. Per node profile, under
+`profiles/<profile>/` (identical on every node of the profile, so written once): the
+multi-rail sysctl drop-in and the ACS boot unit (PCIe NICs), nvidia-peermem at boot (NVIDIA),
+/etc/nccl.conf (NVIDIA, and AMD: RCCL reads it), the HCCL environment (Ascend), RoCE QoS and
+udev rules. Paths below either directory are the paths on the node: a node gets its profile's
+tree and then its own.
 """
 
 from __future__ import annotations
@@ -30,12 +35,16 @@ def _uuid(cluster: str, node: str, conn: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"aictl://{cluster}/{node}/{conn}"))
 
 
-def rails_of(topo: Topology, node: NodePlacement, prof: Profile) -> list[dict[str, Any]]:
-    """Per-rail facts of one node (plane 0): netdev, device, address, table, rule."""
+def rails_of(
+    topo: Topology, node: NodePlacement, prof: Profile, *, ports: bool = False
+) -> list[dict[str, Any]]:
+    """Per-rail facts of one node (plane 0): netdev, device, address, table, rule; the
+    host's own rails (PCIe NICs), or with `ports` every rail (NPU ports included)."""
     out = []
-    for nic in prof.rails:
+    for nic in prof.rails if ports else prof.host_rails:
         r = nic.index
-        net = IPv4Network(topo.rail_nets[r].subnet)
+        rail_net = topo.rail_net(node, r)
+        net = IPv4Network(rail_net.subnet)
         out.append(
             {
                 "index": r,
@@ -48,6 +57,8 @@ def rails_of(topo: Topology, node: NodePlacement, prof: Profile) -> list[dict[st
                 "table": RAIL_TABLE_BASE + r,
                 "priority": RAIL_RULE_BASE + r,
                 "mtu": prof.rail_mtu,
+                "gateway": rail_net.gateway,
+                "netmask": str(net.netmask),
             }
         )
     return out
@@ -82,7 +93,11 @@ _NCCL_EXPLAINED = (
 def _profile_files(
     topo: Topology, name: str, prof: Profile, rails: list[dict[str, Any]]
 ) -> dict[str, str]:
-    ib = topo.spec.compute_fabric.transport == "infiniband"
+    ib = prof.transport == "infiniband"
+    from aictl.render.targets.health import profile_files
+
+    if prof.gpu.vendor == "huawei":
+        return {**_ascend_profile_files(topo, name, prof), **profile_files(topo, name, prof)}
     common = {
         "cluster": topo.name,
         "profile": name,
@@ -99,22 +114,28 @@ def _profile_files(
     extra = [(k, v) for k, v in prof.nccl_env if k not in _NCCL_EXPLAINED]
     files = {
         "etc/sysctl.d/90-aictl-rdma.conf": render("host/common/sysctl-rdma.conf.j2", **common),
-        "etc/modules-load.d/aictl-nvidia-peermem.conf": render(
-            "host/common/nvidia-peermem.conf.j2", **common
+        "etc/nccl.conf": render(
+            "host/common/nccl.conf.j2",
+            env=env,
+            extra=extra,
+            library=prof.vendor.collective,
+            **common,
         ),
-        "etc/nccl.conf": render("host/common/nccl.conf.j2", env=env, extra=extra, **common),
         "etc/systemd/system/aictl-acs-disable.service": render(
             "host/common/acs-disable.service.j2", **common
         ),
         "usr/local/sbin/aictl-acs-disable": render("host/common/acs-disable.sh.j2", **common),
     }
+    if prof.gpu.vendor == "nvidia":
+        # GPUDirect RDMA: NVIDIA's peer-memory client (ROCm's is part of amdgpu)
+        files["etc/modules-load.d/aictl-nvidia-peermem.conf"] = render(
+            "host/common/nvidia-peermem.conf.j2", **common
+        )
     if not ib:
         files["etc/systemd/system/aictl-roce-qos.service"] = render(
             "host/common/roce-qos.service.j2", **common
         )
         files["usr/local/sbin/aictl-roce-qos"] = render("host/common/roce-qos.sh.j2", **common)
-    from aictl.render.targets.health import profile_files
-
     files.update(profile_files(topo, name, prof))
     if all(r["pci_address"] for r in rails):
         files["etc/udev/rules.d/70-aictl-rails.rules"] = render(
@@ -123,20 +144,41 @@ def _profile_files(
     return files
 
 
+def _ascend_profile_files(topo: Topology, name: str, prof: Profile) -> dict[str, str]:
+    """An Ascend profile's shared files: the HCCL environment."""
+    return {
+        "etc/aictl/hccl.env": render(
+            "host/ascend/hccl.env.j2", cluster=topo.name, profile=name, env=list(prof.nccl_env)
+        )
+    }
+
+
+def ascend_node_files(topo: Topology, node: NodePlacement, prof: Profile) -> dict[str, str]:
+    """An Ascend node's NPU ports: /etc/hccn.conf and the hccn_tool script that applies it."""
+    ports = rails_of(topo, node, prof, ports=True)
+    ctx = {"cluster": topo.name, "node": node, "ports": ports}
+    return {
+        "etc/hccn.conf": render("host/ascend/hccn.conf.j2", **ctx),
+        "usr/local/sbin/aictl-hccn-setup": render("host/ascend/hccn-setup.sh.j2", **ctx),
+    }
+
+
 def render_hosts(topo: Topology) -> list[Artifact]:
     """Every node's files under `hosts/<node>/`, shared ones under `profiles/<profile>/`."""
-    spec = topo.spec
-    ib = spec.compute_fabric.transport == "infiniband"
     done: set[str] = set()
     out: list[Artifact] = []
     for node in topo.nodes:
         prof = topo.profile(node)
+        ib = prof.transport == "infiniband"
         rails = rails_of(topo, node, prof)
         if node.profile not in done:
             done.add(node.profile)
             shared = _profile_files(topo, node.profile, prof, rails)
             out += [Artifact(f"profiles/{node.profile}/{k}", v.encode()) for k, v in shared.items()]
         base = f"hosts/{node.name}/"
+        if prof.attach == "integrated":
+            own = ascend_node_files(topo, node, prof)
+            out += [Artifact(base + k, v.encode()) for k, v in own.items()]
         bond = _bond(topo, node, prof)
         ctx = {"cluster": topo.name, "node": node, "bond": bond, "rails": rails, "ib": ib}
         if prof.os_family == "ubuntu":

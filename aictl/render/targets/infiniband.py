@@ -33,8 +33,7 @@ def _members(
             hint="set subnet_manager.guids: planned (lab twin), or members: all",
             field="subnet_manager.guids",
         )
-    rails = topo.rails
-    picked = [guids[f"{h} {dev}"] for h in members for dev in _devices(topo, h)[:rails]]
+    picked = [guids[f"{h} {dev}"] for h in members for dev in _devices(topo, h)]
     return ", ".join(f"0x{g}={membership}" for g in picked), picked
 
 
@@ -43,7 +42,10 @@ def _devices(topo: Topology, host: str) -> tuple[str, ...]:
 
 
 def render_ib(topo: Topology) -> list[Artifact]:
-    """ib/opensm.conf, ib/partitions.conf, GUID files (planned GUIDs) and ib/ufm/*.json."""
+    """ib/opensm.conf, ib/partitions.conf, GUID files (planned GUIDs) and ib/ufm/*.json, for
+    the plan's InfiniBand fabric (nothing when every fabric is RoCE)."""
+    if topo.ib_fabric is None:
+        return []
     sm = topo.spec.subnet_manager
     planned = sm.guids == "planned"
     guids = ibnet.port_guids(topo) if planned else None

@@ -1,7 +1,10 @@
 """Render target `inventory`: an Ansible inventory from the plan (kubespray-style groups).
 
-`inventory/hosts.yml` holds the groups: gpu_nodes, one per SU and per rack, leaf/spine/core
-and ToR switches, subnet_managers, and kube_control_plane/kube_node/etcd/k8s_cluster.
+`inventory/hosts.yml` holds the groups: gpu_nodes (every accelerator node), one per vendor
+(nvidia_nodes, amd_nodes, ascend_nodes, kunlun_nodes: the plays of a vendor's stack target
+its group, so a role never runs on another vendor's nodes), one per SU and per rack (per
+fabric, `<fabric>_su01`, when the plan has several), leaf/spine/core and ToR switches,
+subnet_managers, and kube_control_plane/kube_node/etcd/k8s_cluster.
 `host_vars/<node>.yml` carries each node's addresses (management, rails, bond);
 `group_vars/all/<concern>.yml` one file per concern. This module is the one place that builds
 Ansible-facing dicts.
@@ -19,6 +22,14 @@ from aictl.spec.releases import gpu_generation
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
+
+# the inventory group of each vendor's nodes (the plays of its stack run on it alone)
+VENDOR_GROUPS = {
+    "nvidia": "nvidia_nodes",
+    "amd": "amd_nodes",
+    "huawei": "ascend_nodes",
+    "kunlunxin": "kunlun_nodes",
+}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -45,11 +56,17 @@ def inventory_data(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(hosts.yml, host_vars per node, group_vars/all per concern)."""
     spec = topo.spec
-    su_w = max(2, len(str(topo.shape.sus)))
     nodes = {n.name: {"ansible_host": n.mgmt_ip} for n in topo.nodes}
     groups: dict[str, Any] = {"gpu_nodes": {"hosts": nodes}}
-    for n in topo.nodes:
-        groups.setdefault(f"su{n.su:0{su_w}d}", {"hosts": {}})["hosts"][n.name] = None
+    for vendor in VENDOR_GROUPS:
+        mine = [n.name for n in topo.nodes if topo.profile(n).gpu.vendor == vendor]
+        if mine:
+            groups[VENDOR_GROUPS[vendor]] = {"hosts": dict.fromkeys(mine)}
+    for f in topo.fabrics:
+        su_w = max(2, len(str(f.shape.sus)))
+        group = f"{f.name.replace('-', '_')}_" if topo.several_fabrics else ""
+        for n in topo.fabric_nodes(f.name):
+            groups.setdefault(f"{group}su{n.su:0{su_w}d}", {"hosts": {}})["hosts"][n.name] = None
     for n in topo.nodes:
         groups.setdefault(n.rack.replace("-", "_"), {"hosts": {}})["hosts"][n.name] = None
     for role in ("leaf", "spine", "core", "tor", "agg"):
@@ -91,17 +108,20 @@ def inventory_data(
                     "rdma_device": nic.rdma_device,
                     "netdev": nic.netdev,
                     "address": f"{n.rail_ips[nic.index]}/"
-                    f"{IPv4Network(topo.rail_nets[nic.index].subnet).prefixlen}",
+                    f"{IPv4Network(topo.rail_net(n, nic.index).subnet).prefixlen}",
                     "leaf": n.leaf_ports[nic.index][0],
                     "leaf_port": n.leaf_ports[nic.index][1],
                 }
                 for nic in prof.rails
             ],
         }
+        if prof.attach == "integrated":
+            # the rails are the NPUs' own ports: hccn_tool configures them, not the host
+            host_vars[n.name]["aictl_npu_ports"] = True
     group_vars: dict[str, dict[str, Any]] = {
         "aictl": {
             "aictl_cluster": topo.name,
-            "aictl_transport": spec.compute_fabric.transport,
+            "aictl_transport": "+".join(sorted({f.transport for f in topo.fabrics})),
             "aictl_os_family": {p: v.os_family for p, v in topo.profiles.items()},
         },
         "network": {
@@ -110,11 +130,13 @@ def inventory_data(
             "aictl_rail_subnets": [r.subnet for r in topo.rail_nets],
         },
         "gpu": {
+            "aictl_vendor": {p: v.gpu.vendor for p, v in topo.profiles.items()},
             "aictl_gpu_count": {p: v.gpu.count for p, v in topo.profiles.items()},
             "aictl_nvswitch": {p: v.gpu.nvswitch for p, v in topo.profiles.items()},
             # picks the driver branch (playbooks/vars/versions.yml, gpu_driver_branches)
             "aictl_gpu_generation": {
-                p: gpu_generation(v.gpu.model) for p, v in topo.profiles.items()
+                p: gpu_generation(v.gpu.model) if v.gpu.vendor == "nvidia" else v.gpu.vendor
+                for p, v in topo.profiles.items()
             },
         },
         "kubernetes": {

@@ -24,9 +24,10 @@ from aictl.errors import RenderError
 from aictl.natsort import natural_key
 from aictl.render.env import render
 from aictl.topology.exports.labels import node_labels
+from aictl.topology.vendors import benchmark_args
 
 if TYPE_CHECKING:
-    from aictl.topology.model import Topology
+    from aictl.topology.model import FabricPlan, Topology
     from aictl.topology.profiles import Profile
 
 OPERATOR_NAMESPACE = "nvidia-network-operator"
@@ -54,15 +55,39 @@ def node_policy_name(topo: Topology) -> str:
     return fit_name(f"{topo.name}-gpu-nodes", NODE_POLICY_NAME_MAX)
 
 
-def rail_netdevs(topo: Topology) -> list[str]:
-    """The netdev of each rail, the same on every node group.
+def rail_fabrics(topo: Topology) -> list[FabricPlan]:
+    """The fabrics whose rails are host NICs (pod networks): not the Ascend NPUs' own ports,
+    which pods reach through the NPUs the device plugin gives them."""
+    return [
+        f
+        for f in topo.fabrics
+        if any(
+            topo.profiles[g].fabric == f.name and topo.profiles[g].host_rails for g in topo.groups()
+        )
+    ]
+
+
+def network_name(topo: Topology, fabric: str, rail: int) -> str:
+    """`rail0`, or per fabric `ib-rail0` when the plan has several."""
+    prefix = topo.spec.kubernetes.network_prefix
+    return f"{fabric}-{prefix}{rail}" if topo.several_fabrics else f"{prefix}{rail}"
+
+
+def rail_netdevs(topo: Topology, fabric: str | None = None) -> list[str]:
+    """The netdev of each rail of a fabric (the first by default), the same on every node
+    group of it.
 
     A NetworkAttachmentDefinition names one master interface for the whole cluster, so a rail
     called differently on two node groups cannot be a pod network: pin the names (udev rules
     from compute_nics.rails[].pci_address) or leave Kubernetes out."""
+    fp = topo.fabric(fabric) if fabric is not None else topo.fabrics[0]
     names: list[str] = []
-    for r in range(topo.rails):
-        seen = {p.rails[r].netdev: g for g, p in _used_profiles(topo).items()}
+    for r in range(fp.rails):
+        seen = {
+            p.rails[r].netdev: g
+            for g, p in _used_profiles(topo).items()
+            if p.fabric == fp.name and p.host_rails
+        }
         if len(seen) > 1:
             raise RenderError(
                 f"rail {r} is called {' and '.join(sorted(seen))} on different node groups "
@@ -81,30 +106,35 @@ def _used_profiles(topo: Topology) -> dict[str, Profile]:
 
 
 def rdma_config(topo: Topology) -> dict[str, Any]:
-    """rdma-shared-device-plugin config: one resource per rail, selected by netdev."""
+    """rdma-shared-device-plugin config: one resource per rail (of every fabric of host
+    NICs), selected by netdev."""
     k = topo.spec.kubernetes
     return {
         "periodicUpdateInterval": 300,
         "configList": [
             {
-                "resourceName": f"rdma_shared_{k.network_prefix}{r}",
+                "resourceName": _resource_name(topo, f.name, r),
                 "resourcePrefix": k.rdma_resource_prefix,
                 "rdmaHcaMax": k.rdma_hca_max,
                 "selectors": {"vendors": [MELLANOX_VENDOR], "ifNames": [netdev]},
             }
-            for r, netdev in enumerate(rail_netdevs(topo))
+            for f in rail_fabrics(topo)
+            for r, netdev in enumerate(rail_netdevs(topo, f.name))
         ],
     }
 
 
-def _ipam(topo: Topology, rail: int) -> tuple[dict[str, Any], str]:
+def _resource_name(topo: Topology, fabric: str, rail: int) -> str:
+    return "rdma_shared_" + network_name(topo, fabric, rail).replace("-", "_")
+
+
+def _ipam(topo: Topology, fabric: str, rail: int) -> tuple[dict[str, Any], str]:
     k = topo.spec.kubernetes
-    net = topo.rail_nets[rail]
+    fp = topo.fabric(fabric)
+    net = topo.rail_nets[fp.rail_base + rail]
+    name = network_name(topo, fabric, rail)
     if k.ipam == "nv-ipam":
-        return {
-            "type": "nv-ipam",
-            "poolName": f"{k.network_prefix}{rail}",
-        }, f"nv-ipam pool {k.network_prefix}{rail}"
+        return {"type": "nv-ipam", "poolName": name}, f"nv-ipam pool {name}"
     assert net.pod_range is not None
     start, end = net.pod_range
     return {
@@ -112,21 +142,22 @@ def _ipam(topo: Topology, rail: int) -> tuple[dict[str, Any], str]:
         "range": net.subnet,
         "range_start": start,
         "range_end": end,
-        "network_name": f"{topo.name}-{k.network_prefix}{rail}",
+        "network_name": f"{topo.name}-{name}",
     }, f"whereabouts {start}-{end}"
 
 
-def cni_config(topo: Topology, rail: int) -> dict[str, Any]:
+def cni_config(topo: Topology, rail: int, fabric: str | None = None) -> dict[str, Any]:
     """The NAD's CNI config for one rail: macvlan (RoCE) or ipoib (InfiniBand)."""
     k = topo.spec.kubernetes
-    ipam, _ = _ipam(topo, rail)
+    fp = topo.fabric(fabric) if fabric is not None else topo.fabrics[0]
+    ipam, _ = _ipam(topo, fp.name, rail)
     conf: dict[str, Any] = {
         "cniVersion": "0.3.1",
-        "name": f"{k.network_prefix}{rail}",
-        "master": rail_netdevs(topo)[rail],
+        "name": network_name(topo, fp.name, rail),
+        "master": rail_netdevs(topo, fp.name)[rail],
         "ipam": ipam,
     }
-    if topo.spec.compute_fabric.transport == "roce":
+    if fp.transport == "roce":
         conf.update(type="macvlan", mode="bridge")
     else:
         conf["type"] = "ipoib"
@@ -135,44 +166,56 @@ def cni_config(topo: Topology, rail: int) -> dict[str, Any]:
     return conf
 
 
-def _networks(topo: Topology) -> list[dict[str, Any]]:
+def _networks(topo: Topology, fabric: str | None = None) -> list[dict[str, Any]]:
+    """The pod networks of every fabric of host NICs (of one, when named)."""
     k = topo.spec.kubernetes
     out = []
-    for r, netdev in enumerate(rail_netdevs(topo)):
-        _, note = _ipam(topo, r)
-        out.append(
-            {
-                "name": f"{k.network_prefix}{r}",
-                "rail": r,
-                "master": netdev,
-                "kind": "macvlan" if topo.spec.compute_fabric.transport == "roce" else "IPoIB",
-                "ipam_note": note,
-                "config": cni_config(topo, r),
-                "resource": f"{k.rdma_resource_prefix}/rdma_shared_{k.network_prefix}{r}",
-            }
-        )
+    for f in rail_fabrics(topo):
+        if fabric is not None and f.name != fabric:
+            continue
+        for r, netdev in enumerate(rail_netdevs(topo, f.name)):
+            _, note = _ipam(topo, f.name, r)
+            out.append(
+                {
+                    "name": network_name(topo, f.name, r),
+                    "fabric": f.name,
+                    "rail": r,
+                    "master": netdev,
+                    "kind": "macvlan" if f.transport == "roce" else "IPoIB",
+                    "ipam_note": note,
+                    "config": cni_config(topo, r, f.name),
+                    "resource": f"{k.rdma_resource_prefix}/{_resource_name(topo, f.name, r)}",
+                }
+            )
     return out
 
 
 def _pools(topo: Topology) -> list[dict[str, Any]]:
-    k = topo.spec.kubernetes
     out = []
-    for r in range(topo.rails):
-        net = topo.rail_nets[r]
-        subnet = IPv4Network(net.subnet)
-        assert net.pod_range is not None
-        # the node addresses (and gateway) come first in the rail subnet: keep them out
-        first_pod = IPv4Address(net.pod_range[0])
-        out.append(
-            {
-                "name": f"{k.network_prefix}{r}",
-                "subnet": str(subnet),
-                "block": topo.spec.addressing.pod_ips_per_node,
-                "exclude_start": str(subnet.network_address + 1),
-                "exclude_end": str(first_pod - 1),
-            }
-        )
+    for f in rail_fabrics(topo):
+        for r in range(f.rails):
+            net = topo.rail_nets[f.rail_base + r]
+            subnet = IPv4Network(net.subnet)
+            assert net.pod_range is not None
+            # the node addresses (and gateway) come first in the rail subnet: keep them out
+            first_pod = IPv4Address(net.pod_range[0])
+            out.append(
+                {
+                    "name": network_name(topo, f.name, r),
+                    "subnet": str(subnet),
+                    "block": topo.spec.addressing.pod_ips_per_node,
+                    "exclude_start": str(subnet.network_address + 1),
+                    "exclude_end": str(first_pod - 1),
+                }
+            )
     return out
+
+
+def _bench(vendor: str, prog: str, sizes: tuple[str, str, str], per_node: int) -> list[str]:
+    """The benchmark's own arguments: nccl-tests and rccl-tests alike (one GPU per rank), or
+    hccl_test (NPUs per node)."""
+    per = per_node if vendor == "huawei" else 1
+    return benchmark_args(vendor, prog.removesuffix("_perf"), sizes, per, check=False)
 
 
 def mpijob(
@@ -185,40 +228,61 @@ def mpijob(
     env: dict[str, str] | None = None,
     hosts: tuple[str, ...] = (),
 ) -> str:
-    """An MPIJob running one nccl-tests binary on `workers` nodes over every rail network
-    (the sample rendered into k8s/, and what `aictl accept run --launcher k8s` applies).
+    """An MPIJob running one collective benchmark on `workers` nodes of one collective domain
+    (the samples rendered into k8s/, and what `aictl accept run --launcher k8s` applies):
+    nccl-tests asking for nvidia.com/gpu, rccl-tests for amd.com/gpu (both over every rail
+    network, NCCL_* pinning the rail HCAs: RCCL reads them too), hccl_test for
+    huawei.com/Ascend910 (no pod networks: HCCL uses the NPUs' own ports).
 
-    Every worker pod asks for the same GPUs: over `hosts` of several node groups that is the
-    smallest group's count; NCCL_IB_HCA names every group's rail devices (NCCL uses the ones
-    a node has)."""
+    Every worker pod asks for the same accelerators: over `hosts` of several node groups that
+    is the smallest group's count; NCCL_IB_HCA names every group's rail devices (NCCL uses the
+    ones a node has)."""
     k = topo.spec.kubernetes
     profiles = [topo.profile(h) for h in hosts] if hosts else list(_used_profiles(topo).values())
+    first = profiles[0]
+    info = first.vendor
     gpus = min(p.gpu.count for p in profiles)
-    devices = sorted({d for p in profiles for d in p.rdma_devices}, key=natural_key)
-    hca = ",".join(f"{d}:1" for d in devices)
-    networks = _networks(topo)
-    xs = [f"NCCL_IB_HCA=={hca}", "NCCL_SOCKET_IFNAME==eth0", "NCCL_DEBUG=INFO"]
+    networks = [] if not first.host_rails else _networks(topo, first.fabric)
+    if info.name == "huawei":
+        xs = ["HCCL_SOCKET_IFNAME=eth0"]
+        image = k.hccl_tests_image
+    else:
+        devices = sorted({d for p in profiles for d in p.rdma_devices}, key=natural_key)
+        hca = ",".join(f"{d}:1" for d in devices)
+        xs = [f"NCCL_IB_HCA=={hca}", "NCCL_SOCKET_IFNAME==eth0", "NCCL_DEBUG=INFO"]
+        image = k.rccl_tests_image if info.name == "amd" else k.nccl_tests_image
     xs += [f"{key}={value}" for key, value in sorted((env or {}).items())]
     args = ["mpirun", "--allow-run-as-root", "-np", str(workers * gpus)]
     args += ["-bind-to", "none", "-map-by", "slot"]
     for x in xs:
         args += ["-x", x]
-    args += [prog, "-b", sizes[0], "-e", sizes[1], "-f", sizes[2], "-g", "1"]
+    args += _bench(info.name, prog, sizes, gpus)
     # mpi-operator names worker pods (and their DNS labels) <job>-worker-<i>: keep within 63
-    default = fit_name(f"{topo.name}-nccl-all-reduce", 63 - len(f"-worker-{workers - 1}"))
+    test = prog.removesuffix("_perf").replace("_", "-")
+    default = fit_name(
+        f"{topo.name}-{_tool_name(info.name)}-{test}", 63 - len(f"-worker-{workers - 1}")
+    )
     return render(
         "k8s/mpijob.yaml.j2",
         cluster=topo.name,
         name=name or default,
         namespace=k.namespace,
-        image=k.nccl_tests_image,
+        image=image,
         gpus=gpus,
         workers=workers,
         launcher_args=args,
         networks=[n["name"] for n in networks],
         resources=[n["resource"] for n in networks],
         rails=networks,
+        accelerator=info.k8s_resource,
+        library=info.collective,
+        benchmark=info.benchmark,
     )
+
+
+def _tool_name(vendor: str) -> str:
+    """The benchmark's short name in a job name (nccl, rccl, hccl): nccl-tests' stays `nccl`."""
+    return {"amd": "rccl", "huawei": "hccl"}.get(vendor, "nccl")
 
 
 def render_k8s(topo: Topology) -> list[Artifact]:
@@ -232,7 +296,7 @@ def render_k8s(topo: Topology) -> list[Artifact]:
             hint="set addressing.pod_ips_per_node (e.g. 4), or kubernetes.enabled: false",
             field="addressing.pod_ips_per_node",
         )
-    ib = topo.spec.compute_fabric.transport == "infiniband"
+    ib = any(f.transport == "infiniband" for f in rail_fabrics(topo))
     networks = _networks(topo)
     ctx = {
         "cluster": topo.name,
@@ -309,9 +373,29 @@ def render_k8s(topo: Topology) -> list[Artifact]:
             render("k8s/node-labels.sh.j2", cluster=topo.name, labels=labels).encode(),
         )
     )
-    workers = min(2, len(topo.nodes))
-    out.append(Artifact("k8s/50-nccl-mpijob.yaml", mpijob(topo, workers=workers).encode()))
+    out += _sample_jobs(topo)
     # topology-aware scheduling: Volcano, Kueue, KAI (aictl/render/targets/scheduler.py)
     from aictl.render.targets.scheduler import render_scheduler
 
     return out + render_scheduler(topo)
+
+
+def _sample_jobs(topo: Topology) -> list[Artifact]:
+    """A sample benchmark MPIJob per collective domain (no job spans two vendors or two
+    fabrics): k8s/50-nccl-mpijob.yaml for a plan of one domain, else
+    k8s/50-<domain>-<benchmark>-mpijob.yaml."""
+    out = []
+    domains = topo.domains()
+    for domain, nodes in domains.items():
+        hosts = tuple(n.name for n in nodes)
+        workers = min(2, len(hosts))
+        text = mpijob(topo, workers=workers, hosts=hosts)
+        vendor = topo.profile(hosts[0]).gpu.vendor
+        tool = _tool_name(vendor)
+        path = (
+            f"k8s/50-{tool}-mpijob.yaml"
+            if len(domains) == 1
+            else f"k8s/50-{domain}-{tool}-mpijob.yaml"
+        )
+        out.append(Artifact(path, text.encode()))
+    return out

@@ -42,25 +42,27 @@ def port_ranges(ports: list[str]) -> str:
     return ",".join(out)
 
 
-def _p2p(topo: Topology, links: list[Cable]) -> dict[str, int]:
+def _p2p(topo: Topology, links: list[Cable], offset: int = 0) -> dict[str, int]:
+    """A /31 per link from addressing.p2p; `offset` links are taken by earlier fabrics."""
     pool = topo.spec.addressing.p2p
     assert pool is not None  # the spec rules require it for numbered BGP
-    if len(links) * 2 > pool.num_addresses:
+    if (offset + len(links)) * 2 > pool.num_addresses:
         raise RenderError(
             f"addressing.p2p {pool} holds {pool.num_addresses // 2} /31 links, the fabric "
-            f"has {len(links)}",
+            f"has {offset + len(links)}",
             hint="use a larger pool",
             field="addressing.p2p",
         )
-    return {c.id: int(pool.network_address) + 2 * i for i, c in enumerate(links)}
+    return {c.id: int(pool.network_address) + 2 * (offset + i) for i, c in enumerate(links)}
 
 
-def _fabric(topo: Topology) -> list[Artifact]:
-    cf = topo.spec.compute_fabric
+def _fabric(topo: Topology, fabric: str, p2p_offset: int = 0) -> list[Artifact]:
+    """One RoCE fabric's switches (`topo` is its view: its switches, cables, rail nets)."""
+    cf = topo.spec.fabrics()[fabric]
     unnumbered = cf.bgp == "unnumbered"
-    fabric = {s.name: s for s in topo.switches if s.role in ("leaf", "spine", "core")}
+    devices = {s.name: s for s in topo.switches if s.role in ("leaf", "spine", "core")}
     links = [c for c in topo.cables if c.tier in ("leaf-spine", "spine-core")]
-    p2p = {} if unnumbered else _p2p(topo, links)
+    p2p = {} if unnumbered else _p2p(topo, links, p2p_offset)
     ports: dict[str, list[dict[str, Any]]] = defaultdict(list)
     hosts: dict[str, list[str]] = defaultdict(list)
     for c in links:
@@ -87,7 +89,7 @@ def _fabric(topo: Topology) -> list[Artifact]:
         if c.tier == "node-leaf":
             hosts[c.b_device].append(f"swp{c.b_port}")
     out: list[Artifact] = []
-    for name, sw in fabric.items():
+    for name, sw in devices.items():
         mine = sorted(ports[name], key=lambda p: natural_key(p["ifname"]))
         host_vlan = _host_vlan(topo, sw, hosts[name]) if sw.role == "leaf" else None
         all_ports = [p["ifname"] for p in mine] + hosts[name]
@@ -189,6 +191,15 @@ def _mac(n: int) -> str:
 
 
 def render_switches(topo: Topology) -> list[Artifact]:
-    """RoCE fabric switch configs (none for InfiniBand, which UFM/opensm manage) and ToRs."""
-    out = _fabric(topo) if topo.spec.compute_fabric.transport == "roce" else []
+    """RoCE fabric switch configs (none for InfiniBand, which UFM/opensm manage) and ToRs;
+    a plan of several fabrics renders each RoCE fabric from its own view (its numbered-BGP
+    /31s after the previous fabric's)."""
+    out: list[Artifact] = []
+    taken = 0
+    for f in topo.fabrics:
+        if f.transport != "roce":
+            continue
+        view = topo.view(f.name)
+        out += _fabric(view, f.name, taken)
+        taken += sum(1 for c in view.cables if c.tier in ("leaf-spine", "spine-core"))
     return out + _tors(topo)

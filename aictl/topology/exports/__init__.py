@@ -51,7 +51,7 @@ def render_exports(
         Artifact("exports/kai-topology.yaml", schedulers.render_kai(topo).encode()),
         Artifact("exports/node-labels.yaml", labels.render(topo).encode()),
     ]
-    if topo.spec.compute_fabric.transport == "infiniband":
+    if topo.ib_fabric is not None:
         for name, text in ibnet.render_all(topo).items():
             out.append(Artifact(f"exports/{name}", text.encode()))
     if picture:

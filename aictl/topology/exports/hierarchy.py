@@ -72,23 +72,50 @@ class BlockPlan:
 
 
 def hierarchy(topo: Topology) -> Hierarchy:
-    """The scheduling hierarchy of the plan (SUs in SU order, nodes in plan order)."""
+    """The scheduling hierarchy of the plan (SUs in SU order, nodes in plan order). A plan of
+    several compute fabrics is each fabric's hierarchy side by side, SUs and pods named with
+    the fabric's prefix (`ib-su01`, `roce-su01`: the node labels' names) under one top."""
+    parts = fabric_hierarchies(topo)
+    if len(parts) == 1:
+        return parts[0]
+    return Hierarchy(
+        topo.name,
+        "fabric",
+        tuple(u for h in parts for u in h.units),
+        tuple(p for h in parts for p in h.pods),
+        max(h.sus_per_pod for h in parts),
+    )
+
+
+def fabric_hierarchies(topo: Topology) -> list[Hierarchy]:
+    """One hierarchy per compute fabric, each under its own top switch (the fabric's name,
+    `fabric` for a plan of one): their rails never meet, so nothing joins them."""
+    out = []
+    for f in topo.fabrics:
+        view = topo.view(f.name)
+        out.append(_one(view, f.prefix, f.prefix.rstrip("-") or "fabric"))
+    return out
+
+
+def _one(topo: Topology, prefix: str, top: str) -> Hierarchy:
     sh = topo.shape
     su_w = max(2, len(str(sh.sus)))
     by_su: dict[int, list[str]] = {}
     for n in topo.nodes:
         by_su.setdefault(n.su, []).append(n.name)
-    units = tuple(Unit(f"su{su:0{su_w}d}", tuple(by_su[su])) for su in sorted(by_su))
+    units = tuple(Unit(f"{prefix}su{su:0{su_w}d}", tuple(by_su[su])) for su in sorted(by_su))
     pods: list[Pod] = []
     if sh.tiers == 3 and sh.pods_per_rail > 1:
         pod_w = max(2, len(str(sh.pods_per_rail)))
         members: dict[int, list[str]] = {}
         for su in sorted(by_su):
-            members.setdefault((su - 1) // sh.sus_per_pod + 1, []).append(f"su{su:0{su_w}d}")
-        pods = [Pod(f"pod{p:0{pod_w}d}", tuple(names)) for p, names in sorted(members.items())]
-    return Hierarchy(
-        topo.name, "fabric", units, tuple(pods), sh.sus_per_pod if sh.tiers == 3 else 0
-    )
+            members.setdefault((su - 1) // sh.sus_per_pod + 1, []).append(
+                f"{prefix}su{su:0{su_w}d}"
+            )
+        pods = [
+            Pod(f"{prefix}pod{p:0{pod_w}d}", tuple(names)) for p, names in sorted(members.items())
+        ]
+    return Hierarchy(topo.name, top, units, tuple(pods), sh.sus_per_pod if sh.tiers == 3 else 0)
 
 
 def group_units(h: Hierarchy, nodes: Iterable[str]) -> tuple[Unit, ...]:

@@ -1,7 +1,7 @@
 """Per-node Kubernetes labels for topology-aware scheduling (SU, rack, leaf per rail, node
-group). The scheduler exports (Kueue and KAI Topologies, Kueue ResourceFlavors) name these
-keys: they come from the constants below, so a level can never name a label aictl does not
-set."""
+group; the fabric and the accelerator vendor where a plan has several). The scheduler exports
+(Kueue and KAI Topologies, Kueue ResourceFlavors) name these keys: they come from the
+constants below, so a level can never name a label aictl does not set."""
 
 from __future__ import annotations
 
@@ -15,19 +15,36 @@ CLUSTER_LABEL = f"{PREFIX}/cluster"
 SU_LABEL = f"{PREFIX}/su"
 SPINE_POD_LABEL = f"{PREFIX}/spine-pod"
 NODE_GROUP_LABEL = f"{PREFIX}/node-group"
+FABRIC_LABEL = f"{PREFIX}/fabric"
+VENDOR_LABEL = f"{PREFIX}/accelerator-vendor"
 # set by the kubelet itself (the node's name)
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def node_labels(topo: Topology) -> dict[str, dict[str, str]]:
-    """Labels per node name."""
+    """Labels per node name. A plan of several fabrics (or vendors) also labels each node's
+    fabric and accelerator vendor, and names SUs by fabric (su01 of two fabrics differ)."""
+    vendors = {p.gpu.vendor for p in topo.profiles.values()}
+    out: dict[str, dict[str, str]] = {}
+    for f in topo.fabrics:
+        view = topo.view(f.name)
+        for name, labels in _labels(view, f.prefix).items():
+            if topo.several_fabrics:
+                labels[FABRIC_LABEL] = f.name
+            if len(vendors) > 1:
+                labels[VENDOR_LABEL] = topo.profile(name).gpu.vendor
+            out[name] = labels
+    return {n.name: out[n.name] for n in topo.nodes}
+
+
+def _labels(topo: Topology, prefix: str) -> dict[str, dict[str, str]]:
     sh = topo.shape
     su_w = max(2, len(str(sh.sus)))
     out: dict[str, dict[str, str]] = {}
     for n in topo.nodes:
         labels = {
             CLUSTER_LABEL: topo.name,
-            SU_LABEL: f"su{n.su:0{su_w}d}",
+            SU_LABEL: f"{prefix}su{n.su:0{su_w}d}",
             f"{PREFIX}/rack": n.rack,
             NODE_GROUP_LABEL: n.profile,
         }

@@ -16,12 +16,29 @@ from aictl.topology.model import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from aictl.topology.model import Topology
+    from aictl.topology.sizing import FabricShape
 
 CABLE_COLUMNS = ["id", "tier", "a_device", "a_port", "b_device", "b_port", "gbps"]
 
 
+def _fabrics(topo: Topology) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": f.name,
+            "transport": f.transport,
+            "prefix": f.prefix,
+            "rail_base": f.rail_base,
+            "shape": _shape_of(f.shape),
+        }
+        for f in topo.fabrics
+    ]
+
+
 def _shape(topo: Topology) -> dict[str, Any]:
-    sh = topo.shape
+    return _shape_of(topo.shape)
+
+
+def _shape_of(sh: FabricShape) -> dict[str, Any]:
     return {
         "tiers": sh.tiers,
         "sus": sh.sus,
@@ -61,6 +78,7 @@ def document(topo: Topology) -> dict[str, Any]:
         "spec_sha256": topo.spec_sha256,
         "summary": summary(topo),
         "shape": _shape(topo),
+        "fabrics": _fabrics(topo),
         "path_classes": path_classes(topo),
         "failure_impact": failure_impact(topo),
         "mgmt_gateway": topo.mgmt_gateway,

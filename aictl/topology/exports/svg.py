@@ -161,7 +161,48 @@ def _su(topo: Topology) -> tuple[list[list[_Box]], Counter[tuple[str, str]]]:
 
 
 def render(topo: Topology, *, level: str = "rail", highlight: frozenset[str] = frozenset()) -> str:
-    """SVG text of the fabric at `level` (su, rail or full); `highlight` boxes are outlined red."""
+    """SVG text of the fabric at `level` (su, rail or full); `highlight` boxes are outlined red.
+    A plan of several compute fabrics draws them side by side, each titled with its name and
+    transport (they share no switch, so no line joins them)."""
+    if not topo.several_fabrics:
+        width, height, body = _draw(topo, level, highlight, "")
+        return _svg(width, height, body)
+    parts = [
+        _draw(topo.view(f.name), level, highlight, f" · fabric {f.name} ({f.transport})")
+        for f in topo.fabrics
+    ]
+    width = sum(w for w, _, _ in parts)
+    height = max(h for _, h, _ in parts)
+    body = [f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>']
+    x = 0.0
+    for w, h, lines in parts:
+        body.append(
+            f'<svg x="{x:.0f}" y="0" width="{w:.0f}" height="{h:.0f}" '
+            f'viewBox="0 0 {w:.0f} {h:.0f}">'
+        )
+        body += lines
+        body.append("</svg>")
+        x += w
+    return _svg(width, height, body)
+
+
+def _svg(width: float, height: float, body: list[str]) -> str:
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, sans-serif">',
+        "<style>.edge{stroke:#6c757d;stroke-opacity:.6}.box{stroke:#264653;stroke-width:1}"
+        ".hot{stroke:#d00000;stroke-width:3}.lbl{fill:#1d3557}"
+        ".title{font-size:16px;fill:#1d3557;font-weight:bold}</style>",
+        *body,
+        "</svg>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _draw(
+    topo: Topology, level: str, highlight: frozenset[str], subtitle: str
+) -> tuple[float, float, list[str]]:
+    """One fabric's picture: its width, height and elements (no <svg> wrapper)."""
     layers, edges = {"full": _full, "rail": _rail, "su": _su}[level](topo)
     widest = max(len(layer) for layer in layers)
     width = max(900.0, min(4000.0, widest * 70.0 + 80))
@@ -169,14 +210,9 @@ def render(topo: Topology, *, level: str = "rail", highlight: frozenset[str] = f
     height = 60 + layer_h * (len(layers) - 1) + box_h + 30
     pos: dict[str, tuple[float, float, float]] = {}  # key -> (x, y, box width)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, sans-serif">',
-        "<style>.edge{stroke:#6c757d;stroke-opacity:.6}.box{stroke:#264653;stroke-width:1}"
-        ".hot{stroke:#d00000;stroke-width:3}.lbl{fill:#1d3557}"
-        ".title{font-size:16px;fill:#1d3557;font-weight:bold}</style>",
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
-        f'<text class="title" x="20" y="28">{escape(topo.name)} · {topo.shape.tiers} tiers · '
-        f"{len(topo.nodes)} nodes · level {level}</text>",
+        f'<text class="title" x="20" y="28">{escape(topo.name)}{escape(subtitle)} · '
+        f"{topo.shape.tiers} tiers · {len(topo.nodes)} nodes · level {level}</text>",
     ]
     for li, layer in enumerate(layers):
         # every layer spreads over the full width, its boxes as wide as its slots allow
@@ -208,5 +244,4 @@ def render(topo: Topology, *, level: str = "rail", highlight: frozenset[str] = f
                 f'<text class="lbl" x="{x + w / 2:.1f}" y="{y + 19:.1f}" '
                 f'text-anchor="middle" font-size="{font:.1f}">{escape(box.label)}</text></g>'
             )
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    return width, height, out
