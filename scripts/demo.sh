@@ -4,9 +4,9 @@
 # (lab-small: 8 simulated A800 nodes, real sshd, ibsim + opensm fabric): plans, renders,
 # provisions over SSH with Ansible, verifies the fabric, runs preflight, injects a day-2 node
 # fault (an Xid) and a fabric-counter fault (symbol errors on a cable) and names both with
-# their fixes, injects one slow NIC,
+# their fixes, drains the faulty node in the lab's real Slurm (sinfo -R), injects one slow NIC,
 # runs the quick acceptance suite (which must name that NIC), writes the reports, prints a
-# summary and takes the lab down. Needs root (the lab uses namespaces). About 5 minutes.
+# summary, returns the repaired node to Slurm and takes the lab down. Needs root (the lab uses namespaces). About 5 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGE=setup
@@ -51,6 +51,17 @@ $A check --preset $LAB --target lab
 rc=$?
 set -e
 [ "$rc" -eq 10 ] || fail "expected exit 10 (the injected Xid), got $rc"
+
+stage "day 2: drain the faulty node in the lab's Slurm (the reason is the failing check)"
+set +e
+$A check --preset $LAB --target lab --drain >/dev/null
+rc=$?
+set -e
+[ "$rc" -eq 10 ] || fail "expected exit 10 (the injected Xid), got $rc"
+SLURM_CONF=$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["slurm"]["conf"])' build/$LAB/targets/lab.json)
+SLURM_CONF=$SLURM_CONF sinfo -R
+SLURM_CONF=$SLURM_CONF sinfo -R -h -N -o '%N|%E' | grep -q '^node03|aictl: xid' \
+  || fail "sinfo -R does not show node03 drained for its Xid"
 set +e
 $A topo verify --preset $LAB --target lab --live node01 --counters
 rc=$?
@@ -73,6 +84,14 @@ REPORT=$(ls -d build/$LAB/runs/run-*/report | sort | tail -1)
 grep -q "node05 rail 2" "$REPORT/report.md" || fail "the report does not name node05 rail 2"
 grep -q "| node03 | xid |" "$REPORT/report.md" || fail "the report does not name node03's Xid"
 grep -q "cable nl-00006" "$REPORT/report.md" || fail "the report does not name the cable"
+grep -q "Drained by aictl now: node03" "$REPORT/report.md" \
+  || fail "the report does not show node03 drained"
+
+stage "repair and return: clear the faults, re-check node03, return it to Slurm"
+$A lab clear --cluster $LAB >/dev/null
+$A undrain node03 --preset $LAB --target lab
+SLURM_CONF=$SLURM_CONF sinfo -R -h -N -o '%N|%E' | grep -q '^node03|' \
+  && fail "node03 is still drained after it passed again"
 
 stage "take the lab down"
 $A lab down --cluster $LAB
