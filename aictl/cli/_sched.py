@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,6 +13,25 @@ if TYPE_CHECKING:
     from aictl.sched.breaker import Breaker
     from aictl.sched.model import Scheduler
     from aictl.sched.service import Outcome
+
+
+@dataclass(frozen=True)
+class SchedArgs:
+    """The scheduler options a command was given (--scheduler, the breaker, the clients'
+    configuration), in one value."""
+
+    kind: Scheduler
+    force: bool
+    max_drain: int
+    max_share: float
+    slurm_conf: Path | None
+    kubeconfig: Path | None
+
+    def backend(self, target_env: Mapping[str, str] | None = None) -> Backend:
+        return backend(self.kind, self.slurm_conf, self.kubeconfig, target_env)
+
+    def breaker(self) -> Breaker:
+        return breaker(self.max_drain, self.max_share)
 
 
 def backend(
@@ -69,12 +89,7 @@ def drain_failing(
     *,
     fleet: int,
     build: Path,
-    kind: Scheduler,
-    slurm_conf: Path | None,
-    kubeconfig: Path | None,
-    force: bool,
-    max_drain: int,
-    max_share: float,
+    sched: SchedArgs,
     command: str,
     run: str = "",
     target_env: Mapping[str, str] | None = None,
@@ -84,13 +99,13 @@ def drain_failing(
     from aictl.sched.actions import ActionLog
 
     outcome = service.drain(
-        backend(kind, slurm_conf, kubeconfig, target_env),
+        sched.backend(target_env),
         reasons,
         fleet=fleet,
         log=ActionLog(build),
         command=command,
-        breaker=breaker(max_drain, max_share),
-        force=force,
+        breaker=sched.breaker(),
+        force=sched.force,
         run=run,
     )
     show(outcome)

@@ -193,7 +193,7 @@ def run_cmd(
         else:
             _print_summary(summary)
         if drain:
-            from aictl.cli._sched import command_line, drain_failing
+            from aictl.cli._sched import SchedArgs, command_line, drain_failing
 
             reasons = drain_reasons(summary.get("suspects") or [], store.id)
             if reasons:
@@ -201,12 +201,7 @@ def run_cmd(
                     reasons,
                     fleet=len(f.topo.nodes),
                     build=f.build,
-                    kind=scheduler,
-                    slurm_conf=slurm_conf,
-                    kubeconfig=kubeconfig,
-                    force=force,
-                    max_drain=max_drain,
-                    max_share=max_share,
+                    sched=SchedArgs(scheduler, force, max_drain, max_share, slurm_conf, kubeconfig),
                     command=command_line("accept run", drain=True, limit=limit, target=target),
                     run=store.id,
                     target_env=f.target.slurm_env(),

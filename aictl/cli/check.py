@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +30,7 @@ from aictl.cli._options import (
     UserOpt,
     fleet,
 )
+from aictl.cli._sched import SchedArgs
 from aictl.sched.breaker import MAX_NODES, MAX_SHARE
 from aictl.sched.model import Scheduler
 
@@ -130,7 +130,7 @@ def check_cmd(
 
     Example: aictl check --preset lab-small --target lab --limit su01
     """
-    sched = _SchedArgs(scheduler, force, max_drain, max_share, slurm_conf, kubeconfig)
+    sched = SchedArgs(scheduler, force, max_drain, max_share, slurm_conf, kubeconfig)
     if local:
         from aictl.checks import commands
 
@@ -186,12 +186,7 @@ def check_cmd(
                 },
                 fleet=len(f.topo.nodes),
                 build=f.build,
-                kind=scheduler,
-                slurm_conf=slurm_conf,
-                kubeconfig=kubeconfig,
-                force=force,
-                max_drain=max_drain,
-                max_share=max_share,
+                sched=sched,
                 command=command_line("check", drain=True, limit=limit, target=target),
                 target_env=f.target.slurm_env(),
             )
@@ -289,18 +284,8 @@ def _watch(
     return watch(once, every, show, rounds=rounds)
 
 
-@dataclass(frozen=True)
-class _SchedArgs:
-    kind: Scheduler
-    force: bool
-    max_drain: int
-    max_share: float
-    slurm_conf: Path | None
-    kubeconfig: Path | None
-
-
 def _local(
-    profile: Path, node: str | None, options: commands.Options, sched: _SchedArgs | None
+    profile: Path, node: str | None, options: commands.Options, sched: SchedArgs | None
 ) -> None:
     """`check --local`: one line per failure, exit 10 on failure; with --drain this node is
     drained with its first failing check as the reason, and returned when it passes again
@@ -327,13 +312,13 @@ def _local(
     ui.say(f"{me}: {len(results)} checks pass ({nodeprof.group})")
 
 
-def _local_drain(me: str, bad: list[rules.Result], sched: _SchedArgs) -> None:
-    from aictl.cli._sched import backend, breaker, command_line, show
+def _local_drain(me: str, bad: list[rules.Result], sched: SchedArgs) -> None:
+    from aictl.cli._sched import command_line, show
     from aictl.sched import service
     from aictl.sched.actions import ActionLog
     from aictl.sched.model import check_reason
 
-    be = backend(sched.kind, sched.slurm_conf, sched.kubeconfig)
+    be = sched.backend()
     log = ActionLog(None)
     if bad:
         outcome = service.drain(
@@ -342,7 +327,7 @@ def _local_drain(me: str, bad: list[rules.Result], sched: _SchedArgs) -> None:
             fleet=0,
             log=log,
             command=command_line("check", local=True, drain=True),
-            breaker=breaker(sched.max_drain, sched.max_share),
+            breaker=sched.breaker(),
             force=sched.force,
         )
     else:

@@ -70,7 +70,7 @@ def drain_cmd(
 
     def body() -> None:
         from aictl import fsio, jsonio, ui
-        from aictl.cli._sched import command_line, drain_failing
+        from aictl.cli._sched import SchedArgs, command_line, drain_failing
         from aictl.errors import ExitCode, UsageError
         from aictl.sched import ufm
         from aictl.sched.model import marked, reason_problem
@@ -90,12 +90,7 @@ def drain_cmd(
             {n: marked(reason) for n in picked},
             fleet=len(topo.nodes),
             build=build,
-            kind=scheduler,
-            slurm_conf=slurm_conf,
-            kubeconfig=kubeconfig,
-            force=force,
-            max_drain=max_drain,
-            max_share=max_share,
+            sched=SchedArgs(scheduler, force, max_drain, max_share, slurm_conf, kubeconfig),
             command=command_line("drain", nodes, reason=reason, isolate_port=isolate, force=force),
             target_env=load_target(build, topo.name, target).slurm_env(),
         )
